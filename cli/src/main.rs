@@ -1,0 +1,193 @@
+//! `zvm`: run, assemble, disassemble and inspect contract bytecode.
+//!
+//! Errors are rendered once, here, as a single `error: ...` line with a non-zero exit status.
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use zvm_compiler::frontend::zvm::{asm, lower};
+use zvm_runtime::executor::{Contract, Tier};
+use zvm_runtime::{Address, ExecResult, InMemoryHost, Limits, Message};
+
+/// zvm: a toolchain that compiles contract bytecode to native code.
+#[derive(Parser)]
+#[command(name = "zvm", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a program (ZVM bytecode: binary, hex text, or `.zasm` assembly).
+    Run(RunArgs),
+    /// Assemble `.zasm` into ZVM bytecode.
+    Asm {
+        /// The assembly file.
+        file: PathBuf,
+        /// Write the bytecode here (binary) instead of printing it as hex.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Disassemble ZVM bytecode.
+    Disasm {
+        /// Bytecode file (binary or hex text).
+        file: PathBuf,
+    },
+    /// Print a program's IR after the gas pass.
+    Ir {
+        /// Bytecode file (binary, hex text, or `.zasm`).
+        file: PathBuf,
+        /// Print the IR as the frontend produced it, before the gas pass.
+        #[arg(long)]
+        no_gas_pass: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Bytecode file (binary, hex text, or `.zasm`).
+    file: PathBuf,
+    /// Execution tier.
+    #[arg(long, default_value = "jit", value_parser = ["interp", "jit"])]
+    tier: String,
+    /// Gas limit.
+    #[arg(long, default_value_t = 10_000_000)]
+    gas: u64,
+    /// Call data, as hex (with or without 0x).
+    #[arg(long, default_value = "")]
+    input: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    // Bad input must give one line, never a backtrace: report a bug the same way if one slips through.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error (please report): {info}");
+    }));
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Run(args) => run_program(args),
+        Command::Asm { file, output } => {
+            let src = read_text(&file)?;
+            let code = asm::assemble(&src).map_err(|e| format!("{}: {e}", file.display()))?;
+            match output {
+                Some(out) => std::fs::write(&out, &code).map_err(|e| format!("{}: {e}", out.display())),
+                None => {
+                    println!("{}", hex::encode(code));
+                    Ok(())
+                }
+            }
+        }
+        Command::Disasm { file } => {
+            let bytes = read_code(&file)?;
+            let code = zvm_compiler::frontend::zvm::container::parse(&bytes).map_err(|e| e.to_string())?.code;
+            print!("{}", asm::disassemble(code));
+            Ok(())
+        }
+        Command::Ir { file, no_gas_pass } => {
+            let bytes = read_code(&file)?;
+            let loaded = lower::load(&bytes, Limits::default().max_code_size).map_err(|e| e.to_string())?;
+            let mut module = loaded.module;
+            if !no_gas_pass {
+                zvm_ir::passes::gas::run(&mut module);
+            }
+            print!("{}", zvm_ir::text::print(&module));
+            Ok(())
+        }
+    }
+}
+
+/// The account examples run as, and their caller.
+const CONTRACT: Address = Address::from_low_u64(0xC0DE);
+const CALLER: Address = Address::from_low_u64(0xCA11E2);
+
+fn run_program(args: RunArgs) -> Result<(), String> {
+    let tier: Tier = args.tier.parse()?;
+    let bytes = read_code(&args.file)?;
+    let input = parse_hex(&args.input).map_err(|e| format!("--input: {e}"))?;
+    let limits = Limits::default();
+    let contract = Contract::load(&bytes, tier, &limits).map_err(|e| e.to_string())?;
+    let msg = Message { caller: CALLER, address: CONTRACT, input, gas_limit: args.gas, ..Message::default() };
+    let mut host = InMemoryHost::new();
+    let result = contract.run(&msg, &mut host, &limits);
+    let mut storage: Vec<_> =
+        host.accounts.get(&CONTRACT).map(|a| a.storage.iter().map(|(k, v)| (*k, *v)).collect()).unwrap_or_default();
+    storage.sort();
+    if args.json {
+        println!("{}", json_result(&result, tier, &storage));
+    } else {
+        print_result(&result, tier, &storage);
+    }
+    Ok(())
+}
+
+fn print_result(r: &ExecResult, tier: Tier, storage: &[(zvm_ir::U256, zvm_ir::U256)]) {
+    println!("status:   {}", r.status.name());
+    if let zvm_runtime::Status::InvalidCode(msg) = &r.status {
+        println!("reason:   {msg}");
+    }
+    println!("tier:     {tier}");
+    println!("gas used: {}", r.gas_used);
+    println!("output:   0x{}", hex::encode(&r.output));
+    for (k, v) in storage {
+        println!("storage:  {k:#x} = {v:#x}");
+    }
+    for log in &r.logs {
+        let topics: Vec<String> = log.topics.iter().map(|t| format!("{t:#x}")).collect();
+        println!("log:      topics [{}] data 0x{}", topics.join(", "), hex::encode(&log.data));
+    }
+}
+
+fn json_result(r: &ExecResult, tier: Tier, storage: &[(zvm_ir::U256, zvm_ir::U256)]) -> serde_json::Value {
+    serde_json::json!({
+        "status": r.status.name(),
+        "tier": tier.to_string(),
+        "gas_used": r.gas_used,
+        "output": format!("0x{}", hex::encode(&r.output)),
+        "storage": storage.iter().map(|(k, v)| (format!("{k:#x}"), serde_json::Value::from(format!("{v:#x}")))).collect::<serde_json::Map<_, _>>(),
+        "logs": r.logs.iter().map(|l| serde_json::json!({
+            "address": l.address.to_string(),
+            "topics": l.topics.iter().map(|t| format!("{t:#x}")).collect::<Vec<_>>(),
+            "data": format!("0x{}", hex::encode(&l.data)),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn read_text(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Reads a program: `.zasm` is assembled, text that is all hex is decoded, anything else is raw bytecode.
+fn read_code(path: &Path) -> Result<Vec<u8>, String> {
+    if path.extension().is_some_and(|e| e == "zasm") {
+        let src = read_text(path)?;
+        return asm::assemble(&src).map_err(|e| format!("{}: {e}", path.display()));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Ok(text) = std::str::from_utf8(&bytes) {
+        let t = text.trim();
+        if !t.is_empty() && t.trim_start_matches("0x").bytes().all(|b| b.is_ascii_hexdigit()) {
+            return parse_hex(t).map_err(|e| format!("{}: {e}", path.display()));
+        }
+    }
+    Ok(bytes)
+}
+
+fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
+    let s = s.trim();
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    hex::decode(s).map_err(|e| format!("invalid hex: {e}"))
+}

@@ -1,0 +1,216 @@
+//! The contract between native code and the runtime that runs it.
+//!
+//! Compiled code receives one pointer, to a [`VmCtx`]. It keeps the gas counter, the memory and the operand
+//! stack there, and reaches everything else through the [`Helpers`] table the context points to. The
+//! runtime fills both; the backend only needs the field offsets, so this crate does not depend on the
+//! runtime and the same object code can later be loaded from a cache and linked against any runtime
+//! build with the same `ABI_VERSION`.
+//!
+//! Every helper returns a status: [`STATUS_OK`] to continue, anything else to stop execution with that
+//! status (which native code passes straight up to its caller).
+
+use core::mem::offset_of;
+
+/// Bumped whenever the layout of [`VmCtx`] or [`Helpers`] or the meaning of a status changes.
+pub const ABI_VERSION: u32 = 1;
+
+/// A 256-bit word as four little-endian 64-bit limbs (limb 0 is the least significant).
+pub type Word = [u64; 4];
+
+/// Continue executing.
+pub const STATUS_OK: u32 = 0;
+/// `halt return`: output is in the runtime's frame.
+pub const STATUS_RETURN: u32 = 1;
+/// `halt revert`.
+pub const STATUS_REVERT: u32 = 2;
+/// Out of gas.
+pub const STATUS_OUT_OF_GAS: u32 = 3;
+/// A trap: `STATUS_TRAP_BASE + TrapCode::code()`.
+pub const STATUS_TRAP_BASE: u32 = 0x100;
+
+/// The execution context native code runs against. The runtime embeds it as the first field of its frame,
+/// so helpers can get back to the frame from the pointer.
+#[repr(C)]
+#[derive(Debug)]
+pub struct VmCtx {
+    /// Gas left. Charging more than this stops with [`STATUS_OUT_OF_GAS`].
+    pub gas_left: u64,
+    /// Base of linear memory (valid for `mem_len` bytes; may move when memory grows).
+    pub mem_base: *mut u8,
+    /// Current memory size in bytes.
+    pub mem_len: u64,
+    /// Base of the operand stack: `stack_cap` words, item `i` counted from the bottom.
+    pub stack_base: *mut Word,
+    /// Items currently on the operand stack.
+    pub stack_len: u64,
+    /// Capacity of the operand stack in items (a power of two, so indices can be masked into bounds).
+    pub stack_cap: u64,
+    /// Current depth of IR-level `call`s.
+    pub call_depth: u64,
+    /// Maximum depth of IR-level `call`s.
+    pub max_call_depth: u64,
+    /// The runtime's helper functions.
+    pub helpers: *const Helpers,
+}
+
+/// Byte offsets of the [`VmCtx`] fields, for the code generator.
+pub mod ctx_offsets {
+    use super::*;
+    pub const GAS_LEFT: i32 = offset_of!(VmCtx, gas_left) as i32;
+    pub const MEM_BASE: i32 = offset_of!(VmCtx, mem_base) as i32;
+    pub const MEM_LEN: i32 = offset_of!(VmCtx, mem_len) as i32;
+    pub const STACK_BASE: i32 = offset_of!(VmCtx, stack_base) as i32;
+    pub const STACK_LEN: i32 = offset_of!(VmCtx, stack_len) as i32;
+    pub const STACK_CAP: i32 = offset_of!(VmCtx, stack_cap) as i32;
+    pub const CALL_DEPTH: i32 = offset_of!(VmCtx, call_depth) as i32;
+    pub const MAX_CALL_DEPTH: i32 = offset_of!(VmCtx, max_call_depth) as i32;
+    pub const HELPERS: i32 = offset_of!(VmCtx, helpers) as i32;
+}
+
+/// Functions the runtime provides to native code. Pointers are to the context, to words in the caller's
+/// stack frame, or to an output word; every pointer is valid for the call only.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Helpers {
+    /// `mem.expand offset, len`.
+    pub mem_expand: unsafe extern "C" fn(ctx: *mut VmCtx, offset: *const Word, len: *const Word) -> u32,
+    /// `mem.copy dst, src, len`.
+    pub mem_copy: unsafe extern "C" fn(ctx: *mut VmCtx, dst: u64, src: u64, len: u64) -> u32,
+    /// `hash.ALG offset, len` with `alg` from [`hash_alg_code`].
+    pub hash: unsafe extern "C" fn(ctx: *mut VmCtx, alg: u32, offset: u64, len: u64, out: *mut Word) -> u32,
+    /// `data.size SRC` with `src` from [`data_src_code`].
+    pub data_size: unsafe extern "C" fn(ctx: *mut VmCtx, src: u32) -> u64,
+    /// `data.load SRC offset`.
+    pub data_load: unsafe extern "C" fn(ctx: *mut VmCtx, src: u32, offset: *const Word, out: *mut Word) -> u32,
+    /// `data.copy SRC dst, offset, len`.
+    pub data_copy: unsafe extern "C" fn(ctx: *mut VmCtx, src: u32, dst: u64, offset: *const Word, len: u64) -> u32,
+    /// `hostcall FUNC args...` with `func` from [`host_fn_code`]; `args` holds `nargs` words (`i64`
+    /// arguments zero-extended), `out` receives the result if the function has one.
+    pub host_call:
+        unsafe extern "C" fn(ctx: *mut VmCtx, func: u32, args: *const Word, nargs: u32, out: *mut Word) -> u32,
+    /// `halt KIND offset, len` (`kind`: 0 return, 1 revert). Always returns a stopping status.
+    pub halt: unsafe extern "C" fn(ctx: *mut VmCtx, kind: u32, offset: u64, len: u64) -> u32,
+    /// Pure `w256` binary operations that are not inlined (`op` from [`binop_code`]).
+    pub word_binary: unsafe extern "C" fn(op: u32, a: *const Word, b: *const Word, out: *mut Word),
+    /// Pure `w256` ternary operations (`op` from [`ternop_code`]).
+    pub word_ternary: unsafe extern "C" fn(op: u32, a: *const Word, b: *const Word, c: *const Word, out: *mut Word),
+}
+
+/// Byte offsets of the [`Helpers`] fields.
+pub mod helper_offsets {
+    use super::*;
+    pub const MEM_EXPAND: i32 = offset_of!(Helpers, mem_expand) as i32;
+    pub const MEM_COPY: i32 = offset_of!(Helpers, mem_copy) as i32;
+    pub const HASH: i32 = offset_of!(Helpers, hash) as i32;
+    pub const DATA_SIZE: i32 = offset_of!(Helpers, data_size) as i32;
+    pub const DATA_LOAD: i32 = offset_of!(Helpers, data_load) as i32;
+    pub const DATA_COPY: i32 = offset_of!(Helpers, data_copy) as i32;
+    pub const HOST_CALL: i32 = offset_of!(Helpers, host_call) as i32;
+    pub const HALT: i32 = offset_of!(Helpers, halt) as i32;
+    pub const WORD_BINARY: i32 = offset_of!(Helpers, word_binary) as i32;
+    pub const WORD_TERNARY: i32 = offset_of!(Helpers, word_ternary) as i32;
+}
+
+use zvm_ir::{BinOp, DataSrc, EnvField, HashAlg, HostFn, TernOp};
+
+macro_rules! codes {
+    ($(#[$m:meta])* $enc:ident, $dec:ident, $ty:ty, [$($v:expr),* $(,)?]) => {
+        $(#[$m])*
+        pub fn $enc(x: $ty) -> u32 {
+            let all: &[$ty] = &[$($v),*];
+            all.iter().position(|y| *y == x).expect("every variant is listed") as u32
+        }
+        /// Inverse of the encoder; `None` for an unknown code.
+        pub fn $dec(code: u32) -> Option<$ty> {
+            let all: &[$ty] = &[$($v),*];
+            all.get(code as usize).copied()
+        }
+    };
+}
+
+codes!(
+    /// The ABI code of a hash algorithm.
+    hash_alg_code, hash_alg_from_code, HashAlg, [HashAlg::Keccak256, HashAlg::Sha256, HashAlg::Ripemd160, HashAlg::Blake2b256]
+);
+codes!(
+    /// The ABI code of a data source.
+    data_src_code, data_src_from_code, DataSrc, [DataSrc::Input, DataSrc::Code, DataSrc::ReturnData]
+);
+codes!(
+    /// The ABI code of a `w256` binary operation (every `BinOp`, whether or not the backend inlines it).
+    binop_code, binop_from_code, BinOp,
+    [
+        BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::DivU, BinOp::DivS, BinOp::RemU, BinOp::RemS, BinOp::And,
+        BinOp::Or, BinOp::Xor, BinOp::Shl, BinOp::ShrU, BinOp::ShrS, BinOp::Rotl, BinOp::Rotr, BinOp::Eq,
+        BinOp::Ne, BinOp::LtU, BinOp::LtS, BinOp::GtU, BinOp::GtS, BinOp::LeU, BinOp::LeS, BinOp::GeU,
+        BinOp::GeS, BinOp::Exp, BinOp::SignExtend, BinOp::Byte,
+    ]
+);
+codes!(
+    /// The ABI code of a `w256` ternary operation.
+    ternop_code, ternop_from_code, TernOp, [TernOp::AddMod, TernOp::MulMod]
+);
+
+const HOST_FN_FIXED: [HostFn; 10] = [
+    HostFn::SLoad,
+    HostFn::SStore,
+    HostFn::TLoad,
+    HostFn::TStore,
+    HostFn::Balance,
+    HostFn::BlockHash,
+    HostFn::ExtCodeSize,
+    HostFn::ExtCodeHash,
+    HostFn::ExtCodeCopy,
+    HostFn::Keccak256Pair,
+];
+const HOST_FN_LOG_BASE: u32 = 0x100;
+const HOST_FN_ENV_BASE: u32 = 0x200;
+
+/// The ABI code of a host function.
+pub fn host_fn_code(f: HostFn) -> u32 {
+    match f {
+        HostFn::Log(n) => HOST_FN_LOG_BASE + u32::from(n),
+        HostFn::Env(e) => {
+            HOST_FN_ENV_BASE + EnvField::ALL.iter().position(|x| *x == e).expect("every field is listed") as u32
+        }
+        other => HOST_FN_FIXED.iter().position(|x| *x == other).expect("every fixed host fn is listed") as u32,
+    }
+}
+
+/// Inverse of [`host_fn_code`]; `None` for an unknown code.
+pub fn host_fn_from_code(code: u32) -> Option<HostFn> {
+    match code {
+        c if c >= HOST_FN_ENV_BASE => EnvField::ALL.get((c - HOST_FN_ENV_BASE) as usize).copied().map(HostFn::Env),
+        c if c >= HOST_FN_LOG_BASE => {
+            let n = u8::try_from(c - HOST_FN_LOG_BASE).ok()?;
+            (n <= zvm_ir::instructions::MAX_LOG_TOPICS).then_some(HostFn::Log(n))
+        }
+        c => HOST_FN_FIXED.get(c as usize).copied(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_fn_codes_round_trip() {
+        let mut all: Vec<HostFn> = HOST_FN_FIXED.to_vec();
+        all.extend((0..=4).map(HostFn::Log));
+        all.extend(EnvField::ALL.map(HostFn::Env));
+        for f in all {
+            assert_eq!(host_fn_from_code(host_fn_code(f)), Some(f));
+        }
+        assert_eq!(host_fn_from_code(HOST_FN_LOG_BASE + 5), None);
+        assert_eq!(host_fn_from_code(HOST_FN_ENV_BASE + 99), None);
+    }
+
+    #[test]
+    fn binop_codes_round_trip() {
+        for c in 0..28 {
+            let op = binop_from_code(c).unwrap();
+            assert_eq!(binop_code(op), c);
+        }
+        assert_eq!(binop_from_code(28), None);
+    }
+}

@@ -1,0 +1,231 @@
+//! In-process compilation for the host with `cranelift-jit`.
+
+use super::{host_isa, translate, CompileError, JitOptions};
+use crate::abi::VmCtx;
+use cranelift_codegen::Context;
+use cranelift_frontend::FunctionBuilderContext;
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, Linkage, Module as _, ModuleError};
+use std::fmt;
+use zvm_ir::Op;
+
+/// Native stack a frame takes besides what Cranelift reports as its fixed frame: return address and saved
+/// frame pointer, plus slack.
+const FRAME_OVERHEAD: u64 = 16 + 64;
+/// Assumed frame size when Cranelift does not report a layout.
+const UNKNOWN_FRAME: u64 = 16 << 10;
+
+/// The native entry point: runs the module's entry function against a context.
+pub type EntryFn = unsafe extern "C" fn(*mut VmCtx) -> u32;
+
+/// Upper bound of the native stack a run needs.
+#[derive(Clone, Copy, Debug)]
+enum StackBound {
+    /// The call graph reachable from the entry is acyclic: the heaviest call chain.
+    Chain(u64),
+    /// Recursion is possible: the trampoline plus one heaviest frame per allowed call level.
+    PerCall { base: u64, frame: u64 },
+}
+
+/// A compiled module: owns the executable memory its entry point lives in.
+pub struct CompiledModule {
+    /// Kept for its `Drop`, which frees the code.
+    _code: Owned,
+    entry: EntryFn,
+    code_size: usize,
+    stack: StackBound,
+}
+
+// SAFETY: after `finalize_definitions` the module's memory is immutable code that is only read (executed,
+// reentrantly: it keeps no state of its own) until `Owned` frees it on drop; nothing else in the JIT
+// module is used after compilation.
+unsafe impl Send for CompiledModule {}
+// SAFETY: as above; shared references only hand out the entry pointer and numbers.
+unsafe impl Sync for CompiledModule {}
+
+/// Frees the JIT memory when dropped (a `JITModule` leaks it otherwise).
+struct Owned(Option<Box<JITModule>>);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        if let Some(jit) = self.0.take() {
+            // SAFETY: the owner of this value (a `CompiledModule` or a failed compilation) is being dropped, so
+            // no pointer into the code can be called any more (runs borrow the `CompiledModule`).
+            unsafe { (*jit).free_memory() };
+        }
+    }
+}
+
+impl CompiledModule {
+    /// The native entry point: runs the module's entry function and returns a status
+    /// ([`crate::abi::STATUS_OK`] when it returned normally).
+    ///
+    /// # Safety of calling it
+    /// The context must be fully initialized (memory, stack, helper table as `VmCtx` documents), and the
+    /// calling thread must have at least [`Self::native_stack_bytes`] of native stack left beyond what the
+    /// helpers need. The pointer is valid while `self` lives.
+    pub fn entry(&self) -> EntryFn {
+        self.entry
+    }
+
+    /// Bytes of machine code (all functions and the trampoline).
+    pub fn code_size(&self) -> usize {
+        self.code_size
+    }
+
+    /// Upper bound of the native stack compiled code uses (helpers excluded) when the context allows
+    /// `max_call_depth` nested IR calls. Constant for modules without recursion.
+    pub fn native_stack_bytes(&self, max_call_depth: u64) -> u64 {
+        let per_call =
+            |base: u64, frame: u64| base.saturating_add(max_call_depth.saturating_add(1).saturating_mul(frame));
+        match self.stack {
+            StackBound::Chain(n) => n,
+            StackBound::PerCall { base, frame } => per_call(base, frame),
+        }
+    }
+
+    /// True if some function reachable from the entry can (directly or not) call itself.
+    pub fn is_recursive(&self) -> bool {
+        matches!(self.stack, StackBound::PerCall { .. })
+    }
+}
+
+impl fmt::Debug for CompiledModule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompiledModule")
+            .field("code_size", &self.code_size)
+            .field("stack", &self.stack)
+            .finish_non_exhaustive()
+    }
+}
+
+fn module_error(e: ModuleError, ctx: &Context) -> CompileError {
+    match e {
+        ModuleError::Compilation(err) => {
+            CompileError::Codegen(cranelift_codegen::print_errors::pretty_error(&ctx.func, err))
+        }
+        other => CompileError::Codegen(other.to_string()),
+    }
+}
+
+/// Compiles `module` for the host.
+pub fn compile(module: &zvm_ir::Module, opts: &JitOptions) -> Result<CompiledModule, CompileError> {
+    let isa = host_isa(opts)?;
+    let call_conv = isa.default_call_conv();
+    let mut owned = Owned(Some(Box::new(JITModule::new(JITBuilder::with_isa(isa, default_libcall_names())))));
+    let jit = owned.0.as_mut().expect("just created");
+    let n = module.functions.len();
+
+    // Function `i` of the module is Cranelift function `i` (the translation's external names rely on it);
+    // the trampoline comes last.
+    let mut ids = Vec::with_capacity(n + 1);
+    for (i, f) in module.functions.iter().enumerate() {
+        let sig = translate::function_signature(&f.sig, call_conv);
+        let id = jit
+            .declare_function(&format!("zvm_fn{i}"), Linkage::Local, &sig)
+            .map_err(|e| CompileError::Codegen(e.to_string()))?;
+        ids.push(id);
+    }
+    let entry_sig = translate::entry_signature(call_conv);
+    let entry_id = jit
+        .declare_function("zvm_entry", Linkage::Local, &entry_sig)
+        .map_err(|e| CompileError::Codegen(e.to_string()))?;
+    ids.push(entry_id);
+    if ids.iter().enumerate().any(|(i, id)| id.as_u32() as usize != i) {
+        return Err(CompileError::Codegen("unexpected function numbering in the JIT module".into()));
+    }
+
+    let mut fctx = FunctionBuilderContext::new();
+    let mut ctx = jit.make_context();
+    let mut code_size = 0usize;
+    let mut frames = Vec::with_capacity(n + 1);
+    for (i, &id) in ids.iter().enumerate() {
+        ctx.func = if i < n {
+            translate::translate_function(module, i, jit.isa(), &mut fctx)?
+        } else {
+            translate::entry_trampoline(module, jit.isa(), &mut fctx)?
+        };
+        jit.define_function(id, &mut ctx).map_err(|e| {
+            let name = module.functions.get(i).map_or("entry trampoline", |f| f.name.as_str());
+            module_error(e, &ctx).context(name)
+        })?;
+        let compiled = ctx.compiled_code().expect("a defined function has code");
+        code_size += compiled.code_info().total_size as usize;
+        let fixed = compiled.buffer.frame_layout().map_or(UNKNOWN_FRAME, |l| u64::from(l.frame_to_fp_offset));
+        frames.push(fixed + FRAME_OVERHEAD);
+        jit.clear_context(&mut ctx);
+    }
+    jit.finalize_definitions().map_err(|e| CompileError::Codegen(e.to_string()))?;
+    let ptr = jit.get_finalized_function(entry_id);
+    // SAFETY: `entry_id` was defined with `entry_signature`, i.e. `extern "C" fn(i64) -> i32` in the host's
+    // default calling convention, which is the `extern "C"` ABI of `EntryFn`.
+    let entry = unsafe { std::mem::transmute::<*const u8, EntryFn>(ptr) };
+    Ok(CompiledModule { _code: owned, entry, code_size, stack: stack_bound(module, &frames) })
+}
+
+/// The native stack bound from the call graph: `frames[i]` is the frame of function `i`, `frames[n]` the
+/// trampoline's.
+fn stack_bound(module: &zvm_ir::Module, frames: &[u64]) -> StackBound {
+    let n = module.functions.len();
+    let callees: Vec<Vec<usize>> = module
+        .functions
+        .iter()
+        .map(|f| {
+            let mut c: Vec<usize> = f
+                .insts
+                .iter()
+                .filter_map(|i| match &i.op {
+                    Op::Call { func, .. } if func.index() < n => Some(func.index()),
+                    _ => None,
+                })
+                .collect();
+            c.sort_unstable();
+            c.dedup();
+            c
+        })
+        .collect();
+    let entry = module.entry.index();
+    // Functions reachable from the entry.
+    let mut reachable = vec![false; n];
+    let mut work = vec![entry];
+    reachable[entry] = true;
+    while let Some(f) = work.pop() {
+        for &c in &callees[f] {
+            if !reachable[c] {
+                reachable[c] = true;
+                work.push(c);
+            }
+        }
+    }
+    // Kahn's algorithm on the reachable subgraph: a leftover node means a cycle.
+    let mut indegree = vec![0usize; n];
+    for f in (0..n).filter(|&f| reachable[f]) {
+        for &c in &callees[f] {
+            indegree[c] += 1;
+        }
+    }
+    let mut order = Vec::new();
+    let mut ready: Vec<usize> = (0..n).filter(|&f| reachable[f] && indegree[f] == 0).collect();
+    while let Some(f) = ready.pop() {
+        order.push(f);
+        for &c in &callees[f] {
+            indegree[c] -= 1;
+            if indegree[c] == 0 {
+                ready.push(c);
+            }
+        }
+    }
+    let trampoline = frames[n];
+    let count = reachable.iter().filter(|&&r| r).count();
+    if order.len() < count {
+        let frame = (0..n).filter(|&f| reachable[f]).map(|f| frames[f]).max().unwrap_or(0);
+        return StackBound::PerCall { base: trampoline, frame };
+    }
+    // Heaviest chain, callees first.
+    let mut heaviest = vec![0u64; n];
+    for &f in order.iter().rev() {
+        let below = callees[f].iter().map(|&c| heaviest[c]).max().unwrap_or(0);
+        heaviest[f] = frames[f] + below;
+    }
+    StackBound::Chain(trampoline + heaviest[entry])
+}

@@ -1,0 +1,156 @@
+//! The Cranelift backend: zvm IR to native code.
+//!
+//! # Layout
+//! - [`translate`]: IR function -> `cranelift_codegen::ir::Function`, given only a [`TargetIsa`]. This is
+//!   the ISA-independent part; the same functions can be defined in a JIT module (here) or, later, in an
+//!   object module for x86_64 or aarch64.
+//! - [`word`]: inline 256-bit arithmetic on four `i64` limbs.
+//! - `jit`: compiles a whole module for the host with `cranelift-jit` into a [`CompiledModule`].
+//!
+//! # Native code contract
+//! The entry point is `unsafe extern "C" fn(*mut VmCtx) -> u32` ([`CompiledModule::entry`]); it returns
+//! [`crate::abi::STATUS_OK`] when the entry function returned normally, else the status that stopped
+//! execution. Compiled code only touches the context, linear memory inside `[mem_base, mem_base + mem_len)`
+//! (every access is bounds-checked first), the operand stack buffer (indices masked by `stack_cap - 1`) and
+//! its own native stack frame; everything else goes through the helper table. It never relies on hardware
+//! traps or signals: every trap is an explicit branch that returns a status.
+//!
+//! # Values
+//! `i32`/`i64` are Cranelift `i32`/`i64`; a `w256` is four `i64` limbs, least significant first (block
+//! parameters and function parameters/results become four parameters each). Inline on words: add, sub
+//! (128-bit add/adc chains), mul (schoolbook, 10 limb products), and/or/xor/not, eqz, eq/ne, all unsigned
+//! and signed comparisons, select, shifts (constant counts folded, dynamic counts branch-free),
+//! clz/ctz/popcnt and every conversion. Through the `word_binary`/`word_ternary` helpers: div, rem, sdiv,
+//! smod, exp, signextend, byte, addmod, mulmod (and the rotations the verifier rejects on words).
+//! `i32`/`i64` division traps are explicit branches before the division.
+//!
+//! # Context, memory, gas
+//! The gas counter, memory size/base and stack length are read from and written to the context at each
+//! use (Cranelift's alias analysis removes the redundant loads between helper calls, which clobber them).
+//! Loads and stores check `addr + offset + width <= mem_len` without overflow, folded when the address is a
+//! constant; `mem.expand` checks inline whether the range already fits and calls the helper only to grow.
+//! Unused `stack.get`s are dropped, unused loads keep only their bounds check.
+//!
+//! # Calls and native stack
+//! See [`translate`] for the calling convention (`(vmctx, params...) -> (status, results...)`; callers
+//! return any non-OK status at once). The IR-level depth limit is checked at every call against
+//! `ctx.max_call_depth` (trap `call_stack_exhausted` when `call_depth >= max_call_depth`). The native stack
+//! a run needs is bounded by [`CompiledModule::native_stack_bytes`]: the runtime runs code whose bound is
+//! large (recursive modules) on a dedicated thread with a stack of that size. Functions are compiled with
+//! inline stack probes, so even a wrong bound ends at the guard page (an abort), never in other memory.
+
+mod jit;
+pub mod translate;
+pub mod word;
+
+#[cfg(test)]
+mod tests;
+
+pub use jit::{compile, CompiledModule, EntryFn};
+
+use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use thiserror::Error;
+
+/// How hard Cranelift optimizes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OptLevel {
+    /// No optimization: fastest compile.
+    None,
+    /// Optimize for speed (e-graph rewrites, alias analysis, ...).
+    #[default]
+    Speed,
+}
+
+/// Options of the compiled tier.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct JitOptions {
+    /// Optimization level.
+    pub opt_level: OptLevel,
+    /// Run Cranelift's IR verifier on every function (catches backend bugs; costs compile time).
+    pub verify: bool,
+}
+
+impl Default for JitOptions {
+    fn default() -> Self {
+        Self { opt_level: OptLevel::Speed, verify: cfg!(debug_assertions) }
+    }
+}
+
+/// Why a module could not be compiled.
+#[derive(Debug, Error)]
+pub enum CompileError {
+    /// The IR uses something the backend does not implement (e.g. float arithmetic).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The IR is malformed in a way the verifier should have caught.
+    #[error("invalid IR: {0}")]
+    InvalidIr(String),
+    /// Cranelift could not be set up for the target.
+    #[error("target: {0}")]
+    Target(String),
+    /// Cranelift failed to compile a function, or to link the module.
+    #[error("code generation: {0}")]
+    Codegen(String),
+}
+
+impl CompileError {
+    /// Prefixes the message with where it happened.
+    pub fn context(self, at: &str) -> Self {
+        match self {
+            CompileError::Unsupported(m) => CompileError::Unsupported(format!("{at}: {m}")),
+            CompileError::InvalidIr(m) => CompileError::InvalidIr(format!("{at}: {m}")),
+            CompileError::Target(m) => CompileError::Target(format!("{at}: {m}")),
+            CompileError::Codegen(m) => CompileError::Codegen(format!("{at}: {m}")),
+        }
+    }
+}
+
+/// Cranelift's shared flags for zvm code.
+pub fn shared_flags(opts: &JitOptions) -> Result<settings::Flags, CompileError> {
+    let mut b = settings::builder();
+    let mut set = |k: &str, v: &str| b.set(k, v).map_err(|e| CompileError::Target(format!("{k}={v}: {e}")));
+    set(
+        "opt_level",
+        match opts.opt_level {
+            OptLevel::None => "none",
+            OptLevel::Speed => "speed",
+        },
+    )?;
+    set("enable_verifier", if opts.verify { "true" } else { "false" })?;
+    // Functions return (status, results...), which may not fit in registers.
+    set("enable_multi_ret_implicit_sret", "true")?;
+    // Large frames touch every page on the way down, so a native stack overflow always hits the guard page.
+    set("enable_probestack", "true")?;
+    set("probestack_strategy", "inline")?;
+    Ok(settings::Flags::new(b))
+}
+
+/// The ISA of the host, with zvm's flags.
+pub fn host_isa(opts: &JitOptions) -> Result<OwnedTargetIsa, CompileError> {
+    let builder = cranelift_native::builder().map_err(|e| CompileError::Target(e.to_string()))?;
+    builder.finish(shared_flags(opts)?).map_err(|e| CompileError::Target(e.to_string()))
+}
+
+/// The ISA for a named target triple (e.g. `x86_64-unknown-linux-gnu`, `aarch64-apple-darwin`), for
+/// emitting code for another machine.
+pub fn isa_for_triple(triple: &str, opts: &JitOptions) -> Result<OwnedTargetIsa, CompileError> {
+    let triple: cranelift_codegen::isa::Builder =
+        cranelift_codegen::isa::lookup_by_name(triple).map_err(|e| CompileError::Target(format!("{triple}: {e}")))?;
+    triple.finish(shared_flags(opts)?).map_err(|e| CompileError::Target(e.to_string()))
+}
+
+/// Translates every function of `module` (and the entry trampoline) for `isa` without emitting anything:
+/// function `i` of the result is IR function `i`, the last one is the trampoline.
+pub fn translate_module(
+    module: &zvm_ir::Module,
+    isa: &dyn TargetIsa,
+) -> Result<Vec<cranelift_codegen::ir::Function>, CompileError> {
+    let mut fctx = cranelift_frontend::FunctionBuilderContext::new();
+    let mut out = Vec::with_capacity(module.functions.len() + 1);
+    for i in 0..module.functions.len() {
+        out.push(translate::translate_function(module, i, isa, &mut fctx)?);
+    }
+    out.push(translate::entry_trampoline(module, isa, &mut fctx)?);
+    Ok(out)
+}

@@ -1,0 +1,334 @@
+//! The meaning of the arithmetic operations, as plain functions.
+//!
+//! The interpreter evaluates IR with these functions, the Cranelift backend's runtime helpers call them for
+//! the operations it does not inline, and constant folding may use them: one definition, so the tiers cannot
+//! drift apart. Narrow integers are passed as `u64` bit patterns (an `i32` in the low 32 bits, zero-extended).
+
+use crate::instructions::{BinOp, TernOp, TrapCode, UnOp};
+use crate::types::Type;
+use ruint::aliases::{U256, U512};
+
+/// Gas cost of EVM-style memory of `words` 32-byte words: `3*words + words^2/512`, saturating.
+pub fn memory_cost(words: u64) -> u64 {
+    let w = u128::from(words);
+    u64::try_from(3 * w + w * w / 512).unwrap_or(u64::MAX)
+}
+
+fn bool_word(b: bool) -> U256 {
+    if b {
+        U256::from(1u8)
+    } else {
+        U256::ZERO
+    }
+}
+
+fn is_negative(x: U256) -> bool {
+    x.bit(255)
+}
+
+/// `w256` one-operand operations.
+pub fn word_unary(op: UnOp, a: U256) -> U256 {
+    match op {
+        UnOp::Not => !a,
+        UnOp::Eqz => bool_word(a.is_zero()),
+        UnOp::Clz => U256::from(a.leading_zeros()),
+        // Rejected by the verifier for w256; defined anyway so the function is total.
+        UnOp::Ctz => U256::from(a.trailing_zeros()),
+        UnOp::Popcnt => U256::from(a.count_ones()),
+    }
+}
+
+/// `w256` two-operand operations, with EVM semantics.
+pub fn word_binary(op: BinOp, a: U256, b: U256) -> U256 {
+    match op {
+        BinOp::Add => a.wrapping_add(b),
+        BinOp::Sub => a.wrapping_sub(b),
+        BinOp::Mul => a.wrapping_mul(b),
+        BinOp::DivU => a.checked_div(b).unwrap_or(U256::ZERO),
+        BinOp::RemU => a.checked_rem(b).unwrap_or(U256::ZERO),
+        BinOp::DivS => sdiv(a, b),
+        BinOp::RemS => smod(a, b),
+        BinOp::And => a & b,
+        BinOp::Or => a | b,
+        BinOp::Xor => a ^ b,
+        BinOp::Shl => shift_count(b).map_or(U256::ZERO, |n| a << n),
+        BinOp::ShrU => shift_count(b).map_or(U256::ZERO, |n| a >> n),
+        BinOp::ShrS => match shift_count(b) {
+            Some(n) => a.arithmetic_shr(n),
+            None if is_negative(a) => U256::MAX,
+            None => U256::ZERO,
+        },
+        // Rotations are not defined on w256 (verifier); give the natural 256-bit rotation.
+        BinOp::Rotl => a.rotate_left((b.as_limbs()[0] % 256) as usize),
+        BinOp::Rotr => a.rotate_right((b.as_limbs()[0] % 256) as usize),
+        BinOp::Eq => bool_word(a == b),
+        BinOp::Ne => bool_word(a != b),
+        BinOp::LtU => bool_word(a < b),
+        BinOp::GtU => bool_word(a > b),
+        BinOp::LeU => bool_word(a <= b),
+        BinOp::GeU => bool_word(a >= b),
+        BinOp::LtS => bool_word(slt(a, b)),
+        BinOp::GtS => bool_word(slt(b, a)),
+        BinOp::LeS => bool_word(!slt(b, a)),
+        BinOp::GeS => bool_word(!slt(a, b)),
+        BinOp::Exp => a.wrapping_pow(b),
+        BinOp::SignExtend => signextend(a, b),
+        BinOp::Byte => match usize::try_from(a) {
+            Ok(i) if i < 32 => U256::from(b.byte(31 - i)),
+            _ => U256::ZERO,
+        },
+    }
+}
+
+/// `w256` three-operand operations.
+pub fn word_ternary(op: TernOp, a: U256, b: U256, n: U256) -> U256 {
+    if n.is_zero() {
+        return U256::ZERO;
+    }
+    match op {
+        TernOp::AddMod => a.add_mod(b, n),
+        TernOp::MulMod => {
+            let wide: U512 = a.widening_mul(b);
+            let r = wide % U512::from(n);
+            U256::from_limbs(r.as_limbs()[..4].try_into().expect("four limbs"))
+        }
+    }
+}
+
+fn shift_count(b: U256) -> Option<usize> {
+    match usize::try_from(b) {
+        Ok(n) if n < 256 => Some(n),
+        _ => None,
+    }
+}
+
+fn slt(a: U256, b: U256) -> bool {
+    match (is_negative(a), is_negative(b)) {
+        (true, false) => true,
+        (false, true) => false,
+        _ => a < b,
+    }
+}
+
+fn abs(x: U256) -> U256 {
+    if is_negative(x) {
+        x.wrapping_neg()
+    } else {
+        x
+    }
+}
+
+fn sdiv(a: U256, b: U256) -> U256 {
+    if b.is_zero() {
+        return U256::ZERO;
+    }
+    let q = abs(a) / abs(b);
+    if is_negative(a) != is_negative(b) {
+        q.wrapping_neg()
+    } else {
+        q
+    }
+}
+
+fn smod(a: U256, b: U256) -> U256 {
+    if b.is_zero() {
+        return U256::ZERO;
+    }
+    let r = abs(a) % abs(b);
+    if is_negative(a) {
+        r.wrapping_neg()
+    } else {
+        r
+    }
+}
+
+fn signextend(b: U256, x: U256) -> U256 {
+    match usize::try_from(b) {
+        Ok(i) if i < 31 => {
+            let bit = i * 8 + 7;
+            let mask = (U256::from(1u8) << (bit + 1)) - U256::from(1u8);
+            if x.bit(bit) {
+                x | !mask
+            } else {
+                x & mask
+            }
+        }
+        _ => x,
+    }
+}
+
+/// Width in bits of `i32` or `i64`.
+fn width(ty: Type) -> u32 {
+    match ty {
+        Type::I32 => 32,
+        _ => 64,
+    }
+}
+
+/// Masks a `u64` bit pattern to the type's width.
+pub fn wrap_int(ty: Type, x: u64) -> u64 {
+    if width(ty) == 32 {
+        x & 0xffff_ffff
+    } else {
+        x
+    }
+}
+
+/// Sign-extends a bit pattern of the type's width to 64 bits.
+fn signed(ty: Type, x: u64) -> i64 {
+    if width(ty) == 32 {
+        x as u32 as i32 as i64
+    } else {
+        x as i64
+    }
+}
+
+/// `i32`/`i64` one-operand operations (results as zero-extended bit patterns; `eqz` gives an `i32`).
+pub fn int_unary(op: UnOp, ty: Type, a: u64) -> u64 {
+    let a = wrap_int(ty, a);
+    let bits = width(ty);
+    match op {
+        UnOp::Not => wrap_int(ty, !a),
+        UnOp::Eqz => u64::from(a == 0),
+        UnOp::Clz => u64::from(a.leading_zeros() - (64 - bits)),
+        UnOp::Ctz => u64::from(if a == 0 { bits } else { a.trailing_zeros() }),
+        UnOp::Popcnt => u64::from(a.count_ones()),
+    }
+}
+
+/// `i32`/`i64` two-operand operations with WebAssembly semantics (comparisons give an `i32` 0 or 1).
+pub fn int_binary(op: BinOp, ty: Type, a: u64, b: u64) -> Result<u64, TrapCode> {
+    let (a, b) = (wrap_int(ty, a), wrap_int(ty, b));
+    let (sa, sb) = (signed(ty, a), signed(ty, b));
+    let bits = width(ty);
+    let count = (b % u64::from(bits)) as u32;
+    let min = if bits == 32 { i64::from(i32::MIN) } else { i64::MIN };
+    let r = match op {
+        BinOp::Add => a.wrapping_add(b),
+        BinOp::Sub => a.wrapping_sub(b),
+        BinOp::Mul => a.wrapping_mul(b),
+        BinOp::DivU => a.checked_div(b).ok_or(TrapCode::IntegerDivByZero)?,
+        BinOp::RemU => a.checked_rem(b).ok_or(TrapCode::IntegerDivByZero)?,
+        BinOp::DivS => {
+            if sb == 0 {
+                return Err(TrapCode::IntegerDivByZero);
+            }
+            if sa == min && sb == -1 {
+                return Err(TrapCode::IntegerOverflow);
+            }
+            (sa / sb) as u64
+        }
+        BinOp::RemS => {
+            if sb == 0 {
+                return Err(TrapCode::IntegerDivByZero);
+            }
+            if sb == -1 {
+                0
+            } else {
+                (sa % sb) as u64
+            }
+        }
+        BinOp::And => a & b,
+        BinOp::Or => a | b,
+        BinOp::Xor => a ^ b,
+        BinOp::Shl => a << count,
+        BinOp::ShrU => a >> count,
+        BinOp::ShrS => (sa >> count) as u64,
+        BinOp::Rotl | BinOp::Rotr => {
+            let r = if op == BinOp::Rotl { count } else { (bits - count) % bits };
+            if bits == 32 {
+                u64::from((a as u32).rotate_left(r))
+            } else {
+                a.rotate_left(r)
+            }
+        }
+        BinOp::Eq => u64::from(a == b),
+        BinOp::Ne => u64::from(a != b),
+        BinOp::LtU => u64::from(a < b),
+        BinOp::GtU => u64::from(a > b),
+        BinOp::LeU => u64::from(a <= b),
+        BinOp::GeU => u64::from(a >= b),
+        BinOp::LtS => u64::from(sa < sb),
+        BinOp::GtS => u64::from(sa > sb),
+        BinOp::LeS => u64::from(sa <= sb),
+        BinOp::GeS => u64::from(sa >= sb),
+        // Word-only operations (rejected by the verifier on narrow types).
+        BinOp::Exp | BinOp::SignExtend | BinOp::Byte => {
+            let w = word_binary(op, U256::from(a), U256::from(b));
+            w.as_limbs()[0]
+        }
+    };
+    Ok(if op.is_comparison() { r } else { wrap_int(ty, r) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(x: i64) -> U256 {
+        if x < 0 {
+            U256::from(x.unsigned_abs()).wrapping_neg()
+        } else {
+            U256::from(x as u64)
+        }
+    }
+
+    #[test]
+    fn word_division_follows_the_evm() {
+        assert_eq!(word_binary(BinOp::DivU, w(7), w(0)), U256::ZERO);
+        assert_eq!(word_binary(BinOp::DivS, w(-7), w(2)), w(-3));
+        assert_eq!(word_binary(BinOp::RemS, w(-7), w(2)), w(-1));
+        let min = U256::from(1u8) << 255;
+        assert_eq!(word_binary(BinOp::DivS, min, w(-1)), min);
+        assert_eq!(word_binary(BinOp::RemS, w(5), w(0)), U256::ZERO);
+    }
+
+    #[test]
+    fn word_shifts_and_bytes() {
+        assert_eq!(word_binary(BinOp::Shl, w(1), w(255)), U256::from(1u8) << 255);
+        assert_eq!(word_binary(BinOp::Shl, w(1), w(256)), U256::ZERO);
+        assert_eq!(word_binary(BinOp::ShrS, w(-8), w(1)), w(-4));
+        assert_eq!(word_binary(BinOp::ShrS, w(-8), w(300)), U256::MAX);
+        assert_eq!(word_binary(BinOp::Byte, w(31), w(0x1234)), w(0x34));
+        assert_eq!(word_binary(BinOp::Byte, w(32), w(0x1234)), U256::ZERO);
+        assert_eq!(word_binary(BinOp::SignExtend, w(0), w(0xff)), U256::MAX);
+        assert_eq!(word_binary(BinOp::SignExtend, w(0), w(0x7f)), w(0x7f));
+        assert_eq!(word_binary(BinOp::SignExtend, w(40), w(0xff)), w(0xff));
+    }
+
+    #[test]
+    fn word_comparisons_are_signed_where_asked() {
+        assert_eq!(word_binary(BinOp::LtS, w(-1), w(0)), w(1));
+        assert_eq!(word_binary(BinOp::LtU, w(-1), w(0)), w(0));
+        assert_eq!(word_binary(BinOp::GeS, w(3), w(3)), w(1));
+    }
+
+    #[test]
+    fn modular_arithmetic_does_not_overflow() {
+        // 2^256 = 6 (mod 10), so (2^256 - 1) + 2 = 7 (mod 10).
+        assert_eq!(word_ternary(TernOp::AddMod, U256::MAX, w(2), w(10)), w(7));
+        // 2^256 - 1 = 3 (mod 12), and 3^2 = 9.
+        assert_eq!(word_ternary(TernOp::MulMod, U256::MAX, U256::MAX, w(12)), w(9));
+        assert_eq!(word_ternary(TernOp::MulMod, w(5), w(5), w(0)), U256::ZERO);
+        assert_eq!(word_binary(BinOp::Exp, w(2), w(256)), U256::ZERO);
+        assert_eq!(word_binary(BinOp::Exp, w(3), w(4)), w(81));
+    }
+
+    #[test]
+    fn narrow_integers_trap_like_webassembly() {
+        assert_eq!(int_binary(BinOp::DivS, Type::I32, 5, 0), Err(TrapCode::IntegerDivByZero));
+        assert_eq!(int_binary(BinOp::DivS, Type::I32, 0x8000_0000, 0xffff_ffff), Err(TrapCode::IntegerOverflow));
+        assert_eq!(int_binary(BinOp::RemS, Type::I32, 0x8000_0000, 0xffff_ffff), Ok(0));
+        assert_eq!(int_binary(BinOp::Shl, Type::I32, 1, 33), Ok(2));
+        assert_eq!(int_binary(BinOp::Rotr, Type::I32, 1, 1), Ok(0x8000_0000));
+        assert_eq!(int_unary(UnOp::Clz, Type::I32, 1), 31);
+        assert_eq!(int_unary(UnOp::Ctz, Type::I64, 0), 64);
+    }
+
+    #[test]
+    fn memory_cost_matches_the_formula() {
+        assert_eq!(memory_cost(1), 3);
+        assert_eq!(memory_cost(32), 3 * 32 + 2);
+        assert_eq!(memory_cost(u64::MAX), u64::MAX);
+    }
+}

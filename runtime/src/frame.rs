@@ -1,0 +1,454 @@
+//! The state of one execution frame, shared by both tiers.
+//!
+//! A [`Frame`] owns the linear memory, the operand stack, the gas counter and the output, and implements
+//! every operation that is not simple enough to inline: memory expansion, copies, hashing, data buffers, host
+//! calls and halting. The interpreter calls these methods directly; native code reaches them through the
+//! helper table (`crate::compiled::helpers`). One implementation means the two tiers cannot disagree on any
+//! of them.
+//!
+//! The frame starts with a [`VmCtx`] (`repr(C)`, first field), which is what native code sees: the gas
+//! counter and the memory and stack pointers live there and are kept in sync by every method here.
+
+use crate::host::{Address, Host};
+use crate::limits::{Limits, STACK_LIMIT};
+use crate::result::{ExecResult, Log, Status};
+use crate::schedule::HostCosts;
+use ruint::aliases::U256;
+use std::ops::Range;
+use zvm_compiler::abi::{self, Helpers, VmCtx, Word};
+use zvm_ir::{semantics, DataSrc, EnvField, HaltKind, HashAlg, HostFn, TrapCode};
+
+/// The message a frame executes: who calls which account with what.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Message {
+    pub caller: Address,
+    pub address: Address,
+    pub value: U256,
+    pub input: Vec<u8>,
+    pub gas_limit: u64,
+    /// Read-only context: state-changing host calls trap `static_violation`.
+    pub is_static: bool,
+}
+
+/// Why a frame stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Halt(HaltKind),
+    OutOfGas,
+    Trap(TrapCode),
+}
+
+impl Exit {
+    /// The status code native code uses for this exit.
+    pub fn to_status(self) -> u32 {
+        match self {
+            Exit::Halt(HaltKind::Return) => abi::STATUS_RETURN,
+            Exit::Halt(HaltKind::Revert) => abi::STATUS_REVERT,
+            Exit::OutOfGas => abi::STATUS_OUT_OF_GAS,
+            Exit::Trap(code) => abi::STATUS_TRAP_BASE + code.code(),
+        }
+    }
+
+    /// The exit for a stopping status; `None` for [`abi::STATUS_OK`] or an unknown code.
+    pub fn from_status(status: u32) -> Option<Exit> {
+        match status {
+            abi::STATUS_RETURN => Some(Exit::Halt(HaltKind::Return)),
+            abi::STATUS_REVERT => Some(Exit::Halt(HaltKind::Revert)),
+            abi::STATUS_OUT_OF_GAS => Some(Exit::OutOfGas),
+            s if s > abi::STATUS_TRAP_BASE => TrapCode::from_code(s - abi::STATUS_TRAP_BASE).map(Exit::Trap),
+            _ => None,
+        }
+    }
+}
+
+/// Refunds are capped at `gas_used / MAX_REFUND_QUOTIENT` (EIP-3529).
+pub const MAX_REFUND_QUOTIENT: u64 = 5;
+
+/// Result of a frame operation: `Err` stops execution.
+pub type FrameResult<T> = Result<T, Exit>;
+
+/// Gas cost of EVM-style memory of `words` 32-byte words: `3*words + words^2/512`.
+pub fn memory_cost(words: u64) -> u64 {
+    semantics::memory_cost(words)
+}
+
+/// One execution frame. `repr(C)` with the native context first, so that a `*mut VmCtx` handed to native
+/// code can be turned back into the frame by the helpers.
+#[repr(C)]
+pub struct Frame<'a> {
+    /// The part of the frame native code reads and writes directly.
+    pub ctx: VmCtx,
+    memory: Vec<u8>,
+    stack: Box<[Word]>,
+    /// The message being executed.
+    pub msg: &'a Message,
+    /// The code being executed (for `data.* code`).
+    pub code: &'a [u8],
+    /// The host: state and environment.
+    pub host: &'a mut dyn Host,
+    /// Resource limits.
+    pub limits: &'a Limits,
+    /// The gas schedule of host operations for the code's format.
+    pub costs: &'a dyn HostCosts,
+    /// Output of `halt`.
+    pub output: Vec<u8>,
+    /// Logs emitted so far.
+    pub logs: Vec<Log>,
+    /// Output of the last call made by this frame.
+    pub return_data: Vec<u8>,
+    /// Gas to refund on success (before the cap), from storage clears.
+    pub refund: u64,
+}
+
+impl<'a> Frame<'a> {
+    /// A fresh frame with empty memory and stack and `msg.gas_limit` gas.
+    pub fn new(
+        msg: &'a Message,
+        code: &'a [u8],
+        host: &'a mut dyn Host,
+        limits: &'a Limits,
+        costs: &'a dyn HostCosts,
+        helpers: &'static Helpers,
+    ) -> Self {
+        let mut stack = vec![[0u64; 4]; STACK_LIMIT].into_boxed_slice();
+        let ctx = VmCtx {
+            gas_left: msg.gas_limit,
+            mem_base: std::ptr::NonNull::dangling().as_ptr(),
+            mem_len: 0,
+            stack_base: stack.as_mut_ptr(),
+            stack_len: 0,
+            stack_cap: STACK_LIMIT as u64,
+            call_depth: 0,
+            max_call_depth: limits.max_call_depth,
+            helpers,
+        };
+        Self {
+            ctx,
+            memory: Vec::new(),
+            stack,
+            msg,
+            code,
+            host,
+            limits,
+            costs,
+            output: Vec::new(),
+            logs: Vec::new(),
+            return_data: Vec::new(),
+            refund: 0,
+        }
+    }
+
+    /// Recovers the frame from the context pointer native code was given.
+    ///
+    /// # Safety
+    /// `ctx` must be the `ctx` field of a live `Frame` that nothing else borrows for `'b`.
+    pub unsafe fn from_ctx<'b>(ctx: *mut VmCtx) -> &'b mut Frame<'a> {
+        // SAFETY: `Frame` is `repr(C)` with `ctx` first, so the pointers coincide; the caller guarantees
+        // the frame is live and unaliased.
+        unsafe { &mut *ctx.cast::<Frame<'a>>() }
+    }
+
+    // ---- gas -------------------------------------------------------------------------------------------
+
+    /// Gas left.
+    pub fn gas_left(&self) -> u64 {
+        self.ctx.gas_left
+    }
+
+    /// Charges `amount` gas, or stops with out-of-gas if less is left.
+    pub fn charge(&mut self, amount: u64) -> FrameResult<()> {
+        match self.ctx.gas_left.checked_sub(amount) {
+            Some(left) => {
+                self.ctx.gas_left = left;
+                Ok(())
+            }
+            None => Err(Exit::OutOfGas),
+        }
+    }
+
+    // ---- memory ----------------------------------------------------------------------------------------
+
+    /// The linear memory.
+    pub fn memory(&self) -> &[u8] {
+        &self.memory
+    }
+
+    /// The linear memory, writable.
+    pub fn memory_mut(&mut self) -> &mut [u8] {
+        &mut self.memory
+    }
+
+    fn sync_memory(&mut self) {
+        self.ctx.mem_base = self.memory.as_mut_ptr();
+        self.ctx.mem_len = self.memory.len() as u64;
+    }
+
+    /// `mem.expand offset, len`: see [`zvm_ir::Op::MemExpand`].
+    pub fn mem_expand(&mut self, offset: U256, len: U256) -> FrameResult<()> {
+        if len.is_zero() {
+            return Ok(());
+        }
+        // Any end past 2^64 costs more gas than can exist.
+        let end = offset.checked_add(len).and_then(|e| u64::try_from(e).ok()).ok_or(Exit::OutOfGas)?;
+        let current = self.memory.len() as u64;
+        if end <= current {
+            return Ok(());
+        }
+        let new_words = end.div_ceil(32);
+        let cost = memory_cost(new_words) - memory_cost(current / 32);
+        self.charge(cost)?;
+        let new_len = new_words * 32;
+        if new_len > self.limits.max_memory {
+            return Err(Exit::Trap(TrapCode::MemoryLimit));
+        }
+        self.memory.resize(new_len as usize, 0);
+        self.sync_memory();
+        Ok(())
+    }
+
+    /// The memory range `[offset, offset+len)` as indices, or a `heap_oob` trap. Empty ranges always succeed.
+    pub fn mem_range(&self, offset: u64, len: u64) -> FrameResult<Range<usize>> {
+        if len == 0 {
+            return Ok(0..0);
+        }
+        match offset.checked_add(len) {
+            Some(end) if end <= self.memory.len() as u64 => Ok(offset as usize..end as usize),
+            _ => Err(Exit::Trap(TrapCode::MemoryOutOfBounds)),
+        }
+    }
+
+    /// `mem.copy dst, src, len`.
+    pub fn mem_copy(&mut self, dst: u64, src: u64, len: u64) -> FrameResult<()> {
+        let s = self.mem_range(src, len)?;
+        let d = self.mem_range(dst, len)?;
+        self.memory.copy_within(s, d.start);
+        Ok(())
+    }
+
+    /// `hash.ALG offset, len`.
+    pub fn hash(&self, alg: HashAlg, offset: u64, len: u64) -> FrameResult<U256> {
+        let data = &self.memory[self.mem_range(offset, len)?];
+        let digest = match alg {
+            HashAlg::Keccak256 => crate::crypto::keccak256(data),
+            HashAlg::Sha256 => crate::crypto::sha256(data),
+            HashAlg::Ripemd160 => crate::crypto::ripemd160_word(data),
+            HashAlg::Blake2b256 => crate::crypto::blake2b256(data),
+        };
+        Ok(U256::from_be_bytes(digest))
+    }
+
+    // ---- read-only data --------------------------------------------------------------------------------
+
+    /// A read-only buffer.
+    pub fn data(&self, src: DataSrc) -> &[u8] {
+        match src {
+            DataSrc::Input => &self.msg.input,
+            DataSrc::Code => self.code,
+            DataSrc::ReturnData => &self.return_data,
+        }
+    }
+
+    /// `data.load SRC offset`: 32 bytes big-endian, zero past the end.
+    pub fn data_load(&self, src: DataSrc, offset: U256) -> U256 {
+        let mut word = [0u8; 32];
+        copy_padded(&mut word, self.data(src), offset);
+        U256::from_be_bytes(word)
+    }
+
+    /// `data.copy SRC dst, offset, len`.
+    pub fn data_copy(&mut self, src: DataSrc, dst: u64, offset: U256, len: u64) -> FrameResult<()> {
+        let range = self.mem_range(dst, len)?;
+        let data: &[u8] = match src {
+            DataSrc::Input => &self.msg.input,
+            DataSrc::Code => self.code,
+            DataSrc::ReturnData => {
+                let end = offset.checked_add(U256::from(len));
+                if len > 0 && end.is_none_or(|end| end > U256::from(self.return_data.len())) {
+                    return Err(Exit::Trap(TrapCode::ReturnDataOutOfBounds));
+                }
+                &self.return_data
+            }
+        };
+        copy_padded(&mut self.memory[range], data, offset);
+        Ok(())
+    }
+
+    // ---- operand stack ---------------------------------------------------------------------------------
+
+    /// `stack.check min, growth`.
+    pub fn stack_check(&self, min: u32, growth: u32) -> FrameResult<()> {
+        let len = self.ctx.stack_len;
+        if len < u64::from(min) {
+            Err(Exit::Trap(TrapCode::StackUnderflow))
+        } else if len + u64::from(growth) > self.ctx.stack_cap {
+            Err(Exit::Trap(TrapCode::StackOverflow))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn stack_index(&self, depth: u32) -> usize {
+        // Masked into the buffer, so that even IR that skipped its `stack.check` cannot leave it.
+        (self.ctx.stack_len.wrapping_sub(1).wrapping_sub(u64::from(depth)) & (self.ctx.stack_cap - 1)) as usize
+    }
+
+    /// `stack.get depth`.
+    pub fn stack_get(&self, depth: u32) -> U256 {
+        U256::from_limbs(self.stack[self.stack_index(depth)])
+    }
+
+    /// `stack.set depth, value`.
+    pub fn stack_set(&mut self, depth: u32, value: U256) {
+        let i = self.stack_index(depth);
+        self.stack[i] = *value.as_limbs();
+    }
+
+    /// `stack.adjust delta`.
+    pub fn stack_adjust(&mut self, delta: i32) {
+        self.ctx.stack_len = self.ctx.stack_len.wrapping_add_signed(i64::from(delta));
+    }
+
+    // ---- host ------------------------------------------------------------------------------------------
+
+    fn require_non_static(&self) -> FrameResult<()> {
+        if self.msg.is_static {
+            Err(Exit::Trap(TrapCode::StaticViolation))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `hostcall FUNC args...` (`i64` arguments passed zero-extended), charging the host's dynamic gas.
+    pub fn host_call(&mut self, func: HostFn, args: &[U256]) -> FrameResult<Option<U256>> {
+        let arg = |i: usize| args.get(i).copied().unwrap_or(U256::ZERO);
+        let address = self.msg.address;
+        if func.is_state_changing() {
+            self.require_non_static()?;
+        }
+        Ok(match func {
+            HostFn::SLoad => {
+                let read = self.host.sload(address, arg(0));
+                self.charge(self.costs.sload(read.cold))?;
+                Some(read.value)
+            }
+            HostFn::SStore => {
+                if self.ctx.gas_left <= self.costs.sstore_min_gas() {
+                    return Err(Exit::OutOfGas);
+                }
+                let value = arg(1);
+                let outcome = self.host.sstore(address, arg(0), value);
+                self.charge(self.costs.sstore(&outcome, value))?;
+                self.refund += self.costs.sstore_refund(&outcome, value);
+                None
+            }
+            HostFn::TLoad => Some(self.host.tload(address, arg(0))),
+            HostFn::TStore => {
+                self.host.tstore(address, arg(0), arg(1));
+                None
+            }
+            HostFn::Balance => {
+                let read = self.host.balance(Address::from_word(arg(0)));
+                self.charge(self.costs.account_access(read.cold))?;
+                Some(read.value)
+            }
+            HostFn::BlockHash => Some(self.host.block_hash(arg(0))),
+            HostFn::ExtCodeSize => {
+                let read = self.host.code(Address::from_word(arg(0)));
+                let (len, cold) = (read.value.len(), read.cold);
+                self.charge(self.costs.account_access(cold))?;
+                Some(U256::from(len))
+            }
+            HostFn::ExtCodeHash => {
+                let read = self.host.code_hash(Address::from_word(arg(0)));
+                self.charge(self.costs.account_access(read.cold))?;
+                Some(read.value)
+            }
+            HostFn::ExtCodeCopy => {
+                let (dst, len) = (low_u64(arg(1)), low_u64(arg(3)));
+                let range = self.mem_range(dst, len)?;
+                let read = self.host.code(Address::from_word(arg(0)));
+                let cold = read.cold;
+                copy_padded(&mut self.memory[range], read.value, arg(2));
+                self.charge(self.costs.account_access(cold))?;
+                None
+            }
+            HostFn::Log(n) => {
+                let range = self.mem_range(low_u64(arg(0)), low_u64(arg(1)))?;
+                let topics = args[2..2 + usize::from(n)].to_vec();
+                self.logs.push(Log { address, topics, data: self.memory[range].to_vec() });
+                None
+            }
+            HostFn::Env(field) => Some(self.env(field)),
+            HostFn::Keccak256Pair => {
+                let mut buf = [0u8; 64];
+                buf[..32].copy_from_slice(&arg(0).to_be_bytes::<32>());
+                buf[32..].copy_from_slice(&arg(1).to_be_bytes::<32>());
+                Some(U256::from_be_bytes(crate::crypto::keccak256(&buf)))
+            }
+        })
+    }
+
+    fn env(&mut self, field: EnvField) -> U256 {
+        let block = self.host.block();
+        match field {
+            EnvField::Address => self.msg.address.to_word(),
+            EnvField::Caller => self.msg.caller.to_word(),
+            EnvField::Origin => self.host.tx().origin.to_word(),
+            EnvField::CallValue => self.msg.value,
+            EnvField::GasPrice => self.host.tx().gas_price,
+            EnvField::Coinbase => block.coinbase.to_word(),
+            EnvField::Timestamp => U256::from(block.timestamp),
+            EnvField::Number => U256::from(block.number),
+            EnvField::PrevRandao => block.prev_randao,
+            EnvField::GasLimit => U256::from(block.gas_limit),
+            EnvField::ChainId => U256::from(block.chain_id),
+            EnvField::BaseFee => block.base_fee,
+            EnvField::BlobBaseFee => block.blob_base_fee,
+            EnvField::SelfBalance => {
+                let address = self.msg.address;
+                self.host.balance(address).value
+            }
+        }
+    }
+
+    /// `halt KIND offset, len`: records the output and returns the exit.
+    pub fn halt(&mut self, kind: HaltKind, offset: u64, len: u64) -> Exit {
+        match self.mem_range(offset, len) {
+            Ok(range) => {
+                self.output = self.memory[range].to_vec();
+                Exit::Halt(kind)
+            }
+            Err(exit) => exit,
+        }
+    }
+
+    /// Turns the frame into its result, given how it stopped. `None` means the entry function returned
+    /// normally, which is a success with empty output.
+    pub fn finish(self, exit: Option<Exit>) -> ExecResult {
+        let limit = self.msg.gas_limit;
+        let used = limit - self.ctx.gas_left;
+        let (status, gas_used, gas_refunded, output, logs) = match exit {
+            None | Some(Exit::Halt(HaltKind::Return)) => {
+                let refund = self.refund.min(used / MAX_REFUND_QUOTIENT);
+                (Status::Success, used - refund, refund, self.output, self.logs)
+            }
+            Some(Exit::Halt(HaltKind::Revert)) => (Status::Revert, used, 0, self.output, Vec::new()),
+            Some(Exit::OutOfGas) => (Status::OutOfGas, limit, 0, Vec::new(), Vec::new()),
+            Some(Exit::Trap(code)) => (Status::Trap(code), limit, 0, Vec::new(), Vec::new()),
+        };
+        ExecResult { status, gas_used, gas_refunded, output, logs }
+    }
+}
+
+/// The low 64 bits of a word (arguments that were `i64` in the IR).
+fn low_u64(w: U256) -> u64 {
+    w.as_limbs()[0]
+}
+
+/// Fills `dst` from `src` starting at `offset`, with zeros past the end of `src`.
+fn copy_padded(dst: &mut [u8], src: &[u8], offset: U256) {
+    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(src.len());
+    let n = (src.len() - start).min(dst.len());
+    dst[..n].copy_from_slice(&src[start..start + n]);
+    dst[n..].fill(0);
+}

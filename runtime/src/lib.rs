@@ -1,0 +1,25 @@
+//! zvm's runtime: the host interface, the execution frame shared by both tiers, the interpreter tier, the
+//! executor for native code, and the entry points that pick a tier and run a program.
+//!
+//! Layout, following the path of an execution:
+//! - [`host`]: the [`Host`] trait (state and environment) and [`InMemoryHost`].
+//! - [`frame`]: one execution frame — memory, stack, gas and every non-trivial operation, used by both tiers.
+//! - [`schedule`]: gas of host operations per bytecode format.
+//! - [`interpreter`]: the reference tier, which runs IR directly.
+//! - [`compiled`]: runs Cranelift-compiled code against a frame through the helper table.
+//! - [`executor`]: loads bytecode, lowers it and runs it on a chosen tier.
+
+pub mod compiled;
+pub mod crypto;
+pub mod executor;
+pub mod frame;
+pub mod host;
+pub mod interpreter;
+pub mod limits;
+pub mod result;
+pub mod schedule;
+
+pub use frame::{Exit, Frame, Message};
+pub use host::{Address, BlockEnv, Host, InMemoryHost, TxEnv};
+pub use limits::Limits;
+pub use result::{ExecResult, Log, Status};

@@ -143,7 +143,7 @@ impl Function {
             },
             Op::Select { args, .. } => vec![ty(args[0])?],
             Op::Load { ty, .. } => vec![*ty],
-            Op::MemSize | Op::DataSize { .. } | Op::GasLeft { .. } => vec![Type::I64],
+            Op::MemSize | Op::DataSize { .. } | Op::GasLeft => vec![Type::I64],
             Op::Hash { .. } | Op::DataLoad { .. } | Op::StackGet { .. } => vec![Type::W256],
             Op::HostCall { func, .. } => func.signature().1,
             Op::Call { func, .. } => callees(*func)?,

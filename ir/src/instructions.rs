@@ -614,11 +614,9 @@ pub enum Op {
     GasCharge {
         arg: Value,
     },
-    /// The gas left (`i64`) as a per-operation meter would show it: the counter plus `adjust`, the part of
-    /// the block's static charge that belongs to operations after this one.
-    GasLeft {
-        adjust: u64,
-    },
+    /// The gas left (`i64`). After the gas pass this is what a per-operation meter would show, because the
+    /// pass ends a block's charge at every operation that observes gas.
+    GasLeft,
 
     // ---- host and calls --------------------------------------------------------------------------------
     /// Calls a host function.
@@ -691,7 +689,7 @@ impl Op {
             | Op::StackAdjust { .. }
             | Op::GasCost { .. }
             | Op::GasBlock { .. }
-            | Op::GasLeft { .. }
+            | Op::GasLeft
             | Op::Trap { .. } => vec![],
             Op::Unary { arg, .. } | Op::Convert { arg, .. } | Op::DataLoad { arg, .. } | Op::GasCharge { arg } => {
                 vec![*arg]
@@ -719,7 +717,7 @@ impl Op {
     /// True for operations whose behaviour depends on the gas left, and which must therefore see the counter
     /// exactly as a per-operation meter would (`gas.left`, and `sstore` with its minimum-gas rule).
     pub const fn observes_gas(&self) -> bool {
-        matches!(self, Op::GasLeft { .. } | Op::HostCall { func: HostFn::SStore, .. })
+        matches!(self, Op::GasLeft | Op::HostCall { func: HostFn::SStore, .. })
     }
 
     /// The blocks this terminator may branch to (empty for other operations).

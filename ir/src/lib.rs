@@ -15,8 +15,8 @@
 //!
 //! # Gas
 //! Frontends emit `gas.cost N` before each source operation. The [`passes::gas`] pass folds each block's
-//! costs into one `gas.block` charge at its entry and fixes up every observation of the remaining gas so it
-//! equals what a per-operation meter would show. Dynamic costs are explicit `gas.charge` operations, or are
+//! costs into one `gas.block` charge at its entry, ending the charge early at every operation that observes
+//! the remaining gas, so that it sees exactly what a per-operation meter would show. Dynamic costs are explicit `gas.charge` operations, or are
 //! part of an operation's definition (`mem.expand`).
 //!
 //! # Text form

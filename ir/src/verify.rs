@@ -540,7 +540,7 @@ impl<'a> FuncVerifier<'a> {
             | Op::StackAdjust { .. }
             | Op::GasCost { .. }
             | Op::GasBlock { .. }
-            | Op::GasLeft { .. }
+            | Op::GasLeft
             | Op::Trap { .. } => {}
             Op::Unary { op: unop, arg } => {
                 if let Some(t) = self.ty(*arg) {

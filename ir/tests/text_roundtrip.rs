@@ -104,8 +104,8 @@ block0:
     stack.set 1, v68
     stack.adjust -2
     gas.charge v2
-    v69 = gas.left +0
-    v70 = gas.left +6
+    v69 = gas.left
+    v70 = gas.left
     v71 = hostcall sload v0
     hostcall sstore v0, v1
     v72 = hostcall tload v0
@@ -183,7 +183,7 @@ fn every_form_parses_to_the_expected_operations() {
             addr: Value(50)
         }
     );
-    assert_eq!(op_of(70), Op::GasLeft { adjust: 6 });
+    assert_eq!(op_of(70), Op::GasLeft);
     assert_eq!(op_of(91), Op::Call { func: FuncId(0), args: vec![Value(2), Value(0)] });
     assert_eq!(main.value_type(Value(92)), Type::W256);
     assert_eq!(main.value_type(Value(9)), Type::W256, "eqz of a word is a word");
@@ -306,7 +306,7 @@ fn every_variant_module() -> Module {
     b.ins(Op::GasCost { amount: u64::MAX });
     b.ins(Op::GasBlock { amount: 0 });
     b.ins(Op::GasCharge { arg: addr });
-    b.ins1(Op::GasLeft { adjust: 12 });
+    b.ins1(Op::GasLeft);
     let mut host = vec![
         HostFn::SLoad,
         HostFn::SStore,
@@ -502,7 +502,7 @@ block0:
     v1 = iconst.i64 18446744073709551615
     v2 = fconst.f32 1069547520
     v3 = satu64.i64 v0
-    v4 = gas.left 3
+    v4 = gas.left
     v5 = iconst.i64 0
     v6 = load.i64.8.le v5 + 0
     jump block1()
@@ -518,7 +518,7 @@ block2:
         "v1 = iconst.i64 -1",
         "v2 = fconst.f32 0x3fc00000  ; 1.5",
         "v3 = satu64 v0",
-        "v4 = gas.left +3",
+        "v4 = gas.left",
         "v6 = load.i64.8.le v5\n",
         "jump block1\n",
         "switch v5, [], block2",

@@ -1111,11 +1111,11 @@ fn gas_left_and_dynamic_charges() {
     let module = single(|b| {
         b.ins(Op::GasCost { amount: 10 });
         b.ins(Op::GasBlock { amount: 40 });
-        let left = b.ins1(Op::GasLeft { adjust: 25 });
+        let left = b.ins1(Op::GasLeft);
         let x = input_word(b, 0);
         let amount = b.ins1(Op::Convert { op: ConvOp::SatU64, to: Type::I64, arg: x });
         b.ins(Op::GasCharge { arg: amount });
-        let left2 = b.ins1(Op::GasLeft { adjust: 0 });
+        let left2 = b.ins1(Op::GasLeft);
         let l1 = b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::W256, arg: left });
         let l2 = b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::W256, arg: left2 });
         let k128 = wc(b, 128);
@@ -1127,7 +1127,7 @@ fn gas_left_and_dynamic_charges() {
         let code = jit(&module, level);
         let env = Env { input: input_of(&[U256::from(1000u16)]), gas: 5000, ..Env::default() };
         let out = word_out(&run(&code, &env));
-        assert_eq!(out >> 128usize, U256::from(5000 - 50 + 25));
+        assert_eq!(out >> 128usize, U256::from(5000 - 50));
         assert_eq!(out & U256::from(u128::MAX), U256::from(5000 - 50 - 1000));
         // Charging exactly what is left works; one more runs out.
         let env = Env { input: input_of(&[U256::from(4950u16)]), gas: 5000, ..Env::default() };

@@ -791,7 +791,7 @@ fn gas_loop(iters: u64) -> Module {
         b.jump(body, vec![zero]);
 
         b.switch_to_block(body);
-        let left = b.ins1(Op::GasLeft { adjust: 0 });
+        let left = b.ins1(Op::GasLeft);
         let eight = i64c(b, 8);
         let addr = b.binary(BinOp::Mul, i, eight);
         let access = MemAccess { width: 8, signed: false, big_endian: true, offset: 0 };
@@ -851,33 +851,24 @@ fn per_operation_gas_runs_out_at_the_exact_point() {
 }
 
 #[test]
-fn gas_charge_block_and_left_adjust() {
+fn gas_charge_block_and_left() {
     let module = entry(|b| {
         b.ins(Op::GasBlock { amount: 100 });
-        let a = b.ins1(Op::GasLeft { adjust: 0 });
-        let c = b.ins1(Op::GasLeft { adjust: 25 });
-        let d = b.ins1(Op::GasLeft { adjust: u64::MAX });
+        let a = b.ins1(Op::GasLeft);
         let amount = i64c(b, 50);
         b.ins(Op::GasCharge { arg: amount });
-        let e = b.ins1(Op::GasLeft { adjust: 0 });
-        expand(b, 128); // 4 words: 12 gas
-        for (k, v) in [a, c, d, e].into_iter().enumerate() {
+        let e = b.ins1(Op::GasLeft);
+        expand(b, 64); // 2 words: 6 gas
+        for (k, v) in [a, e].into_iter().enumerate() {
             let v = b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::W256, arg: v });
             store_word(b, 32 * k as u64, v);
         }
-        halt_return(b, 128);
+        halt_return(b, 64);
     });
     let o = run(&module, 1000);
     let got: Vec<U256> = o.output.chunks(32).map(be_word).collect();
-    assert_eq!(got, vec![w(900), w(925), w(899), w(850)]);
-    assert_eq!(o.gas_left, 850 - 12);
-    // gas.left wraps as i64 bits.
-    let module = entry(|b| {
-        let v = b.ins1(Op::GasLeft { adjust: u64::MAX - 1 });
-        let v = b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::W256, arg: v });
-        return_word(b, v);
-    });
-    assert_eq!(output_word(&run(&module, 1000)), w(998));
+    assert_eq!(got, vec![w(900), w(850)]);
+    assert_eq!(o.gas_left, 850 - 6);
     // gas.charge of more than is left runs out, leaving the counter alone.
     let module = entry(|b| {
         let amount = i64c(b, u64::MAX);

@@ -71,7 +71,7 @@ fn everything() -> Module {
         b.ins(Op::StackAdjust { delta: -1 });
         b.ins(Op::GasBlock { amount: 10 });
         b.ins(Op::GasCharge { arg: n });
-        let _ = b.ins1(Op::GasLeft { adjust: 3 });
+        let _ = b.ins1(Op::GasLeft);
         let h = b.ins1(Op::Hash { alg: HashAlg::Sha256, args: [n, r] });
         b.ins(Op::MemCopy { args: [n, r, n] });
         b.ins(Op::DataCopy { src: DataSrc::Code, args: [n, h, r] });

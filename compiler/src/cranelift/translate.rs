@@ -786,9 +786,8 @@ impl<'m, 'b> Translator<'m, 'b> {
                 let amount = self.i64_arg(*arg)?;
                 self.charge(amount);
             }
-            Op::GasLeft { adjust } => {
+            Op::GasLeft => {
                 let g = self.ctx_load(ctx::GAS_LEFT);
-                let g = self.b.ins().iadd_imm_s(g, *adjust as i64);
                 self.define(inst, 0, Val::One(g))?;
             }
 

@@ -102,7 +102,7 @@ mod tests {
             b.ins(Op::GasCost { amount: 100 });
             b.host_call(HostFn::SStore, vec![k, k]);
             b.ins(Op::GasCost { amount: 7 });
-            b.ins(Op::GasLeft { adjust: 0 });
+            b.ins(Op::GasLeft);
             b.ins(Op::GasCost { amount: 11 });
             b.trap(crate::TrapCode::Unreachable);
         });
@@ -111,7 +111,7 @@ mod tests {
         assert_eq!(got[0], Op::GasBlock { amount: 102 });
         assert!(matches!(got[2], Op::HostCall { func: HostFn::SStore, .. }));
         assert_eq!(got[3], Op::GasBlock { amount: 7 });
-        assert!(matches!(got[4], Op::GasLeft { .. }));
+        assert!(matches!(got[4], Op::GasLeft));
         assert_eq!(got[5], Op::GasBlock { amount: 11 });
         assert!(matches!(got[6], Op::Trap { .. }));
     }

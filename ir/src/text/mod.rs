@@ -47,7 +47,7 @@
 //! v = hash.keccak256|sha256|ripemd160|blake2b256 off, len
 //! v = data.size input|code|returndata          v = data.load code off          data.copy input dst, off, len
 //! stack.check min, growth      v = stack.get depth           stack.set depth, v     stack.adjust -2
-//! gas.cost 3                   gas.block 21                  gas.charge v           v = gas.left +6
+//! gas.cost 3                   gas.block 21                  gas.charge v           v = gas.left
 //! v = hostcall sload k         hostcall log2 off, len, t0, t1                        v = hostcall env.caller
 //! v0, v1 = call fn1(a, b)
 //! jump block1(a, b)            brif c, block1(a), block2     switch i, [0: block1, 5: block2], block3

@@ -577,7 +577,7 @@ impl Parser {
                 ["charge"] => Op::GasCharge { arg: self.value()? },
                 ["left"] => {
                     self.eat(&Tok::Plus);
-                    Op::GasLeft { adjust: self.u64("gas.left adjustment")? }
+                    Op::GasLeft
                 }
                 _ => {
                     return Err(pos.error(format!(
@@ -714,7 +714,7 @@ fn map_op(op: &Op, fv: &dyn Fn(Value) -> Value, fb: &dyn Fn(Block) -> Block) -> 
         | Op::StackAdjust { .. }
         | Op::GasCost { .. }
         | Op::GasBlock { .. }
-        | Op::GasLeft { .. }
+        | Op::GasLeft
         | Op::Trap { .. } => op.clone(),
         Op::Unary { op, arg } => Op::Unary { op: *op, arg: fv(*arg) },
         Op::Binary { op, args } => Op::Binary { op: *op, args: v2(args) },

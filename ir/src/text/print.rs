@@ -205,7 +205,7 @@ fn write_op(out: &mut String, op: &Op) {
         Op::GasCost { amount } => write!(out, "gas.cost {amount}"),
         Op::GasBlock { amount } => write!(out, "gas.block {amount}"),
         Op::GasCharge { arg } => write!(out, "gas.charge {arg}"),
-        Op::GasLeft { adjust } => write!(out, "gas.left +{adjust}"),
+        Op::GasLeft => out.write_str("gas.left"),
         Op::HostCall { func, args } => {
             let _ = write!(out, "hostcall {}", func.name());
             if !args.is_empty() {

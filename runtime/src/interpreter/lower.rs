@@ -313,7 +313,7 @@ impl<'a> FunctionLowering<'a> {
             | Op::MemSize
             | Op::DataSize { .. }
             | Op::DataLoad { .. }
-            | Op::GasLeft { .. } => true,
+            | Op::GasLeft => true,
             Op::Binary { op, args: [a, _] } => {
                 self.ty(a) == Type::W256 || !matches!(op, BinOp::DivU | BinOp::DivS | BinOp::RemU | BinOp::RemS)
             }
@@ -485,7 +485,7 @@ impl<'a> FunctionLowering<'a> {
                 Inst::Gas { lo: amount as u32, hi: (amount >> 32) as u32 }
             }
             Op::GasCharge { arg } => Inst::GasCharge { a: self.reg(arg) },
-            Op::GasLeft { adjust } => Inst::GasLeft { dst, lo: adjust as u32, hi: (adjust >> 32) as u32 },
+            Op::GasLeft => Inst::GasLeft { dst },
             Op::HostCall { func, ref args } => {
                 if args.len() != func.signature().0.len() {
                     Inst::Trap { code: TrapCode::Unreachable }

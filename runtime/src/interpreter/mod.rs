@@ -220,8 +220,6 @@ enum Inst {
     },
     GasLeft {
         dst: Reg,
-        lo: u32,
-        hi: u32,
     },
     /// Index into [`Program::host_calls`].
     HostCall {
@@ -647,10 +645,7 @@ fn execute(program: &Program, frame: &mut Frame<'_>, r: &mut [U256], pc_io: &mut
                 tri!(frame.data_copy(src, low(&reg!(dst)), reg!(offset), low(&reg!(len))));
             }
             Inst::GasCharge { a } => tri!(frame.charge(low(&reg!(a)))),
-            Inst::GasLeft { dst, lo, hi } => {
-                let adjust = u64::from(lo) | (u64::from(hi) << 32);
-                reg!(dst) = U256::from(frame.ctx.gas_left.wrapping_add(adjust));
-            }
+            Inst::GasLeft { dst } => reg!(dst) = U256::from(frame.ctx.gas_left),
             Inst::HostCall { info } => {
                 let info = &program.host_calls[info as usize];
                 let mut args = [U256::ZERO; 8];

@@ -114,41 +114,33 @@ pub mod helper_offsets {
 use zvm_ir::{BinOp, DataSrc, EnvField, HashAlg, HostFn, TernOp};
 
 macro_rules! codes {
-    ($(#[$m:meta])* $enc:ident, $dec:ident, $ty:ty, [$($v:expr),* $(,)?]) => {
+    ($(#[$m:meta])* $enc:ident, $dec:ident, $ty:ty, $all:expr) => {
         $(#[$m])*
         pub fn $enc(x: $ty) -> u32 {
-            let all: &[$ty] = &[$($v),*];
-            all.iter().position(|y| *y == x).expect("every variant is listed") as u32
+            $all.iter().position(|y| *y == x).expect("every variant is listed") as u32
         }
         /// Inverse of the encoder; `None` for an unknown code.
         pub fn $dec(code: u32) -> Option<$ty> {
-            let all: &[$ty] = &[$($v),*];
-            all.get(code as usize).copied()
+            $all.get(code as usize).copied()
         }
     };
 }
 
 codes!(
     /// The ABI code of a hash algorithm.
-    hash_alg_code, hash_alg_from_code, HashAlg, [HashAlg::Keccak256, HashAlg::Sha256, HashAlg::Ripemd160, HashAlg::Blake2b256]
+    hash_alg_code, hash_alg_from_code, HashAlg, HashAlg::ALL
 );
 codes!(
     /// The ABI code of a data source.
-    data_src_code, data_src_from_code, DataSrc, [DataSrc::Input, DataSrc::Code, DataSrc::ReturnData]
+    data_src_code, data_src_from_code, DataSrc, DataSrc::ALL
 );
 codes!(
     /// The ABI code of a `w256` binary operation (every `BinOp`, whether or not the backend inlines it).
-    binop_code, binop_from_code, BinOp,
-    [
-        BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::DivU, BinOp::DivS, BinOp::RemU, BinOp::RemS, BinOp::And,
-        BinOp::Or, BinOp::Xor, BinOp::Shl, BinOp::ShrU, BinOp::ShrS, BinOp::Rotl, BinOp::Rotr, BinOp::Eq,
-        BinOp::Ne, BinOp::LtU, BinOp::LtS, BinOp::GtU, BinOp::GtS, BinOp::LeU, BinOp::LeS, BinOp::GeU,
-        BinOp::GeS, BinOp::Exp, BinOp::SignExtend, BinOp::Byte,
-    ]
+    binop_code, binop_from_code, BinOp, BinOp::ALL
 );
 codes!(
     /// The ABI code of a `w256` ternary operation.
-    ternop_code, ternop_from_code, TernOp, [TernOp::AddMod, TernOp::MulMod]
+    ternop_code, ternop_from_code, TernOp, TernOp::ALL
 );
 
 const HOST_FN_FIXED: [HostFn; 10] = [

@@ -166,6 +166,38 @@ pub enum BinOp {
 }
 
 impl BinOp {
+    /// Every operation, in declaration order.
+    pub const ALL: [BinOp; 28] = [
+        BinOp::Add,
+        BinOp::Sub,
+        BinOp::Mul,
+        BinOp::DivU,
+        BinOp::DivS,
+        BinOp::RemU,
+        BinOp::RemS,
+        BinOp::And,
+        BinOp::Or,
+        BinOp::Xor,
+        BinOp::Shl,
+        BinOp::ShrU,
+        BinOp::ShrS,
+        BinOp::Rotl,
+        BinOp::Rotr,
+        BinOp::Eq,
+        BinOp::Ne,
+        BinOp::LtU,
+        BinOp::LtS,
+        BinOp::GtU,
+        BinOp::GtS,
+        BinOp::LeU,
+        BinOp::LeS,
+        BinOp::GeU,
+        BinOp::GeS,
+        BinOp::Exp,
+        BinOp::SignExtend,
+        BinOp::Byte,
+    ];
+
     /// True for the comparisons, whose result is a bool.
     pub const fn is_comparison(self) -> bool {
         matches!(
@@ -194,6 +226,9 @@ impl BinOp {
 }
 
 impl UnOp {
+    /// Every operation, in declaration order.
+    pub const ALL: [UnOp; 5] = [UnOp::Not, UnOp::Eqz, UnOp::Clz, UnOp::Ctz, UnOp::Popcnt];
+
     /// Whether the operation is defined for an operand of type `ty`.
     pub const fn accepts(self, ty: Type) -> bool {
         match self {
@@ -211,6 +246,11 @@ pub enum TernOp {
     AddMod,
     /// `(a * b) % n` computed without overflow; n = 0 gives 0.
     MulMod,
+}
+
+impl TernOp {
+    /// Every operation, in declaration order.
+    pub const ALL: [TernOp; 2] = [TernOp::AddMod, TernOp::MulMod];
 }
 
 /// Integer conversions between types.

@@ -219,47 +219,17 @@ fn every_variant_module() -> Module {
     b.ins1(Op::Fconst { ty: F32, bits: u64::from(f32::NAN.to_bits()) });
     b.ins1(Op::Fconst { ty: F64, bits: f64::NEG_INFINITY.to_bits() });
     let f = b.ins1(Op::Fconst { ty: F64, bits: 0 });
-    for op in [UnOp::Not, UnOp::Eqz, UnOp::Clz, UnOp::Ctz, UnOp::Popcnt] {
+    for op in UnOp::ALL {
         b.ins1(Op::Unary { op, arg: if op.accepts(W256) { w } else { i } });
     }
-    let binops = [
-        BinOp::Add,
-        BinOp::Sub,
-        BinOp::Mul,
-        BinOp::DivU,
-        BinOp::DivS,
-        BinOp::RemU,
-        BinOp::RemS,
-        BinOp::And,
-        BinOp::Or,
-        BinOp::Xor,
-        BinOp::Shl,
-        BinOp::ShrU,
-        BinOp::ShrS,
-        BinOp::Rotl,
-        BinOp::Rotr,
-        BinOp::Eq,
-        BinOp::Ne,
-        BinOp::LtU,
-        BinOp::LtS,
-        BinOp::GtU,
-        BinOp::GtS,
-        BinOp::LeU,
-        BinOp::LeS,
-        BinOp::GeU,
-        BinOp::GeS,
-        BinOp::Exp,
-        BinOp::SignExtend,
-        BinOp::Byte,
-    ];
-    for op in binops {
+    for op in BinOp::ALL {
         for (ty, v) in [(I32, n), (I64, i), (W256, w)] {
             if op.accepts(ty) {
                 b.binary(op, v, v);
             }
         }
     }
-    for op in [TernOp::AddMod, TernOp::MulMod] {
+    for op in TernOp::ALL {
         b.ins1(Op::Ternary { op, args: [w, w, w] });
     }
     b.ins1(Op::Convert { op: ConvOp::Zext, to: I64, arg: n });

@@ -190,43 +190,12 @@ fn word_pairs(seed: u64, random: usize) -> Vec<(U256, U256)> {
     pairs
 }
 
-const ALL_BINOPS: [BinOp; 28] = [
-    BinOp::Add,
-    BinOp::Sub,
-    BinOp::Mul,
-    BinOp::DivU,
-    BinOp::DivS,
-    BinOp::RemU,
-    BinOp::RemS,
-    BinOp::And,
-    BinOp::Or,
-    BinOp::Xor,
-    BinOp::Shl,
-    BinOp::ShrU,
-    BinOp::ShrS,
-    BinOp::Rotl,
-    BinOp::Rotr,
-    BinOp::Eq,
-    BinOp::Ne,
-    BinOp::LtU,
-    BinOp::LtS,
-    BinOp::GtU,
-    BinOp::GtS,
-    BinOp::LeU,
-    BinOp::LeS,
-    BinOp::GeU,
-    BinOp::GeS,
-    BinOp::Exp,
-    BinOp::SignExtend,
-    BinOp::Byte,
-];
-
 // ---- word arithmetic -----------------------------------------------------------------------------------
 
 #[test]
 fn every_word_binop_matches_the_semantics() {
     let pairs = word_pairs(0x5eed, 400);
-    for op in ALL_BINOPS {
+    for op in BinOp::ALL {
         let module = single(|b| {
             let x = input_word(b, 0);
             let y = input_word(b, 32);
@@ -309,7 +278,7 @@ fn constant_operands_fold_to_the_semantics() {
     // Both operands constant: exercises Cranelift's constant folding of the inline sequences.
     let edges = edge_words();
     let picks = [edges[0], edges[1], edges[13], edges[19], edges[25], edges[27], edges[28], edges[29]];
-    for op in ALL_BINOPS {
+    for op in BinOp::ALL {
         let module = single(|b| {
             let mut results = Vec::new();
             for &x in &picks {
@@ -525,7 +494,7 @@ fn narrow_values(ty: Type) -> Vec<u64> {
 fn narrow_integer_ops_and_traps_match_the_semantics() {
     for ty in [Type::I32, Type::I64] {
         let values = narrow_values(ty);
-        for op in ALL_BINOPS.into_iter().filter(|op| op.accepts(ty)) {
+        for op in BinOp::ALL.into_iter().filter(|op| op.accepts(ty)) {
             let module = single(|b| {
                 let x = input_word(b, 0);
                 let y = input_word(b, 32);

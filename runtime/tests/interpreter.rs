@@ -321,41 +321,10 @@ fn fibonacci_timing() {
 
 // ---- arithmetic against `semantics` ---------------------------------------------------------------------
 
-const ALL_BINOPS: [BinOp; 28] = [
-    BinOp::Add,
-    BinOp::Sub,
-    BinOp::Mul,
-    BinOp::DivU,
-    BinOp::DivS,
-    BinOp::RemU,
-    BinOp::RemS,
-    BinOp::And,
-    BinOp::Or,
-    BinOp::Xor,
-    BinOp::Shl,
-    BinOp::ShrU,
-    BinOp::ShrS,
-    BinOp::Rotl,
-    BinOp::Rotr,
-    BinOp::Eq,
-    BinOp::Ne,
-    BinOp::LtU,
-    BinOp::LtS,
-    BinOp::GtU,
-    BinOp::GtS,
-    BinOp::LeU,
-    BinOp::LeS,
-    BinOp::GeU,
-    BinOp::GeS,
-    BinOp::Exp,
-    BinOp::SignExtend,
-    BinOp::Byte,
-];
-
 /// Applies every `w256` binary (and unary, ternary) operation to the operands read from the input, and
 /// returns all results.
 fn word_ops_module() -> Module {
-    let binops: Vec<BinOp> = ALL_BINOPS.into_iter().filter(|op| op.accepts(Type::W256)).collect();
+    let binops: Vec<BinOp> = BinOp::ALL.into_iter().filter(|op| op.accepts(Type::W256)).collect();
     entry(move |b| {
         let (z, t, s) = (b.wconst(U256::ZERO), b.wconst(w(32)), b.wconst(w(64)));
         let x = b.ins1(Op::DataLoad { src: DataSrc::Input, arg: z });
@@ -382,7 +351,7 @@ fn word_ops_module() -> Module {
 #[test]
 fn every_word_binop_matches_semantics() {
     let module = word_ops_module();
-    let binops: Vec<BinOp> = ALL_BINOPS.into_iter().filter(|op| op.accepts(Type::W256)).collect();
+    let binops: Vec<BinOp> = BinOp::ALL.into_iter().filter(|op| op.accepts(Type::W256)).collect();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for _ in 0..300 {
         let (x, y, n) = (rng.word(), rng.word(), rng.word());
@@ -410,7 +379,7 @@ fn every_word_binop_matches_semantics() {
 fn narrow_int_ops_match_semantics() {
     let mut rng = Rng(42);
     for ty in [Type::I32, Type::I64] {
-        let binops: Vec<BinOp> = ALL_BINOPS.into_iter().filter(|op| op.accepts(ty)).collect();
+        let binops: Vec<BinOp> = BinOp::ALL.into_iter().filter(|op| op.accepts(ty)).collect();
         for _ in 0..60 {
             let edge = [0u64, 1, 31, 32, 63, 64, 0x8000_0000, 0xffff_ffff, u64::MAX, 1 << 63];
             let pick = |r: &mut Rng| {
@@ -454,7 +423,7 @@ fn narrow_int_ops_match_semantics() {
 /// Word operations on constants fold at lowering; they must give what execution gives.
 #[test]
 fn folded_word_ops_match_executed_ones() {
-    let binops: Vec<BinOp> = ALL_BINOPS.into_iter().filter(|op| op.accepts(Type::W256)).collect();
+    let binops: Vec<BinOp> = BinOp::ALL.into_iter().filter(|op| op.accepts(Type::W256)).collect();
     let mut rng = Rng(7);
     for _ in 0..20 {
         let (x, y, n) = (rng.word(), rng.word(), rng.word());
@@ -1230,7 +1199,7 @@ fn narrow_ops_module(ty: Type) -> Module {
     entry(|b| {
         let (x, y) = (input(b, 0, ty), input(b, 1, ty));
         let mut results = Vec::new();
-        for op in ALL_BINOPS.into_iter().filter(|op| op.accepts(ty)) {
+        for op in BinOp::ALL.into_iter().filter(|op| op.accepts(ty)) {
             results.push(b.binary(op, x, y));
         }
         for op in [UnOp::Not, UnOp::Eqz, UnOp::Clz, UnOp::Ctz, UnOp::Popcnt] {

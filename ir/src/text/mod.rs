@@ -99,8 +99,6 @@ impl fmt::Display for Function {
 
 // ---- names of the operation enums (shared by the printer and the parser) ------------------------------
 
-const UNOPS: [UnOp; 5] = [UnOp::Not, UnOp::Eqz, UnOp::Clz, UnOp::Ctz, UnOp::Popcnt];
-
 fn unop_name(op: UnOp) -> &'static str {
     match op {
         UnOp::Not => "not",
@@ -110,37 +108,6 @@ fn unop_name(op: UnOp) -> &'static str {
         UnOp::Popcnt => "popcnt",
     }
 }
-
-const BINOPS: [BinOp; 28] = [
-    BinOp::Add,
-    BinOp::Sub,
-    BinOp::Mul,
-    BinOp::DivU,
-    BinOp::DivS,
-    BinOp::RemU,
-    BinOp::RemS,
-    BinOp::And,
-    BinOp::Or,
-    BinOp::Xor,
-    BinOp::Shl,
-    BinOp::ShrU,
-    BinOp::ShrS,
-    BinOp::Rotl,
-    BinOp::Rotr,
-    BinOp::Eq,
-    BinOp::Ne,
-    BinOp::LtU,
-    BinOp::LtS,
-    BinOp::GtU,
-    BinOp::GtS,
-    BinOp::LeU,
-    BinOp::LeS,
-    BinOp::GeU,
-    BinOp::GeS,
-    BinOp::Exp,
-    BinOp::SignExtend,
-    BinOp::Byte,
-];
 
 fn binop_name(op: BinOp) -> &'static str {
     match op {
@@ -174,8 +141,6 @@ fn binop_name(op: BinOp) -> &'static str {
         BinOp::Byte => "byte",
     }
 }
-
-const TERNOPS: [TernOp; 2] = [TernOp::AddMod, TernOp::MulMod];
 
 fn ternop_name(op: TernOp) -> &'static str {
     match op {

@@ -3,13 +3,10 @@
 //! twice), result types are inferred by propagation, and the function's arenas are built.
 
 use super::lexer::{lex, Pos, Tok, Token};
-use super::{
-    binop_name, convop_from_name, datasrc_from_name, hash_from_name, ternop_name, unop_name, ParseError, BINOPS,
-    TERNOPS, UNOPS,
-};
+use super::{binop_name, convop_from_name, datasrc_from_name, hash_from_name, ternop_name, unop_name, ParseError};
 use crate::entities::{Block, FuncId, Inst, Value};
 use crate::function::{BlockData, Function, InstData, Module, Signature, ValueData, ValueDef};
-use crate::instructions::{BlockCall, ConvOp, DataSrc, HaltKind, HostFn, MemAccess, Op, TrapCode};
+use crate::instructions::{BinOp, BlockCall, ConvOp, DataSrc, HaltKind, HostFn, MemAccess, Op, TernOp, TrapCode, UnOp};
 use crate::types::Type;
 use ruint::aliases::U256;
 use std::collections::{HashMap, VecDeque};
@@ -456,13 +453,13 @@ impl Parser {
             let s = suffix.get(i).copied().unwrap_or_default();
             Type::from_name(s).ok_or_else(|| pos.error(format!("unknown type `{s}` in `{opcode}`")))
         };
-        if let Some(op) = UNOPS.into_iter().find(|&o| unop_name(o) == opcode) {
+        if let Some(op) = UnOp::ALL.into_iter().find(|&o| unop_name(o) == opcode) {
             return Ok(Op::Unary { op, arg: self.value()? });
         }
-        if let Some(op) = BINOPS.into_iter().find(|&o| binop_name(o) == opcode) {
+        if let Some(op) = BinOp::ALL.into_iter().find(|&o| binop_name(o) == opcode) {
             return Ok(Op::Binary { op, args: self.values()? });
         }
-        if let Some(op) = TERNOPS.into_iter().find(|&o| ternop_name(o) == opcode) {
+        if let Some(op) = TernOp::ALL.into_iter().find(|&o| ternop_name(o) == opcode) {
             return Ok(Op::Ternary { op, args: self.values()? });
         }
         if let Some(op) = convop_from_name(head) {

@@ -48,8 +48,8 @@ enum Command {
 struct RunArgs {
     /// Bytecode file (binary, hex text, or `.zasm`).
     file: PathBuf,
-    /// Execution tier.
-    #[arg(long, default_value = "jit", value_parser = ["interp", "jit"])]
+    /// Execution tier (`aot`: the compiled tier through an emitted object and zvm's own loader).
+    #[arg(long, default_value = "jit", value_parser = ["interp", "jit", "aot"])]
     tier: String,
     /// Gas limit.
     #[arg(long, default_value_t = 10_000_000)]

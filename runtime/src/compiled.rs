@@ -1,4 +1,5 @@
-//! The compiled tier: runs Cranelift-compiled code against a [`Frame`].
+//! The compiled tier: runs Cranelift-compiled code against a [`Frame`], whether it was compiled in-process
+//! or loaded from an object ([`NativeCode`]).
 //!
 //! Native code reaches the frame through [`HELPERS`]: every helper turns the context pointer back into the
 //! frame ([`Frame::from_ctx`]) and calls the same [`Frame`] method the interpreter uses, so the two tiers
@@ -7,7 +8,7 @@
 //!
 //! # Native stack
 //! Compiled functions keep their values on the native stack, one native frame per IR call level. Modules
-//! whose native stack bound ([`CompiledModule::native_stack_bytes`], constant unless the module can recurse)
+//! whose native stack bound ([`NativeCode::native_stack_bytes`], constant unless the module can recurse)
 //! is small run on the caller's thread; the others (recursive modules: `max_call_depth` frames) run on a
 //! dedicated thread whose stack is that bound plus room for the helpers, while the caller waits. Compiled
 //! code uses inline stack probes, so even an underestimated bound ends at a guard page (an abort), never in
@@ -16,7 +17,7 @@
 use crate::frame::{Exit, Frame};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use zvm_compiler::abi::{self, Helpers, VmCtx, Word};
-use zvm_compiler::cranelift::{CompiledModule, EntryFn};
+use zvm_compiler::cranelift::{EntryFn, NativeCode};
 use zvm_ir::{semantics, HaltKind, TrapCode, U256};
 
 /// The helper table native code calls through (`VmCtx::helpers`).
@@ -34,7 +35,7 @@ const HOST_ERROR: u32 = abi::STATUS_TRAP_BASE + TrapCode::HostError.code();
 
 /// Runs compiled code on `frame`; same contract as the interpreter's `run`: `None` means the entry function
 /// returned normally, otherwise how execution stopped.
-pub fn run(code: &CompiledModule, frame: &mut Frame<'_>) -> Option<Exit> {
+pub fn run(code: &dyn NativeCode, frame: &mut Frame<'_>) -> Option<Exit> {
     let need = code.native_stack_bytes(frame.ctx.max_call_depth);
     let entry = code.entry();
     let ctx: *mut VmCtx = &mut frame.ctx;

@@ -1,7 +1,7 @@
 //! Loading and running programs: the entry point of the runtime.
 //!
 //! [`Contract::load`] takes bytecode through its frontend, runs the gas pass, verifies the IR and prepares
-//! it for a tier (pre-lowering for the interpreter, native code for the compiled tier). [`Contract::run`]
+//! it for a tier (pre-lowering for the interpreter, native code for the compiled tiers). [`Contract::run`]
 //! executes it against a host, inside a journal checkpoint: a run that does not succeed leaves the host's
 //! state exactly as it found it.
 
@@ -14,7 +14,8 @@ use crate::{compiled, interpreter};
 use std::fmt;
 use std::str::FromStr;
 use thiserror::Error;
-use zvm_compiler::cranelift::{self as backend, CompiledModule, JitOptions};
+use zvm_cache::LoadedCode;
+use zvm_compiler::cranelift::{self as backend, CompiledModule, JitOptions, Target};
 use zvm_compiler::frontend::zvm::lower;
 use zvm_ir::Module;
 
@@ -25,6 +26,9 @@ pub enum Tier {
     Interp,
     /// Native code from the Cranelift backend, compiled in-process.
     Jit,
+    /// Native code from the Cranelift backend, emitted as a relocatable object for the host and mapped by
+    /// zvm's own loader (`zvm-cache`), as code from an on-disk cache would be. Runs exactly like `Jit`.
+    Aot,
 }
 
 impl FromStr for Tier {
@@ -33,7 +37,8 @@ impl FromStr for Tier {
         match s {
             "interp" => Ok(Tier::Interp),
             "jit" => Ok(Tier::Jit),
-            other => Err(format!("unknown tier `{other}` (expected `interp` or `jit`)")),
+            "aot" => Ok(Tier::Aot),
+            other => Err(format!("unknown tier `{other}` (expected `interp`, `jit` or `aot`)")),
         }
     }
 }
@@ -43,6 +48,7 @@ impl fmt::Display for Tier {
         f.write_str(match self {
             Tier::Interp => "interp",
             Tier::Jit => "jit",
+            Tier::Aot => "aot",
         })
     }
 }
@@ -59,11 +65,15 @@ pub enum LoadError {
     /// The backend failed to compile the IR.
     #[error("compilation failed: {0}")]
     Compile(String),
+    /// The loader rejected the emitted object.
+    #[error("loading the native object failed: {0}")]
+    Object(#[from] zvm_cache::LoadError),
 }
 
 enum Prepared {
     Interp(interpreter::Program),
     Jit(CompiledModule),
+    Aot(LoadedCode),
 }
 
 /// A program ready to run on one tier.
@@ -97,6 +107,13 @@ impl Contract {
             Tier::Jit => Prepared::Jit(
                 backend::compile(&module, &JitOptions::default()).map_err(|e| LoadError::Compile(e.to_string()))?,
             ),
+            Tier::Aot => {
+                let compile = |e: String| LoadError::Compile(e);
+                let target = Target::host().ok_or_else(|| compile("the host architecture has no backend".into()))?;
+                let object = backend::emit_object(&module, target, &JitOptions::default())
+                    .map_err(|e| compile(e.to_string()))?;
+                Prepared::Aot(zvm_cache::load(&object)?)
+            }
         };
         Ok(Contract { code, module, prepared, costs })
     }
@@ -111,6 +128,7 @@ impl Contract {
         match self.prepared {
             Prepared::Interp(_) => Tier::Interp,
             Prepared::Jit(_) => Tier::Jit,
+            Prepared::Aot(_) => Tier::Aot,
         }
     }
 
@@ -118,6 +136,7 @@ impl Contract {
     pub fn native_code_size(&self) -> Option<usize> {
         match &self.prepared {
             Prepared::Jit(c) => Some(c.code_size()),
+            Prepared::Aot(c) => Some(c.code_size()),
             Prepared::Interp(_) => None,
         }
     }
@@ -130,6 +149,7 @@ impl Contract {
             let exit = match &self.prepared {
                 Prepared::Interp(p) => interpreter::run(p, &mut frame),
                 Prepared::Jit(c) => compiled::run(c, &mut frame),
+                Prepared::Aot(c) => compiled::run(c, &mut frame),
             };
             frame.finish(exit)
         };

@@ -1,31 +1,12 @@
 //! In-process compilation for the host with `cranelift-jit`.
 
+use super::native::{self, EntryFn, NativeCode, StackBound};
 use super::{host_isa, translate, CompileError, JitOptions};
-use crate::abi::VmCtx;
 use cranelift_codegen::Context;
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Linkage, Module as _, ModuleError};
 use std::fmt;
-use zvm_ir::Op;
-
-/// Native stack a frame takes besides what Cranelift reports as its fixed frame: return address and saved
-/// frame pointer, plus slack.
-const FRAME_OVERHEAD: u64 = 16 + 64;
-/// Assumed frame size when Cranelift does not report a layout.
-const UNKNOWN_FRAME: u64 = 16 << 10;
-
-/// The native entry point: runs the module's entry function against a context.
-pub type EntryFn = unsafe extern "C" fn(*mut VmCtx) -> u32;
-
-/// Upper bound of the native stack a run needs.
-#[derive(Clone, Copy, Debug)]
-enum StackBound {
-    /// The call graph reachable from the entry is acyclic: the heaviest call chain.
-    Chain(u64),
-    /// Recursion is possible: the trampoline plus one heaviest frame per allowed call level.
-    PerCall { base: u64, frame: u64 },
-}
 
 /// A compiled module: owns the executable memory its entry point lives in.
 pub struct CompiledModule {
@@ -76,17 +57,24 @@ impl CompiledModule {
     /// Upper bound of the native stack compiled code uses (helpers excluded) when the context allows
     /// `max_call_depth` nested IR calls. Constant for modules without recursion.
     pub fn native_stack_bytes(&self, max_call_depth: u64) -> u64 {
-        let per_call =
-            |base: u64, frame: u64| base.saturating_add(max_call_depth.saturating_add(1).saturating_mul(frame));
-        match self.stack {
-            StackBound::Chain(n) => n,
-            StackBound::PerCall { base, frame } => per_call(base, frame),
-        }
+        self.stack.native_stack_bytes(max_call_depth)
     }
 
     /// True if some function reachable from the entry can (directly or not) call itself.
     pub fn is_recursive(&self) -> bool {
-        matches!(self.stack, StackBound::PerCall { .. })
+        self.stack.is_recursive()
+    }
+}
+
+// SAFETY: `entry` points to the trampoline inside the code `_code` owns, which stays mapped and executable
+// until `self` is dropped; the bound is the one computed from this code's frames.
+unsafe impl NativeCode for CompiledModule {
+    fn entry(&self) -> EntryFn {
+        self.entry
+    }
+
+    fn stack_bound(&self) -> StackBound {
+        self.stack
     }
 }
 
@@ -151,8 +139,7 @@ pub fn compile(module: &zvm_ir::Module, opts: &JitOptions) -> Result<CompiledMod
         })?;
         let compiled = ctx.compiled_code().expect("a defined function has code");
         code_size += compiled.code_info().total_size as usize;
-        let fixed = compiled.buffer.frame_layout().map_or(UNKNOWN_FRAME, |l| u64::from(l.frame_to_fp_offset));
-        frames.push(fixed + FRAME_OVERHEAD);
+        frames.push(native::frame_bytes(compiled));
         jit.clear_context(&mut ctx);
     }
     jit.finalize_definitions().map_err(|e| CompileError::Codegen(e.to_string()))?;
@@ -160,72 +147,5 @@ pub fn compile(module: &zvm_ir::Module, opts: &JitOptions) -> Result<CompiledMod
     // SAFETY: `entry_id` was defined with `entry_signature`, i.e. `extern "C" fn(i64) -> i32` in the host's
     // default calling convention, which is the `extern "C"` ABI of `EntryFn`.
     let entry = unsafe { std::mem::transmute::<*const u8, EntryFn>(ptr) };
-    Ok(CompiledModule { _code: owned, entry, code_size, stack: stack_bound(module, &frames) })
-}
-
-/// The native stack bound from the call graph: `frames[i]` is the frame of function `i`, `frames[n]` the
-/// trampoline's.
-fn stack_bound(module: &zvm_ir::Module, frames: &[u64]) -> StackBound {
-    let n = module.functions.len();
-    let callees: Vec<Vec<usize>> = module
-        .functions
-        .iter()
-        .map(|f| {
-            let mut c: Vec<usize> = f
-                .insts
-                .iter()
-                .filter_map(|i| match &i.op {
-                    Op::Call { func, .. } if func.index() < n => Some(func.index()),
-                    _ => None,
-                })
-                .collect();
-            c.sort_unstable();
-            c.dedup();
-            c
-        })
-        .collect();
-    let entry = module.entry.index();
-    // Functions reachable from the entry.
-    let mut reachable = vec![false; n];
-    let mut work = vec![entry];
-    reachable[entry] = true;
-    while let Some(f) = work.pop() {
-        for &c in &callees[f] {
-            if !reachable[c] {
-                reachable[c] = true;
-                work.push(c);
-            }
-        }
-    }
-    // Kahn's algorithm on the reachable subgraph: a leftover node means a cycle.
-    let mut indegree = vec![0usize; n];
-    for f in (0..n).filter(|&f| reachable[f]) {
-        for &c in &callees[f] {
-            indegree[c] += 1;
-        }
-    }
-    let mut order = Vec::new();
-    let mut ready: Vec<usize> = (0..n).filter(|&f| reachable[f] && indegree[f] == 0).collect();
-    while let Some(f) = ready.pop() {
-        order.push(f);
-        for &c in &callees[f] {
-            indegree[c] -= 1;
-            if indegree[c] == 0 {
-                ready.push(c);
-            }
-        }
-    }
-    let trampoline = frames[n];
-    let count = reachable.iter().filter(|&&r| r).count();
-    if order.len() < count {
-        let frame = (0..n).filter(|&f| reachable[f]).map(|f| frames[f]).max().unwrap_or(0);
-        return StackBound::PerCall { base: trampoline, frame };
-    }
-    // Heaviest chain, callees first.
-    let mut heaviest = vec![0u64; n];
-    for &f in order.iter().rev() {
-        let below = callees[f].iter().map(|&c| heaviest[c]).max().unwrap_or(0);
-        heaviest[f] = frames[f] + below;
-    }
-    StackBound::Chain(trampoline + heaviest[entry])
+    Ok(CompiledModule { _code: owned, entry, code_size, stack: StackBound::from_frames(module, &frames) })
 }

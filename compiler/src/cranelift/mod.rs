@@ -6,6 +6,9 @@
 //!   object module for x86_64 or aarch64.
 //! - [`word`]: inline 256-bit arithmetic on four `i64` limbs.
 //! - `jit`: compiles a whole module for the host with `cranelift-jit` into a [`CompiledModule`].
+//! - [`object`]: compiles a whole module for x86_64 or aarch64 into a relocatable ELF object
+//!   ([`emit_object`]), which the `zvm-cache` crate loads.
+//! - [`native`]: [`NativeCode`], what the runtime needs to run native code whichever way it was produced.
 //!
 //! # Native code contract
 //! The entry point is `unsafe extern "C" fn(*mut VmCtx) -> u32` ([`CompiledModule::entry`]); it returns
@@ -40,13 +43,17 @@
 //! inline stack probes, so even a wrong bound ends at the guard page (an abort), never in other memory.
 
 mod jit;
+pub mod native;
+pub mod object;
 pub mod translate;
 pub mod word;
 
 #[cfg(test)]
 mod tests;
 
-pub use jit::{compile, CompiledModule, EntryFn};
+pub use jit::{compile, CompiledModule};
+pub use native::{EntryFn, NativeCode, StackBound};
+pub use object::{emit_object, Target};
 
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};

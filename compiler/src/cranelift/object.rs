@@ -1,0 +1,210 @@
+//! Ahead-of-time compilation: a whole module to one relocatable ELF object, for x86_64 or aarch64.
+//!
+//! The object is meant to be stored (a cache of compiled contracts) and later mapped by zvm's own loader
+//! (the `zvm-cache` crate), not by `dlopen` or a system linker. That is why it is kept as simple as the
+//! code allows:
+//! - every function lives in one `.text` section (Cranelift puts its constants in each function's own
+//!   code, so there is normally no data section at all);
+//! - functions are local symbols `zvm_fn<i>`; the entry trampoline is the one global symbol,
+//!   [`ENTRY_SYMBOL`];
+//! - there are **no undefined symbols**: native code reaches the runtime only through the helper table of
+//!   its context ([`crate::abi::Helpers`]), and stack probes are inline, so nothing needs to be resolved
+//!   outside the object; the only relocations are calls between the object's own functions;
+//! - a non-allocated section [`META_SECTION`] carries what the runtime needs besides the code: the
+//!   [`ABI_VERSION`] the code was compiled against and the native stack bound ([`StackBound`]), whose
+//!   frame sizes only the compiler knows.
+//!
+//! Objects are always ELF with the Linux calling convention of their architecture (the `extern "C"` ABI of
+//! [`super::EntryFn`] on ELF hosts); the target CPU is the baseline of the architecture, so an object runs
+//! on any machine of that architecture.
+
+use super::native::{self, StackBound};
+use super::{isa_for_triple, translate, CompileError, JitOptions};
+use crate::abi::ABI_VERSION;
+use cranelift_codegen::Context;
+use cranelift_frontend::FunctionBuilderContext;
+use cranelift_module::{default_libcall_names, Linkage, Module as _, ModuleError};
+use cranelift_object::object::SectionKind;
+use cranelift_object::{ObjectBuilder, ObjectModule};
+
+/// The global symbol of the entry trampoline (an [`super::EntryFn`]).
+pub const ENTRY_SYMBOL: &str = "zvm_entry";
+/// The name of the metadata section (see [`ObjectMeta`]).
+pub const META_SECTION: &str = ".zvm_meta";
+
+/// An architecture objects can be emitted for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// x86_64 (System V ABI).
+    X86_64,
+    /// aarch64 (AAPCS64).
+    Aarch64,
+}
+
+impl Target {
+    /// Every target.
+    pub const ALL: [Target; 2] = [Target::X86_64, Target::Aarch64];
+
+    /// The architecture this program runs on, if objects can be emitted for it.
+    pub fn host() -> Option<Target> {
+        if cfg!(target_arch = "x86_64") {
+            Some(Target::X86_64)
+        } else if cfg!(target_arch = "aarch64") {
+            Some(Target::Aarch64)
+        } else {
+            None
+        }
+    }
+
+    /// The target triple objects for this architecture are compiled for.
+    pub fn triple(self) -> &'static str {
+        match self {
+            Target::X86_64 => "x86_64-unknown-linux-gnu",
+            Target::Aarch64 => "aarch64-unknown-linux-gnu",
+        }
+    }
+}
+
+/// What the metadata section says: the contents of [`META_SECTION`].
+///
+/// Encoding (little-endian, 32 bytes): the magic `zvmmeta\0`, the `u32` ABI version, a `u32` kind (0: chain,
+/// 1: per call), then two `u64`s (chain: the bound and 0; per call: base and frame).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ObjectMeta {
+    /// [`ABI_VERSION`] of the compiler that emitted the object.
+    pub abi_version: u32,
+    /// The native stack bound of the object's code.
+    pub stack: StackBound,
+}
+
+const META_MAGIC: [u8; 8] = *b"zvmmeta\0";
+/// Bytes of an encoded [`ObjectMeta`].
+pub const META_LEN: usize = 32;
+
+impl ObjectMeta {
+    /// The encoded form.
+    pub fn encode(&self) -> [u8; META_LEN] {
+        let (kind, a, b) = match self.stack {
+            StackBound::Chain(n) => (0u32, n, 0u64),
+            StackBound::PerCall { base, frame } => (1, base, frame),
+        };
+        let mut out = [0u8; META_LEN];
+        out[..8].copy_from_slice(&META_MAGIC);
+        out[8..12].copy_from_slice(&self.abi_version.to_le_bytes());
+        out[12..16].copy_from_slice(&kind.to_le_bytes());
+        out[16..24].copy_from_slice(&a.to_le_bytes());
+        out[24..32].copy_from_slice(&b.to_le_bytes());
+        out
+    }
+
+    /// Decodes [`Self::encode`]'s output; `None` for anything else (wrong length, magic or kind, or a
+    /// non-zero unused field). The ABI version is returned as found, for the caller to check.
+    pub fn decode(bytes: &[u8]) -> Option<ObjectMeta> {
+        let bytes: &[u8; META_LEN] = bytes.try_into().ok()?;
+        if bytes[..8] != META_MAGIC {
+            return None;
+        }
+        let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        let u64_at = |i: usize| (u64::from(u32_at(i + 4)) << 32) | u64::from(u32_at(i));
+        let (a, b) = (u64_at(16), u64_at(24));
+        let stack = match u32_at(12) {
+            0 if b == 0 => StackBound::Chain(a),
+            1 => StackBound::PerCall { base: a, frame: b },
+            _ => return None,
+        };
+        Some(ObjectMeta { abi_version: u32_at(8), stack })
+    }
+}
+
+fn module_error(e: ModuleError, ctx: &Context) -> CompileError {
+    match e {
+        ModuleError::Compilation(err) => {
+            CompileError::Codegen(cranelift_codegen::print_errors::pretty_error(&ctx.func, err))
+        }
+        other => CompileError::Codegen(other.to_string()),
+    }
+}
+
+/// Compiles `module` for `target` into a relocatable ELF object (see the module docs for its layout).
+pub fn emit_object(module: &zvm_ir::Module, target: Target, opts: &JitOptions) -> Result<Vec<u8>, CompileError> {
+    let isa = isa_for_triple(target.triple(), opts)?;
+    let call_conv = isa.default_call_conv();
+    let builder =
+        ObjectBuilder::new(isa, "zvm", default_libcall_names()).map_err(|e| CompileError::Target(e.to_string()))?;
+    let mut obj = ObjectModule::new(builder);
+    let n = module.functions.len();
+
+    // As in the JIT: function `i` of the module is Cranelift function `i`, the trampoline comes last.
+    let mut ids = Vec::with_capacity(n + 1);
+    for (i, f) in module.functions.iter().enumerate() {
+        let sig = translate::function_signature(&f.sig, call_conv);
+        let id = obj
+            .declare_function(&format!("zvm_fn{i}"), Linkage::Local, &sig)
+            .map_err(|e| CompileError::Codegen(e.to_string()))?;
+        ids.push(id);
+    }
+    let entry_id = obj
+        .declare_function(ENTRY_SYMBOL, Linkage::Export, &translate::entry_signature(call_conv))
+        .map_err(|e| CompileError::Codegen(e.to_string()))?;
+    ids.push(entry_id);
+    if ids.iter().enumerate().any(|(i, id)| id.as_u32() as usize != i) {
+        return Err(CompileError::Codegen("unexpected function numbering in the object module".into()));
+    }
+
+    let mut fctx = FunctionBuilderContext::new();
+    let mut ctx = obj.make_context();
+    let mut frames = Vec::with_capacity(n + 1);
+    for (i, &id) in ids.iter().enumerate() {
+        ctx.func = if i < n {
+            translate::translate_function(module, i, obj.isa(), &mut fctx)?
+        } else {
+            translate::entry_trampoline(module, obj.isa(), &mut fctx)?
+        };
+        obj.define_function(id, &mut ctx).map_err(|e| {
+            let name = module.functions.get(i).map_or("entry trampoline", |f| f.name.as_str());
+            module_error(e, &ctx).context(name)
+        })?;
+        frames.push(native::frame_bytes(ctx.compiled_code().expect("a defined function has code")));
+        obj.clear_context(&mut ctx);
+    }
+
+    let meta = ObjectMeta { abi_version: ABI_VERSION, stack: StackBound::from_frames(module, &frames) };
+    let mut product = obj.finish();
+    let section = product.object.add_section(vec![], META_SECTION.as_bytes().to_vec(), SectionKind::Other);
+    product.object.set_section_data(section, meta.encode().to_vec(), 8);
+    product.emit().map_err(|e| CompileError::Codegen(format!("writing the object: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_round_trips_and_rejects_garbage() {
+        for stack in [StackBound::Chain(1234), StackBound::PerCall { base: 96, frame: 400 }] {
+            let meta = ObjectMeta { abi_version: ABI_VERSION, stack };
+            let bytes = meta.encode();
+            assert_eq!(ObjectMeta::decode(&bytes), Some(meta));
+            assert_eq!(ObjectMeta::decode(&bytes[..META_LEN - 1]), None);
+            let mut bad = bytes;
+            bad[0] ^= 1;
+            assert_eq!(ObjectMeta::decode(&bad), None);
+            let mut bad = bytes;
+            bad[12] = 2;
+            assert_eq!(ObjectMeta::decode(&bad), None);
+        }
+        let mut chain = ObjectMeta { abi_version: 1, stack: StackBound::Chain(5) }.encode();
+        chain[24] = 1;
+        assert_eq!(ObjectMeta::decode(&chain), None);
+    }
+
+    #[test]
+    fn host_target_is_known_on_supported_hosts() {
+        if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+            assert!(Target::host().is_some());
+        }
+        for t in Target::ALL {
+            assert!(isa_for_triple(t.triple(), &JitOptions::default()).is_ok());
+        }
+    }
+}

@@ -1,9 +1,10 @@
-//! Differential fuzzing of the two tiers on ZVM bytecode.
+//! Differential fuzzing of the tiers on ZVM bytecode: the interpreter, the JIT, and emitted objects run
+//! through zvm's own loader.
 //!
 //! The first input byte picks the mode: raw (the rest is the bytecode as is, exercising the loader's
 //! rejection paths) or mapped (every byte becomes a supported opcode, with immediates taken from the
-//! following bytes, so most inputs load and run). Then both tiers run the code with the same call data
-//! and gas, and must agree on status, gas, output, logs and storage.
+//! following bytes, so most inputs load and run). Then every tier runs the code with the same call data
+//! and gas, and they must agree on status, gas, output, logs and storage.
 
 #![no_main]
 
@@ -42,5 +43,8 @@ fn run(code: &[u8], tier: Tier) -> impl PartialEq + std::fmt::Debug {
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else { return };
     let code = if mode & 1 == 0 { rest.to_vec() } else { mapped(rest) };
-    assert_eq!(run(&code, Tier::Interp), run(&code, Tier::Jit), "tiers disagree on {code:02x?}");
+    let reference = run(&code, Tier::Interp);
+    for tier in [Tier::Jit, Tier::Aot] {
+        assert_eq!(reference, run(&code, tier), "interp and {tier} disagree on {code:02x?}");
+    }
 });

@@ -1,4 +1,4 @@
-//! Property tests: random valid ZVM programs must behave identically on both tiers, with the gas limit
+//! Property tests: random valid ZVM programs must behave identically on every tier, with the gas limit
 //! ample, exactly the gas used, and one less; and block-level gas must equal per-operation metering.
 
 mod common;
@@ -93,12 +93,12 @@ proptest! {
     #[test]
     fn tiers_agree_on_random_programs(pieces in proptest::collection::vec(piece(), 0..80), input in proptest::collection::vec(any::<u8>(), 0..70)) {
         let code = assemble(&pieces);
-        let out = run_both(&code, &input, GAS);
+        let out = run_all_tiers(&code, &input, GAS);
         // What the run needed before refunds: with exactly that much it does the same, with one less it
-        // fails (on both tiers: `run_both` checks they agree).
+        // fails (on every tier: `run_all_tiers` checks they agree).
         let needed = out.result.gas_used + out.result.gas_refunded;
-        let exact = run_both(&code, &input, needed);
-        let short = run_both(&code, &input, needed.saturating_sub(1));
+        let exact = run_all_tiers(&code, &input, needed);
+        let short = run_all_tiers(&code, &input, needed.saturating_sub(1));
         if matches!(out.result.status, Status::Success | Status::Revert) {
             prop_assert_eq!(&exact, &out);
             if needed > 0 {
@@ -136,9 +136,9 @@ proptest! {
     #[ignore = "heavy: run in release with --ignored"]
     fn tiers_agree_on_many_random_programs(pieces in proptest::collection::vec(piece(), 0..200), input in proptest::collection::vec(any::<u8>(), 0..70)) {
         let code = assemble(&pieces);
-        let out = run_both(&code, &input, GAS);
+        let out = run_all_tiers(&code, &input, GAS);
         let needed = out.result.gas_used + out.result.gas_refunded;
-        run_both(&code, &input, needed);
-        run_both(&code, &input, needed.saturating_sub(1));
+        run_all_tiers(&code, &input, needed);
+        run_all_tiers(&code, &input, needed.saturating_sub(1));
     }
 }

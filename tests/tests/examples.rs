@@ -1,4 +1,4 @@
-//! Every shipped example on both tiers: identical status, output, storage, logs and gas, with expected
+//! Every shipped example on every tier: identical status, output, storage, logs and gas, with expected
 //! results computed independently here, and gas worked out by hand from `docs/zvm-bytecode.md`.
 
 mod common;
@@ -22,7 +22,7 @@ fn fib(n: u64) -> U256 {
 fn fib_matches_an_independent_loop_on_both_tiers() {
     let code = example("fib.zasm");
     for n in [0u64, 1, 2, 10, 93, 94, 371, 1000] {
-        let out = run_both(&code, &word(U256::from(n)), GAS);
+        let out = run_all_tiers(&code, &word(U256::from(n)), GAS);
         assert_eq!(out.result.status, Status::Success, "n = {n}");
         assert_eq!(out.result.output, word(fib(n)), "n = {n}");
     }
@@ -37,7 +37,7 @@ fn fib_matches_an_independent_loop_on_both_tiers() {
 fn fib_gas_equals_the_hand_computed_figure() {
     let code = example("fib.zasm");
     for n in [0u64, 1, 10, 500] {
-        let out = run_both(&code, &word(U256::from(n)), GAS);
+        let out = run_all_tiers(&code, &word(U256::from(n)), GAS);
         assert_eq!(out.result.gas_used, 50 + 55 * n, "n = {n}");
     }
 }
@@ -48,7 +48,7 @@ fn fib_gas_equals_the_hand_computed_figure() {
 #[test]
 fn counter_counts_and_its_gas_equals_the_hand_computed_figure() {
     let code = example("counter.zasm");
-    for tier in [Tier::Interp, Tier::Jit] {
+    for tier in [Tier::Interp, Tier::Jit, Tier::Aot] {
         let mut host = InMemoryHost::new();
         let first = run_on(&code, tier, &[], GAS, &mut host);
         assert_eq!(first.result.status, Status::Success);
@@ -62,11 +62,11 @@ fn counter_counts_and_its_gas_equals_the_hand_computed_figure() {
     }
 }
 
-/// An out-of-gas run leaves no trace: all gas consumed, storage untouched, on both tiers.
+/// An out-of-gas run leaves no trace: all gas consumed, storage untouched, on every tier.
 #[test]
 fn counter_out_of_gas_changes_nothing() {
     let code = example("counter.zasm");
-    let out = run_both(&code, &[], 22129);
+    let out = run_all_tiers(&code, &[], 22129);
     assert_eq!(out.result.status, Status::OutOfGas);
     assert_eq!(out.result.gas_used, 22129);
     assert!(out.storage.is_empty());
@@ -90,12 +90,12 @@ fn sort_returns_the_sorted_words() {
     let code = example("sort.zasm");
     for (n, seed) in [(1u64, 0u64), (2, 1), (4, 0), (5, 7), (17, 12345), (200, 99)] {
         let input = [word(U256::from(n)), word(U256::from(seed))].concat();
-        let out = run_both(&code, &input, 100_000_000);
+        let out = run_all_tiers(&code, &input, 100_000_000);
         assert_eq!(out.result.status, Status::Success, "n = {n}");
         assert_eq!(out.result.output, expected_sorted(n, seed), "n = {n}, seed = {seed}");
     }
     // No call data: 64 words from seed 0.
-    let out = run_both(&code, &[], 100_000_000);
+    let out = run_all_tiers(&code, &[], 100_000_000);
     assert_eq!(out.result.output, expected_sorted(64, 0));
 }
 
@@ -131,7 +131,7 @@ fn token_mints_transfers_emits_events_and_reverts() {
         call(b, selector(0xdeadbeef)),
     ];
     let mut results = Vec::new();
-    for tier in [Tier::Interp, Tier::Jit] {
+    for tier in [Tier::Interp, Tier::Jit, Tier::Aot] {
         let mut host = zvm_runtime::InMemoryHost::new();
         let limits = zvm_runtime::Limits::default();
         let contract = zvm_runtime::executor::Contract::load(&code, tier, &limits).unwrap();
@@ -145,7 +145,8 @@ fn token_mints_transfers_emits_events_and_reverts() {
         }
         results.push(per_tier);
     }
-    assert_eq!(results[0], results[1], "tiers disagree");
+    assert_eq!(results[0], results[1], "interp and jit disagree");
+    assert_eq!(results[0], results[2], "interp and aot disagree");
     let r = &results[0];
     let one = word(U256::from(1));
     assert_eq!((&r[0].0.status, &r[0].0.output), (&Status::Success, &one));

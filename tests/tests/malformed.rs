@@ -1,4 +1,4 @@
-//! Malformed and hostile bytecode: the same clean error or status on both tiers, never a crash.
+//! Malformed and hostile bytecode: the same clean error or status on every tier, never a crash.
 
 mod common;
 
@@ -14,7 +14,7 @@ fn asm(src: &str) -> Vec<u8> {
 }
 
 fn invalid_code_message(code: &[u8]) -> String {
-    let out = run_both(code, &[], GAS);
+    let out = run_all_tiers(code, &[], GAS);
     assert_eq!(out.result.gas_used, 0);
     match out.result.status {
         Status::InvalidCode(msg) => msg,
@@ -51,7 +51,7 @@ fn call_family_is_rejected_until_it_exists() {
 #[test]
 fn push_data_is_never_mistaken_for_an_opcode() {
     // PUSH2 0xE0EF: chain-specific and unknown bytes as immediate data are fine.
-    let out = run_both(&[0x12, 0xE0, 0xEF, 0x00], &[], GAS);
+    let out = run_all_tiers(&[0x12, 0xE0, 0xEF, 0x00], &[], GAS);
     assert_eq!(out.result.status, Status::Success);
 }
 
@@ -62,31 +62,31 @@ fn jump_to_a_non_jumpdest_traps() {
     let dynamic = asm("PUSH1 0\nCALLDATALOAD\nJUMP\nJUMPDEST\nHALT");
     let into_push_data = asm("PUSH2 0xA3A3\nPUSH1 1\nJUMP");
     for code in [constant, into_push_data] {
-        let out = run_both(&code, &[], GAS);
+        let out = run_all_tiers(&code, &[], GAS);
         assert_eq!(out.result.status, Status::Trap(TrapCode::InvalidJump));
         assert_eq!(out.result.gas_used, GAS, "a trap consumes all gas");
     }
-    let ok = run_both(&dynamic, &word(zvm_ir::U256::from(4)), GAS);
+    let ok = run_all_tiers(&dynamic, &word(zvm_ir::U256::from(4)), GAS);
     assert_eq!(ok.result.status, Status::Success);
     for target in [zvm_ir::U256::from(5), zvm_ir::U256::MAX, zvm_ir::U256::from(u64::MAX)] {
-        let bad = run_both(&dynamic, &word(target), GAS);
+        let bad = run_all_tiers(&dynamic, &word(target), GAS);
         assert_eq!(bad.result.status, Status::Trap(TrapCode::InvalidJump), "target {target}");
     }
 }
 
 #[test]
 fn stack_underflow_and_overflow_trap() {
-    let under = run_both(&asm("PUSH1 1\nADD"), &[], GAS);
+    let under = run_all_tiers(&asm("PUSH1 1\nADD"), &[], GAS);
     assert_eq!(under.result.status, Status::Trap(TrapCode::StackUnderflow));
     // Push forever: overflow at 1025 items, long before gas runs out.
-    let over = run_both(&asm("top:\nJUMPDEST\nPUSH1 1\nPUSH @top\nJUMP"), &[], 10_000_000);
+    let over = run_all_tiers(&asm("top:\nJUMPDEST\nPUSH1 1\nPUSH @top\nJUMP"), &[], 10_000_000);
     assert_eq!(over.result.status, Status::Trap(TrapCode::StackOverflow));
     // Exactly 1024 items is fine.
     let mut src = String::new();
     for _ in 0..1024 {
         src.push_str("PUSH1 1\n");
     }
-    let full = run_both(&asm(&src), &[], GAS);
+    let full = run_all_tiers(&asm(&src), &[], GAS);
     assert_eq!(full.result.status, Status::Success);
 }
 
@@ -99,11 +99,11 @@ fn huge_memory_offsets_run_out_of_gas() {
         "PUSH1 0\nPUSH8 0x100000000\nMSTORE",
         "PUSH16 0x1000000000000000000000000\nPUSH1 0\nRETURN",
     ] {
-        let out = run_both(&asm(src), &[], GAS);
+        let out = run_all_tiers(&asm(src), &[], GAS);
         assert_eq!(out.result.status, Status::OutOfGas, "{src}");
     }
     // Zero-length ranges ignore their offset entirely.
-    let out = run_both(
+    let out = run_all_tiers(
         &asm("PUSH1 0\nPUSH32 0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\nRETURN"),
         &[],
         GAS,
@@ -114,15 +114,15 @@ fn huge_memory_offsets_run_out_of_gas() {
 #[test]
 fn memory_beyond_the_limit_traps_even_with_ample_gas() {
     // 128 MiB: affordable with this much gas, but past the default 64 MiB memory limit.
-    let out = run_both(&asm("PUSH1 1\nPUSH4 0x08000000\nMSTORE8"), &[], u64::MAX / 2);
+    let out = run_all_tiers(&asm("PUSH1 1\nPUSH4 0x08000000\nMSTORE8"), &[], u64::MAX / 2);
     assert_eq!(out.result.status, Status::Trap(TrapCode::MemoryLimit));
 }
 
 #[test]
 fn returndatacopy_past_the_end_halts() {
-    let out = run_both(&asm("PUSH1 1\nPUSH1 0\nPUSH1 0\nRETURNDATACOPY"), &[], GAS);
+    let out = run_all_tiers(&asm("PUSH1 1\nPUSH1 0\nPUSH1 0\nRETURNDATACOPY"), &[], GAS);
     assert_eq!(out.result.status, Status::Trap(TrapCode::ReturnDataOutOfBounds));
-    let ok = run_both(&asm("PUSH1 0\nPUSH1 0\nPUSH1 0\nRETURNDATACOPY"), &[], GAS);
+    let ok = run_all_tiers(&asm("PUSH1 0\nPUSH1 0\nPUSH1 0\nRETURNDATACOPY"), &[], GAS);
     assert_eq!(ok.result.status, Status::Success);
 }
 
@@ -155,6 +155,6 @@ fn random_bytes_never_crash_and_tiers_agree() {
                 seed as u8
             })
             .collect();
-        run_both(&code, &[1, 2, 3], 100_000);
+        run_all_tiers(&code, &[1, 2, 3], 100_000);
     }
 }

@@ -49,11 +49,14 @@ pub fn run(code: &[u8], tier: Tier, input: &[u8], gas: u64) -> Outcome {
     run_on(code, tier, input, gas, &mut InMemoryHost::new())
 }
 
-/// Runs `code` on both tiers and asserts they agree on everything; returns the outcome.
-pub fn run_both(code: &[u8], input: &[u8], gas: u64) -> Outcome {
+/// Runs `code` on every tier (interpreter, JIT, and an emitted object through zvm's loader) and asserts
+/// they agree on everything; returns the outcome.
+pub fn run_all_tiers(code: &[u8], input: &[u8], gas: u64) -> Outcome {
     let interp = run(code, Tier::Interp, input, gas);
-    let jit = run(code, Tier::Jit, input, gas);
-    assert_eq!(interp, jit, "tiers disagree on code {}", hex::encode(code));
+    for tier in [Tier::Jit, Tier::Aot] {
+        let other = run(code, tier, input, gas);
+        assert_eq!(interp, other, "interp and {tier} disagree on code {}", hex::encode(code));
+    }
     interp
 }
 

@@ -143,18 +143,6 @@ codes!(
     ternop_code, ternop_from_code, TernOp, TernOp::ALL
 );
 
-const HOST_FN_FIXED: [HostFn; 10] = [
-    HostFn::SLoad,
-    HostFn::SStore,
-    HostFn::TLoad,
-    HostFn::TStore,
-    HostFn::Balance,
-    HostFn::BlockHash,
-    HostFn::ExtCodeSize,
-    HostFn::ExtCodeHash,
-    HostFn::ExtCodeCopy,
-    HostFn::Keccak256Pair,
-];
 const HOST_FN_LOG_BASE: u32 = 0x100;
 const HOST_FN_ENV_BASE: u32 = 0x200;
 
@@ -165,7 +153,7 @@ pub fn host_fn_code(f: HostFn) -> u32 {
         HostFn::Env(e) => {
             HOST_FN_ENV_BASE + EnvField::ALL.iter().position(|x| *x == e).expect("every field is listed") as u32
         }
-        other => HOST_FN_FIXED.iter().position(|x| *x == other).expect("every fixed host fn is listed") as u32,
+        other => HostFn::FIXED.iter().position(|x| *x == other).expect("every fixed host fn is listed") as u32,
     }
 }
 
@@ -177,7 +165,7 @@ pub fn host_fn_from_code(code: u32) -> Option<HostFn> {
             let n = u8::try_from(c - HOST_FN_LOG_BASE).ok()?;
             (n <= zvm_ir::instructions::MAX_LOG_TOPICS).then_some(HostFn::Log(n))
         }
-        c => HOST_FN_FIXED.get(c as usize).copied(),
+        c => HostFn::FIXED.get(c as usize).copied(),
     }
 }
 
@@ -187,10 +175,7 @@ mod tests {
 
     #[test]
     fn host_fn_codes_round_trip() {
-        let mut all: Vec<HostFn> = HOST_FN_FIXED.to_vec();
-        all.extend((0..=4).map(HostFn::Log));
-        all.extend(EnvField::ALL.map(HostFn::Env));
-        for f in all {
+        for f in HostFn::all() {
             assert_eq!(host_fn_from_code(host_fn_code(f)), Some(f));
         }
         assert_eq!(host_fn_from_code(HOST_FN_LOG_BASE + 5), None);

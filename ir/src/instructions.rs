@@ -424,6 +424,28 @@ impl EnvField {
 pub const MAX_LOG_TOPICS: u8 = 4;
 
 impl HostFn {
+    /// The host functions that take no variant parameter, in a stable order.
+    pub const FIXED: [HostFn; 10] = [
+        HostFn::SLoad,
+        HostFn::SStore,
+        HostFn::TLoad,
+        HostFn::TStore,
+        HostFn::Balance,
+        HostFn::BlockHash,
+        HostFn::ExtCodeSize,
+        HostFn::ExtCodeHash,
+        HostFn::ExtCodeCopy,
+        HostFn::Keccak256Pair,
+    ];
+
+    /// Every host function: the fixed ones, `log0`..`log4`, then every environment field.
+    pub fn all() -> impl Iterator<Item = HostFn> {
+        HostFn::FIXED
+            .into_iter()
+            .chain((0..=MAX_LOG_TOPICS).map(HostFn::Log))
+            .chain(EnvField::ALL.into_iter().map(HostFn::Env))
+    }
+
     /// Parameter and result types.
     pub fn signature(self) -> (Vec<Type>, Vec<Type>) {
         use Type::{I64, W256};

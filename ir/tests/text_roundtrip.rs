@@ -5,8 +5,8 @@ use zvm_ir::builder::build_function;
 use zvm_ir::text::{parse, parse_function, print, print_function, print_inst};
 use zvm_ir::verify::{verify_function, verify_module};
 use zvm_ir::{
-    BinOp, Block, BlockCall, ConvOp, DataSrc, EnvField, FuncId, Function, FunctionBuilder, HaltKind, HashAlg, HostFn,
-    Inst, MemAccess, Module, Op, TernOp, TrapCode, Type, UnOp, Value, U256,
+    BinOp, Block, BlockCall, ConvOp, DataSrc, FuncId, Function, FunctionBuilder, HaltKind, HashAlg, HostFn, Inst,
+    MemAccess, Module, Op, TernOp, TrapCode, Type, UnOp, Value, U256,
 };
 use zvm_ir::{Signature, ValueDef};
 
@@ -277,19 +277,7 @@ fn every_variant_module() -> Module {
     b.ins(Op::GasBlock { amount: 0 });
     b.ins(Op::GasCharge { arg: addr });
     b.ins1(Op::GasLeft);
-    let mut host = vec![
-        HostFn::SLoad,
-        HostFn::SStore,
-        HostFn::TLoad,
-        HostFn::TStore,
-        HostFn::Balance,
-        HostFn::BlockHash,
-        HostFn::ExtCodeSize,
-        HostFn::ExtCodeHash,
-        HostFn::ExtCodeCopy,
-    ];
-    host.extend((0..=4).map(HostFn::Log));
-    host.extend(EnvField::ALL.map(HostFn::Env));
+    let host: Vec<HostFn> = HostFn::all().collect();
     for func in host {
         let args = func.signature().0.iter().map(|&t| if t == I64 { addr } else { w }).collect();
         b.host_call(func, args);

@@ -40,8 +40,9 @@ pub const fn hash_word_gas(alg: HashAlg) -> u64 {
 pub const LOG_BYTE_GAS: u64 = 8;
 /// Gas per byte of an `EXP` exponent.
 pub const EXP_BYTE_GAS: u64 = 50;
-/// Largest code accepted by default (bytes).
-pub const DEFAULT_MAX_CODE_SIZE: usize = 256 << 10;
+/// Largest code accepted by default (bytes): the original's `max_initcode_size` (EIP-3860's limit). It
+/// also bounds compile cost: the worst case measured (48 KiB of dynamic jumps) compiles in about 2.5 s.
+pub const DEFAULT_MAX_CODE_SIZE: usize = 49152;
 
 /// Why bytecode was rejected at load.
 #[derive(Debug, Error, PartialEq, Eq)]

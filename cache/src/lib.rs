@@ -28,8 +28,18 @@
 //!
 //! The checks protect the loader and the process from malformed objects; they do not make untrusted
 //! machine code safe to run. Objects must come from zvm's own compiler (a cache it wrote).
+//!
+//! Around the loader, the crate keeps those objects on disk: [`key`] computes the content address of a
+//! compiled program ([`CacheKey`], over the bytecode and everything that shapes its code) and [`store`] is
+//! the directory of entries itself ([`Cache`]: checked reads, atomic writes, LRU eviction), shared safely
+//! by concurrent processes.
 
+pub mod key;
 mod reloc;
+pub mod store;
+
+pub use key::{BytecodeFormat, CacheKey, KeyInputs};
+pub use store::{default_dir, Cache, CacheError, EntryInfo, Stats, VerifyReport};
 
 use memmap2::{Mmap, MmapMut};
 use object::elf;

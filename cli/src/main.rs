@@ -1,12 +1,15 @@
-//! `zvm`: run, assemble, disassemble and inspect contract bytecode.
+//! `zvm`: run, compile, assemble, disassemble and inspect contract bytecode, and manage the cache of
+//! compiled objects (`cache_cmd`).
 //!
 //! Errors are rendered once, here, as a single `error: ...` line with a non-zero exit status.
+
+mod cache_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use zvm_compiler::frontend::zvm::{asm, lower};
-use zvm_runtime::executor::{Contract, Tier};
+use zvm_runtime::executor::{CacheOutcome, Contract, Tier};
 use zvm_runtime::{Address, ExecResult, InMemoryHost, Limits, Message};
 
 /// zvm: a toolchain that compiles contract bytecode to native code.
@@ -21,6 +24,10 @@ struct Cli {
 enum Command {
     /// Run a program (ZVM bytecode: binary, hex text, or `.zasm` assembly).
     Run(RunArgs),
+    /// Compile contracts to native objects into the cache (and/or to `.o` files with `-o`).
+    Compile(cache_cmd::CompileArgs),
+    /// Inspect or maintain the cache of compiled objects: `stats`, `ls`, `verify`, `clear`.
+    Cache(cache_cmd::CacheArgs),
     /// Assemble `.zasm` into ZVM bytecode.
     Asm {
         /// The assembly file.
@@ -48,9 +55,12 @@ enum Command {
 struct RunArgs {
     /// Bytecode file (binary, hex text, or `.zasm`).
     file: PathBuf,
-    /// Execution tier (`aot`: the compiled tier through an emitted object and zvm's own loader).
+    /// Execution tier (`aot`: the compiled tier through the on-disk cache of objects and zvm's own loader).
     #[arg(long, default_value = "jit", value_parser = ["interp", "jit", "aot"])]
     tier: String,
+    /// The cache directory for `--tier aot` (default: `$XDG_CACHE_HOME/zvm` or `$HOME/.cache/zvm`).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
     /// Gas limit.
     #[arg(long, default_value_t = 10_000_000)]
     gas: u64,
@@ -80,6 +90,8 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<(), String> {
     match command {
         Command::Run(args) => run_program(args),
+        Command::Compile(args) => cache_cmd::compile(args),
+        Command::Cache(args) => cache_cmd::cache(args),
         Command::Asm { file, output } => {
             let src = read_text(&file)?;
             let code = asm::assemble(&src).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -119,7 +131,16 @@ fn run_program(args: RunArgs) -> Result<(), String> {
     let bytes = read_code(&args.file)?;
     let input = parse_hex(&args.input).map_err(|e| format!("--input: {e}"))?;
     let limits = Limits::default();
-    let contract = Contract::load(&bytes, tier, &limits).map_err(|e| e.to_string())?;
+    if args.cache_dir.is_some() && tier != Tier::Aot {
+        return Err("--cache-dir is only used with --tier aot".into());
+    }
+    let (contract, cache) = if tier == Tier::Aot {
+        let cache = cache_cmd::open_cache(args.cache_dir)?;
+        let (contract, outcome) = Contract::load_cached(&bytes, &limits, &cache).map_err(|e| e.to_string())?;
+        (contract, Some(outcome))
+    } else {
+        (Contract::load(&bytes, tier, &limits).map_err(|e| e.to_string())?, None)
+    };
     let msg = Message { caller: CALLER, address: CONTRACT, input, gas_limit: args.gas, ..Message::default() };
     let mut host = InMemoryHost::new();
     let result = contract.run(&msg, &mut host, &limits);
@@ -127,19 +148,26 @@ fn run_program(args: RunArgs) -> Result<(), String> {
         host.accounts.get(&CONTRACT).map(|a| a.storage.iter().map(|(k, v)| (*k, *v)).collect()).unwrap_or_default();
     storage.sort();
     if args.json {
-        println!("{}", json_result(&result, tier, &storage));
+        let mut json = json_result(&result, tier, &storage);
+        if let Some(outcome) = &cache {
+            json["cache"] = serde_json::Value::from(outcome.to_string());
+        }
+        println!("{json}");
     } else {
-        print_result(&result, tier, &storage);
+        print_result(&result, tier, &storage, cache.as_ref());
     }
     Ok(())
 }
 
-fn print_result(r: &ExecResult, tier: Tier, storage: &[(zvm_ir::U256, zvm_ir::U256)]) {
+fn print_result(r: &ExecResult, tier: Tier, storage: &[(zvm_ir::U256, zvm_ir::U256)], cache: Option<&CacheOutcome>) {
     println!("status:   {}", r.status.name());
     if let zvm_runtime::Status::InvalidCode(msg) = &r.status {
         println!("reason:   {msg}");
     }
     println!("tier:     {tier}");
+    if let Some(outcome) = cache {
+        println!("cache:    {outcome}");
+    }
     println!("gas used: {}", r.gas_used);
     println!("output:   0x{}", hex::encode(&r.output));
     for (k, v) in storage {
@@ -171,7 +199,7 @@ fn read_text(path: &Path) -> Result<String, String> {
 }
 
 /// Reads a program: `.zasm` is assembled, text that is all hex is decoded, anything else is raw bytecode.
-fn read_code(path: &Path) -> Result<Vec<u8>, String> {
+pub(crate) fn read_code(path: &Path) -> Result<Vec<u8>, String> {
     if path.extension().is_some_and(|e| e == "zasm") {
         let src = read_text(path)?;
         return asm::assemble(&src).map_err(|e| format!("{}: {e}", path.display()));

@@ -14,6 +14,16 @@ use core::mem::offset_of;
 /// Bumped whenever the layout of [`VmCtx`] or [`Helpers`] or the meaning of a status changes.
 pub const ABI_VERSION: u32 = 1;
 
+/// The version of zvm's lowering and code generation (frontends, IR passes, the Cranelift translation).
+///
+/// Compiled objects are cached on disk under a key that includes this number (`zvm-cache`'s `CacheKey`),
+/// so it **must be bumped whenever the native code emitted for some program may change** — a frontend
+/// lowers differently, the gas pass folds differently, `translate` emits different code — even when
+/// [`ABI_VERSION`] stays the same. Forgetting it makes zvm run stale code from caches written before the
+/// change. (Releases also change the key through the crate version, so this matters most between
+/// releases, during development.)
+pub const CODEGEN_VERSION: u32 = 1;
+
 /// A 256-bit word as four little-endian 64-bit limbs (limb 0 is the least significant).
 pub type Word = [u64; 4];
 

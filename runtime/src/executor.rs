@@ -4,6 +4,11 @@
 //! it for a tier (pre-lowering for the interpreter, native code for the compiled tiers). [`Contract::run`]
 //! executes it against a host, inside a journal checkpoint: a run that does not succeed leaves the host's
 //! state exactly as it found it.
+//!
+//! [`Contract::load_cached`] prepares the `Aot` tier through an on-disk [`Cache`]: the object is looked up
+//! by its [`CacheKey`] and compiled (and stored) only on a miss. Whatever the cache returns still goes
+//! through zvm's loader, and an entry the loader rejects is removed and compiled anew, so stale or damaged
+//! entries are never run. [`compile_cached`] is the same for any target, for tools that fill a cache.
 
 use crate::frame::{Frame, Message};
 use crate::host::Host;
@@ -14,7 +19,7 @@ use crate::{compiled, interpreter};
 use std::fmt;
 use std::str::FromStr;
 use thiserror::Error;
-use zvm_cache::LoadedCode;
+use zvm_cache::{BytecodeFormat, Cache, CacheKey, KeyInputs, LoadedCode};
 use zvm_compiler::cranelift::{self as backend, CompiledModule, JitOptions, Target};
 use zvm_compiler::frontend::zvm::lower;
 use zvm_ir::Module;
@@ -68,6 +73,105 @@ pub enum LoadError {
     /// The loader rejected the emitted object.
     #[error("loading the native object failed: {0}")]
     Object(#[from] zvm_cache::LoadError),
+    /// The on-disk cache could not be read or written.
+    #[error("cache: {0}")]
+    Cache(#[from] zvm_cache::CacheError),
+}
+
+/// The identity of the ZVM gas schedule, part of every cache key of ZVM bytecode: the static costs of
+/// the opcode table (`compiler/src/frontend/zvm/opcodes.rs`), which the gas pass folds into compiled code.
+/// Change the version whenever those costs change. (Host costs in [`crate::schedule`] are charged at run
+/// time and are not part of the code.)
+pub const ZVM_GAS_SCHEDULE: &[u8] = b"zvm-gas-schedule/1";
+
+/// Where [`Contract::load_cached`] and [`compile_cached`] got their object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// An intact entry was found (and accepted by the loader, for the host).
+    Hit,
+    /// There was no entry: the program was compiled and stored.
+    Miss,
+    /// An entry was found but the loader rejected it (the reason): it was removed, and the program compiled
+    /// and stored anew.
+    Rejected(String),
+}
+
+impl fmt::Display for CacheOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CacheOutcome::Hit => f.write_str("hit"),
+            CacheOutcome::Miss => f.write_str("miss"),
+            CacheOutcome::Rejected(why) => write!(f, "rejected ({why}), recompiled"),
+        }
+    }
+}
+
+/// The cache key of ZVM `bytes` compiled by this build for `target` with the default options.
+pub fn cache_key(bytes: &[u8], target: Target) -> Result<CacheKey, LoadError> {
+    let inputs = KeyInputs::new(bytes, BytecodeFormat::Zvm, target, &JitOptions::default(), ZVM_GAS_SCHEDULE)
+        .map_err(|e| LoadError::Compile(e.to_string()))?;
+    Ok(inputs.key())
+}
+
+/// ZVM bytecode through its frontend and the gas pass, verified.
+fn lower_verified(bytes: &[u8], limits: &Limits) -> Result<(Module, Vec<u8>), LoadError> {
+    let loaded = lower::load(bytes, limits.max_code_size)?;
+    let mut module = loaded.module;
+    zvm_ir::passes::gas::run(&mut module);
+    zvm_ir::verify::verify_module(&module).map_err(|e| LoadError::InvalidIr(e.to_string()))?;
+    Ok((module, loaded.code.to_vec()))
+}
+
+/// The object for `key` from `cache` if there is one that `accept` takes, else `module` compiled for
+/// `target`, checked by `accept` and stored. An entry `accept` rejects is removed.
+fn cached_object<T>(
+    cache: &Cache,
+    key: &CacheKey,
+    module: &Module,
+    target: Target,
+    accept: impl Fn(&[u8]) -> Result<T, zvm_cache::LoadError>,
+) -> Result<(Vec<u8>, T, CacheOutcome), LoadError> {
+    let mut outcome = CacheOutcome::Miss;
+    if let Some(object) = cache.get(key)? {
+        match accept(&object) {
+            Ok(t) => return Ok((object, t, CacheOutcome::Hit)),
+            Err(e) => {
+                cache.remove(key)?;
+                outcome = CacheOutcome::Rejected(e.to_string());
+            }
+        }
+    }
+    let object =
+        backend::emit_object(module, target, &JitOptions::default()).map_err(|e| LoadError::Compile(e.to_string()))?;
+    // Checked before it is stored: the cache never holds an object this build would refuse.
+    let t = accept(&object)?;
+    cache.put(key, &object)?;
+    Ok((object, t, outcome))
+}
+
+/// Compiles ZVM `bytes` to an object for `target` through `cache` (see [`Contract::load_cached`]); returns
+/// the key, the object and where it came from. For the host, objects (cached or new) must pass zvm's
+/// loader; for another architecture only the cache's own checks apply.
+pub fn compile_cached(
+    bytes: &[u8],
+    target: Target,
+    limits: &Limits,
+    cache: &Cache,
+) -> Result<(CacheKey, Vec<u8>, CacheOutcome), LoadError> {
+    let (module, _) = lower_verified(bytes, limits)?;
+    let key = cache_key(bytes, target)?;
+    let (object, (), outcome) = if Target::host() == Some(target) {
+        cached_object(cache, &key, &module, target, |o| zvm_cache::load(o).map(drop))?
+    } else {
+        cached_object(cache, &key, &module, target, |_| Ok(()))?
+    };
+    Ok((key, object, outcome))
+}
+
+/// Compiles ZVM `bytes` to an object for `target`, without a cache.
+pub fn compile_object(bytes: &[u8], target: Target, limits: &Limits) -> Result<Vec<u8>, LoadError> {
+    let (module, _) = lower_verified(bytes, limits)?;
+    backend::emit_object(&module, target, &JitOptions::default()).map_err(|e| LoadError::Compile(e.to_string()))
 }
 
 enum Prepared {
@@ -91,6 +195,18 @@ impl Contract {
         let mut module = loaded.module;
         zvm_ir::passes::gas::run(&mut module);
         Self::from_module(module, loaded.code.to_vec(), tier, &ZvmCosts)
+    }
+
+    /// Loads ZVM bytecode for the [`Tier::Aot`] tier through `cache`: on a hit the cached object is loaded
+    /// (and, if the loader rejects it, removed and compiled anew); on a miss the program is compiled, the
+    /// object stored, then loaded. The bytecode always goes through its frontend (that validates it and
+    /// gives the IR [`Contract::module`] returns); only code generation is skipped on a hit.
+    pub fn load_cached(bytes: &[u8], limits: &Limits, cache: &Cache) -> Result<(Contract, CacheOutcome), LoadError> {
+        let (module, code) = lower_verified(bytes, limits)?;
+        let target = Target::host().ok_or_else(|| LoadError::Compile("the host architecture has no backend".into()))?;
+        let key = cache_key(bytes, target)?;
+        let (_, loaded, outcome) = cached_object(cache, &key, &module, target, zvm_cache::load)?;
+        Ok((Contract { code, module, prepared: Prepared::Aot(loaded), costs: &ZvmCosts }, outcome))
     }
 
     /// Prepares an already gas-passed IR module (for IR-level tests and tools). `code` is what the program

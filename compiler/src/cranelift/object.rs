@@ -65,6 +65,25 @@ impl Target {
     }
 }
 
+/// A description of everything Cranelift is configured with when emitting objects for `target` with
+/// `opts`: the triple, then every shared and ISA-specific flag as `name=value`, one per line.
+///
+/// It names the CPU features the code may use: objects are emitted for the **baseline CPU** of the
+/// architecture (no host feature detection), so the ISA flags are the baseline's, and a host with more
+/// features still gets — and can share — the same object. `enable_verifier` is left out: it checks the
+/// compiler and does not change the code. The on-disk cache puts this string in its key, so a change of
+/// any flag (a Cranelift upgrade that adds one, another opt level) compiles anew.
+pub fn codegen_fingerprint(target: Target, opts: &JitOptions) -> Result<String, CompileError> {
+    let isa = isa_for_triple(target.triple(), opts)?;
+    let mut out = format!("triple={}\n", isa.triple());
+    for v in isa.flags().iter().chain(isa.isa_flags()) {
+        if v.name != "enable_verifier" {
+            out.push_str(&format!("{v}\n"));
+        }
+    }
+    Ok(out)
+}
+
 /// What the metadata section says: the contents of [`META_SECTION`].
 ///
 /// Encoding (little-endian, 32 bytes): the magic `zvmmeta\0`, the `u32` ABI version, a `u32` kind (0: chain,
@@ -196,6 +215,19 @@ mod tests {
         let mut chain = ObjectMeta { abi_version: 1, stack: StackBound::Chain(5) }.encode();
         chain[24] = 1;
         assert_eq!(ObjectMeta::decode(&chain), None);
+    }
+
+    #[test]
+    fn fingerprint_names_target_and_opt_level_but_not_the_verifier() {
+        let speed = codegen_fingerprint(Target::X86_64, &JitOptions::default()).unwrap();
+        assert!(speed.starts_with("triple=x86_64-unknown-linux-gnu\n"), "{speed}");
+        assert!(speed.contains("opt_level=speed"), "{speed}");
+        assert!(!speed.contains("enable_verifier"), "{speed}");
+        let verify = JitOptions { verify: !JitOptions::default().verify, ..JitOptions::default() };
+        assert_eq!(codegen_fingerprint(Target::X86_64, &verify).unwrap(), speed);
+        let none = JitOptions { opt_level: super::super::OptLevel::None, ..JitOptions::default() };
+        assert_ne!(codegen_fingerprint(Target::X86_64, &none).unwrap(), speed);
+        assert_ne!(codegen_fingerprint(Target::Aarch64, &JitOptions::default()).unwrap(), speed);
     }
 
     #[test]

@@ -1,0 +1,160 @@
+//! The `zvm` binary end to end: `compile` fills a cache that `cache ls|stats|verify|clear` and
+//! `run --tier aot` use; damaged entries are found and replaced; the default directory follows
+//! `XDG_CACHE_HOME`; errors are one line with a non-zero status.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("zvm-cli-test-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn examples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+fn zvm(args: &[&str], configure: impl FnOnce(&mut Command)) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zvm"));
+    cmd.args(args);
+    configure(&mut cmd);
+    cmd.output().unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = zvm(args, |_| {});
+    assert!(out.status.success(), "zvm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn entry_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "zo"))
+        .collect();
+    v.sort();
+    v
+}
+
+const FIB_10: &str = "000000000000000000000000000000000000000000000000000000000000000a";
+
+#[test]
+fn compile_then_list_verify_run_and_clear() {
+    let tmp = TempDir::new("compile");
+    let dir = tmp.0.join("cache");
+    let d = dir.to_str().unwrap();
+    let ex = examples();
+    let ex = ex.to_str().unwrap();
+
+    let out = ok(&["compile", ex, "--cache-dir", d]);
+    assert!(out.contains("4 contracts for"), "{out}");
+    assert!(out.contains("(4 compiled, 0 from the cache)"), "{out}");
+    let out = ok(&["compile", ex, "--cache-dir", d]);
+    assert!(out.contains("(0 compiled, 4 from the cache)"), "{out}");
+
+    let ls = ok(&["cache", "ls", "--cache-dir", d]);
+    let lines: Vec<&str> = ls.lines().collect();
+    assert_eq!(lines.len(), 4, "{ls}");
+    for line in &lines {
+        let key = line.split_whitespace().next().unwrap();
+        assert!(key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()), "{line}");
+        assert!(line.ends_with(" UTC"), "{line}");
+    }
+    assert!(ok(&["cache", "stats", "--cache-dir", d]).contains("entries:   4"));
+    assert!(ok(&["cache", "verify", "--cache-dir", d]).contains("4 entries ok, 0 damaged and removed"));
+
+    // `run --tier aot` uses the same entries.
+    let run = ok(&["run", &format!("{ex}/fib.zasm"), "--tier", "aot", "--cache-dir", d, "--input", FIB_10]);
+    assert!(run.contains("cache:    hit"), "{run}");
+    assert!(run.contains("output:   0x0000000000000000000000000000000000000000000000000000000000000037"), "{run}");
+
+    // Damage every entry: verify removes them all; then run compiles fib again, and hits after that.
+    for path in entry_files(&dir) {
+        let mut bytes = fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x40;
+        fs::write(&path, bytes).unwrap();
+    }
+    let verify = ok(&["cache", "verify", "--cache-dir", d]);
+    assert!(verify.contains("0 entries ok, 4 damaged and removed"), "{verify}");
+    assert_eq!(verify.matches("checksum mismatch").count(), 4, "{verify}");
+    let fib = format!("{ex}/fib.zasm");
+    let aot = ["run", fib.as_str(), "--tier", "aot", "--cache-dir", d, "--input", FIB_10];
+    assert!(ok(&aot).contains("cache:    miss"));
+    assert!(ok(&aot).contains("cache:    hit"));
+
+    // -o writes objects besides the cache; --no-cache only there. Another target is another entry.
+    let objs = tmp.0.join("objs");
+    let o = objs.to_str().unwrap();
+    ok(&["compile", ex, "--cache-dir", d, "-o", o]);
+    let mut written: Vec<String> =
+        fs::read_dir(&objs).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    written.sort();
+    assert_eq!(written, ["counter.o", "fib.o", "sort.o", "token.o"]);
+    assert!(fs::read(objs.join("fib.o")).unwrap().starts_with(b"\x7fELF"));
+    ok(&["compile", &fib, "--target", "aarch64", "--cache-dir", d]);
+    assert_eq!(entry_files(&dir).len(), 5);
+    let only = tmp.0.join("only");
+    ok(&["compile", &fib, "--no-cache", "-o", only.to_str().unwrap(), "--cache-dir", d]);
+    assert!(only.join("fib.o").exists());
+    assert_eq!(entry_files(&dir).len(), 5);
+
+    let clear = ok(&["cache", "clear", "--cache-dir", d]);
+    assert!(clear.starts_with("removed 5 entries"), "{clear}");
+    assert_eq!(ok(&["cache", "ls", "--cache-dir", d]), "");
+}
+
+#[test]
+fn default_directory_follows_xdg_cache_home() {
+    let tmp = TempDir::new("xdg");
+    let fib = examples().join("fib.zasm");
+    let out = zvm(&["compile", fib.to_str().unwrap()], |c| {
+        c.env("XDG_CACHE_HOME", &tmp.0).env_remove("HOME");
+    });
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(entry_files(&tmp.0.join("zvm")).len(), 1);
+    let out = zvm(&["cache", "stats"], |c| {
+        c.env_remove("XDG_CACHE_HOME").env("HOME", &tmp.0);
+    });
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("directory: {}", tmp.0.join(".cache/zvm").display()))
+    );
+}
+
+#[test]
+fn errors_are_one_line() {
+    let tmp = TempDir::new("errors");
+    let fib = examples().join("fib.zasm");
+    let fib = fib.to_str().unwrap();
+    let d = tmp.0.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["cache", "stats"], "no cache directory"),
+        (vec!["compile", "/nonexistent/x.zasm", "--cache-dir", d], "/nonexistent/x.zasm"),
+        (vec!["compile", d, "--cache-dir", d], "no contract files"),
+        (vec!["run", fib, "--cache-dir", d], "only used with --tier aot"),
+        (vec!["run", fib, "--tier", "aot"], "no cache directory"),
+    ];
+    for (args, expected) in cases {
+        let out = zvm(&args, |c| {
+            c.env_remove("XDG_CACHE_HOME").env_remove("HOME");
+        });
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("error: ") && err.contains(expected), "{args:?}: {err}");
+    }
+}

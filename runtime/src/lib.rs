@@ -8,9 +8,12 @@
 //! - [`interpreter`]: the reference tier, which runs IR directly.
 //! - [`compiled`]: runs Cranelift-compiled code against a frame through the helper table.
 //! - [`executor`]: loads bytecode, lowers it and runs it on a chosen tier.
+//! - [`engine`]: the embedding API — loads contracts once, runs them many times, and moves hot ones to
+//!   native code in the background.
 
 pub mod compiled;
 pub mod crypto;
+pub mod engine;
 pub mod executor;
 pub mod frame;
 pub mod host;
@@ -19,6 +22,7 @@ pub mod limits;
 pub mod result;
 pub mod schedule;
 
+pub use engine::{ContractId, Engine, EngineBuilder, EngineError, EngineStats, TierPolicy};
 pub use frame::{Exit, Frame, Message};
 pub use host::{Address, BlockEnv, Host, InMemoryHost, TxEnv};
 pub use limits::Limits;

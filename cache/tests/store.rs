@@ -15,24 +15,6 @@ use zvm_ir::U256;
 use zvm_runtime::executor::{self, CacheOutcome, Contract, Tier, ZVM_GAS_SCHEDULE};
 use zvm_runtime::{Address, InMemoryHost, Limits, Message};
 
-/// A fresh directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("zvm-cache-test-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 fn key(n: u8) -> CacheKey {
     CacheKey([n; 32])
 }
@@ -50,8 +32,8 @@ fn files(dir: &Path) -> Vec<String> {
 
 #[test]
 fn round_trip_stats_and_listing() {
-    let tmp = TempDir::new("round-trip");
-    let cache = Cache::open(tmp.0.join("nested/dir"), 1 << 20).unwrap();
+    let tmp = temp_dir("round-trip");
+    let cache = Cache::open(tmp.path().join("nested/dir"), 1 << 20).unwrap();
     assert_eq!(cache.get(&key(1)).unwrap(), None);
     cache.put(&key(1), &object(1, 100)).unwrap();
     cache.put(&key(2), &object(2, 0)).unwrap();
@@ -79,8 +61,8 @@ fn round_trip_stats_and_listing() {
 
 #[test]
 fn every_corrupted_byte_and_every_truncation_is_a_miss_and_removed() {
-    let tmp = TempDir::new("corrupt");
-    let cache = Cache::open(&tmp.0, 1 << 20).unwrap();
+    let tmp = temp_dir("corrupt");
+    let cache = Cache::open(tmp.path(), 1 << 20).unwrap();
     let (k, obj) = (key(9), object(9, 24));
     let good = encode(&k, &obj);
     let path = cache.path(&k);
@@ -130,8 +112,8 @@ fn every_corrupted_byte_and_every_truncation_is_a_miss_and_removed() {
 
 #[test]
 fn a_change_of_any_key_input_misses() {
-    let tmp = TempDir::new("keys");
-    let cache = Cache::open(&tmp.0, 1 << 20).unwrap();
+    let tmp = temp_dir("keys");
+    let cache = Cache::open(tmp.path(), 1 << 20).unwrap();
     let code = b"\x60\x01\x60\x02\x01";
     let host = Target::host().unwrap_or(Target::X86_64);
     let other = if host == Target::X86_64 { Target::Aarch64 } else { Target::X86_64 };
@@ -163,9 +145,9 @@ fn set_mtime(cache: &Cache, k: &CacheKey, secs_ago: u64) {
 
 #[test]
 fn eviction_keeps_the_bound_and_drops_the_least_recently_used() {
-    let tmp = TempDir::new("evict");
+    let tmp = temp_dir("evict");
     let entry = (HEADER_LEN + 1000) as u64;
-    let cache = Cache::open(&tmp.0, 3 * entry + 10).unwrap();
+    let cache = Cache::open(tmp.path(), 3 * entry + 10).unwrap();
     for n in 0..3 {
         cache.put(&key(n), &object(n, 1000)).unwrap();
         set_mtime(&cache, &key(n), 1000 - u64::from(n) * 100); // key 0 oldest
@@ -234,13 +216,13 @@ fn two_processes_fill_one_cache_at_once() {
     if std::env::var(WRITER_ENV).is_ok() {
         return;
     }
-    let tmp = TempDir::new("concurrent");
+    let tmp = temp_dir("concurrent");
     let exe = std::env::current_exe().unwrap();
     let children: Vec<_> = (0..2u8)
         .map(|id| {
             Command::new(&exe)
                 .args(["--exact", "writer_child", "--test-threads=1"])
-                .env(WRITER_ENV, format!("{id}:{}", tmp.0.display()))
+                .env(WRITER_ENV, format!("{id}:{}", tmp.path().display()))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -257,7 +239,7 @@ fn two_processes_fill_one_cache_at_once() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let cache = Cache::open(&tmp.0, 1 << 30).unwrap();
+    let cache = Cache::open(tmp.path(), 1 << 30).unwrap();
     let report = cache.verify().unwrap();
     assert!(report.removed.is_empty(), "{:?}", report.removed);
     let expected = usize::from(SHARED) + 2 * usize::from(OWN);
@@ -292,8 +274,8 @@ fn load_cached_compiles_once_and_recompiles_what_the_loader_rejects() {
     if Target::host().is_none() {
         return;
     }
-    let tmp = TempDir::new("load-cached");
-    let cache = Cache::open(&tmp.0, 1 << 24).unwrap();
+    let tmp = temp_dir("load-cached");
+    let cache = Cache::open(tmp.path(), 1 << 24).unwrap();
     let limits = Limits::default();
     let code = fib_code();
     let jit = run_fib(&Contract::load(&code, Tier::Jit, &limits).unwrap(), 50);
@@ -323,4 +305,9 @@ fn load_cached_compiles_once_and_recompiles_what_the_loader_rejects() {
     assert_ne!(k2, key);
     assert_eq!(outcome, CacheOutcome::Miss);
     assert_eq!(cache.stats().unwrap().entries, 2);
+}
+
+/// A fresh directory under the system's temporary directory, removed when dropped.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("zvm-cache-test-{name}-")).tempdir().expect("create a temporary directory")
 }

@@ -6,23 +6,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("zvm-cli-test-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 fn examples() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }
@@ -54,8 +37,8 @@ const FIB_10: &str = "0000000000000000000000000000000000000000000000000000000000
 
 #[test]
 fn compile_then_list_verify_run_and_clear() {
-    let tmp = TempDir::new("compile");
-    let dir = tmp.0.join("cache");
+    let tmp = temp_dir("compile");
+    let dir = tmp.path().join("cache");
     let d = dir.to_str().unwrap();
     let ex = examples();
     let ex = ex.to_str().unwrap();
@@ -98,7 +81,7 @@ fn compile_then_list_verify_run_and_clear() {
     assert!(ok(&aot).contains("cache:    hit"));
 
     // -o writes objects besides the cache; --no-cache only there. Another target is another entry.
-    let objs = tmp.0.join("objs");
+    let objs = tmp.path().join("objs");
     let o = objs.to_str().unwrap();
     ok(&["compile", ex, "--cache-dir", d, "-o", o]);
     let mut written: Vec<String> =
@@ -108,7 +91,7 @@ fn compile_then_list_verify_run_and_clear() {
     assert!(fs::read(objs.join("fib.o")).unwrap().starts_with(b"\x7fELF"));
     ok(&["compile", &fib, "--target", "aarch64", "--cache-dir", d]);
     assert_eq!(entry_files(&dir).len(), 5);
-    let only = tmp.0.join("only");
+    let only = tmp.path().join("only");
     ok(&["compile", &fib, "--no-cache", "-o", only.to_str().unwrap(), "--cache-dir", d]);
     assert!(only.join("fib.o").exists());
     assert_eq!(entry_files(&dir).len(), 5);
@@ -120,27 +103,26 @@ fn compile_then_list_verify_run_and_clear() {
 
 #[test]
 fn default_directory_follows_xdg_cache_home() {
-    let tmp = TempDir::new("xdg");
+    let tmp = temp_dir("xdg");
     let fib = examples().join("fib.zasm");
     let out = zvm(&["compile", fib.to_str().unwrap()], |c| {
-        c.env("XDG_CACHE_HOME", &tmp.0).env_remove("HOME");
+        c.env("XDG_CACHE_HOME", tmp.path()).env_remove("HOME");
     });
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(entry_files(&tmp.0.join("zvm")).len(), 1);
+    assert_eq!(entry_files(&tmp.path().join("zvm")).len(), 1);
     let out = zvm(&["cache", "stats"], |c| {
-        c.env_remove("XDG_CACHE_HOME").env("HOME", &tmp.0);
+        c.env_remove("XDG_CACHE_HOME").env("HOME", tmp.path());
     });
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains(&format!("directory: {}", tmp.0.join(".cache/zvm").display()))
-    );
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains(&format!("directory: {}", tmp.path().join(".cache/zvm").display())));
 }
 
 #[test]
 fn errors_are_one_line() {
-    let tmp = TempDir::new("errors");
+    let tmp = temp_dir("errors");
     let fib = examples().join("fib.zasm");
     let fib = fib.to_str().unwrap();
-    let d = tmp.0.to_str().unwrap();
+    let d = tmp.path().to_str().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["cache", "stats"], "no cache directory"),
         (vec!["compile", "/nonexistent/x.zasm", "--cache-dir", d], "/nonexistent/x.zasm"),
@@ -157,4 +139,9 @@ fn errors_are_one_line() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(err.starts_with("error: ") && err.contains(expected), "{args:?}: {err}");
     }
+}
+
+/// A fresh directory under the system's temporary directory, removed when dropped.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("zvm-cli-test-{name}-")).tempdir().expect("create a temporary directory")
 }

@@ -25,26 +25,7 @@ fn everything() -> Module {
         let x = b.ins1(Op::DataLoad { src: DataSrc::Input, arg: zero });
         let y = b.wconst(U256::MAX);
         let mut acc = x;
-        for op in [
-            BinOp::Add,
-            BinOp::Sub,
-            BinOp::Mul,
-            BinOp::DivU,
-            BinOp::DivS,
-            BinOp::RemU,
-            BinOp::RemS,
-            BinOp::And,
-            BinOp::Or,
-            BinOp::Xor,
-            BinOp::Shl,
-            BinOp::ShrU,
-            BinOp::ShrS,
-            BinOp::LtS,
-            BinOp::GeU,
-            BinOp::Exp,
-            BinOp::SignExtend,
-            BinOp::Byte,
-        ] {
+        for op in BinOp::ALL.into_iter().filter(|op| op.accepts(Type::W256)) {
             acc = b.binary(op, acc, x);
             acc = b.binary(op, acc, y);
         }

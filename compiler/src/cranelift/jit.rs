@@ -1,11 +1,11 @@
 //! In-process compilation for the host with `cranelift-jit`.
 
-use super::native::{self, EntryFn, NativeCode, StackBound};
-use super::{host_isa, translate, CompileError, JitOptions};
-use cranelift_codegen::Context;
-use cranelift_frontend::FunctionBuilderContext;
+use super::define::define_module;
+use super::native::{EntryFn, NativeCode, StackBound};
+use super::object::ENTRY_SYMBOL;
+use super::{host_isa, CompileError, JitOptions};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{default_libcall_names, Linkage, Module as _, ModuleError};
+use cranelift_module::{default_libcall_names, Linkage};
 use std::fmt;
 
 /// A compiled module: owns the executable memory its entry point lives in.
@@ -87,65 +87,16 @@ impl fmt::Debug for CompiledModule {
     }
 }
 
-fn module_error(e: ModuleError, ctx: &Context) -> CompileError {
-    match e {
-        ModuleError::Compilation(err) => {
-            CompileError::Codegen(cranelift_codegen::print_errors::pretty_error(&ctx.func, err))
-        }
-        other => CompileError::Codegen(other.to_string()),
-    }
-}
-
 /// Compiles `module` for the host.
 pub fn compile(module: &zvm_ir::Module, opts: &JitOptions) -> Result<CompiledModule, CompileError> {
     let isa = host_isa(opts)?;
-    let call_conv = isa.default_call_conv();
     let mut owned = Owned(Some(Box::new(JITModule::new(JITBuilder::with_isa(isa, default_libcall_names())))));
     let jit = owned.0.as_mut().expect("just created");
-    let n = module.functions.len();
-
-    // Function `i` of the module is Cranelift function `i` (the translation's external names rely on it);
-    // the trampoline comes last.
-    let mut ids = Vec::with_capacity(n + 1);
-    for (i, f) in module.functions.iter().enumerate() {
-        let sig = translate::function_signature(&f.sig, call_conv);
-        let id = jit
-            .declare_function(&format!("zvm_fn{i}"), Linkage::Local, &sig)
-            .map_err(|e| CompileError::Codegen(e.to_string()))?;
-        ids.push(id);
-    }
-    let entry_sig = translate::entry_signature(call_conv);
-    let entry_id = jit
-        .declare_function("zvm_entry", Linkage::Local, &entry_sig)
-        .map_err(|e| CompileError::Codegen(e.to_string()))?;
-    ids.push(entry_id);
-    if ids.iter().enumerate().any(|(i, id)| id.as_u32() as usize != i) {
-        return Err(CompileError::Codegen("unexpected function numbering in the JIT module".into()));
-    }
-
-    let mut fctx = FunctionBuilderContext::new();
-    let mut ctx = jit.make_context();
-    let mut code_size = 0usize;
-    let mut frames = Vec::with_capacity(n + 1);
-    for (i, &id) in ids.iter().enumerate() {
-        ctx.func = if i < n {
-            translate::translate_function(module, i, jit.isa(), &mut fctx)?
-        } else {
-            translate::entry_trampoline(module, jit.isa(), &mut fctx)?
-        };
-        jit.define_function(id, &mut ctx).map_err(|e| {
-            let name = module.functions.get(i).map_or("entry trampoline", |f| f.name.as_str());
-            module_error(e, &ctx).context(name)
-        })?;
-        let compiled = ctx.compiled_code().expect("a defined function has code");
-        code_size += compiled.code_info().total_size as usize;
-        frames.push(native::frame_bytes(compiled));
-        jit.clear_context(&mut ctx);
-    }
+    let defined = define_module(jit.as_mut(), module, ENTRY_SYMBOL, Linkage::Local)?;
     jit.finalize_definitions().map_err(|e| CompileError::Codegen(e.to_string()))?;
-    let ptr = jit.get_finalized_function(entry_id);
-    // SAFETY: `entry_id` was defined with `entry_signature`, i.e. `extern "C" fn(i64) -> i32` in the host's
+    let ptr = jit.get_finalized_function(defined.entry);
+    // SAFETY: `defined.entry` was defined with `entry_signature`, i.e. `extern "C" fn(i64) -> i32` in the host's
     // default calling convention, which is the `extern "C"` ABI of `EntryFn`.
     let entry = unsafe { std::mem::transmute::<*const u8, EntryFn>(ptr) };
-    Ok(CompiledModule { _code: owned, entry, code_size, stack: StackBound::from_frames(module, &frames) })
+    Ok(CompiledModule { _code: owned, entry, code_size: defined.code_size, stack: defined.stack })
 }

@@ -42,6 +42,7 @@
 //! large (recursive modules) on a dedicated thread with a stack of that size. Functions are compiled with
 //! inline stack probes, so even a wrong bound ends at the guard page (an abort), never in other memory.
 
+mod define;
 mod jit;
 pub mod native;
 pub mod object;

@@ -18,12 +18,11 @@
 //! [`super::EntryFn`] on ELF hosts); the target CPU is the baseline of the architecture, so an object runs
 //! on any machine of that architecture.
 
-use super::native::{self, StackBound};
-use super::{isa_for_triple, translate, CompileError, JitOptions};
+use super::define::define_module;
+use super::native::StackBound;
+use super::{isa_for_triple, CompileError, JitOptions};
 use crate::abi::ABI_VERSION;
-use cranelift_codegen::Context;
-use cranelift_frontend::FunctionBuilderContext;
-use cranelift_module::{default_libcall_names, Linkage, Module as _, ModuleError};
+use cranelift_module::{default_libcall_names, Linkage};
 use cranelift_object::object::SectionKind;
 use cranelift_object::{ObjectBuilder, ObjectModule};
 
@@ -135,59 +134,15 @@ impl ObjectMeta {
     }
 }
 
-fn module_error(e: ModuleError, ctx: &Context) -> CompileError {
-    match e {
-        ModuleError::Compilation(err) => {
-            CompileError::Codegen(cranelift_codegen::print_errors::pretty_error(&ctx.func, err))
-        }
-        other => CompileError::Codegen(other.to_string()),
-    }
-}
-
 /// Compiles `module` for `target` into a relocatable ELF object (see the module docs for its layout).
 pub fn emit_object(module: &zvm_ir::Module, target: Target, opts: &JitOptions) -> Result<Vec<u8>, CompileError> {
     let isa = isa_for_triple(target.triple(), opts)?;
-    let call_conv = isa.default_call_conv();
     let builder =
         ObjectBuilder::new(isa, "zvm", default_libcall_names()).map_err(|e| CompileError::Target(e.to_string()))?;
     let mut obj = ObjectModule::new(builder);
-    let n = module.functions.len();
+    let defined = define_module(&mut obj, module, ENTRY_SYMBOL, Linkage::Export)?;
 
-    // As in the JIT: function `i` of the module is Cranelift function `i`, the trampoline comes last.
-    let mut ids = Vec::with_capacity(n + 1);
-    for (i, f) in module.functions.iter().enumerate() {
-        let sig = translate::function_signature(&f.sig, call_conv);
-        let id = obj
-            .declare_function(&format!("zvm_fn{i}"), Linkage::Local, &sig)
-            .map_err(|e| CompileError::Codegen(e.to_string()))?;
-        ids.push(id);
-    }
-    let entry_id = obj
-        .declare_function(ENTRY_SYMBOL, Linkage::Export, &translate::entry_signature(call_conv))
-        .map_err(|e| CompileError::Codegen(e.to_string()))?;
-    ids.push(entry_id);
-    if ids.iter().enumerate().any(|(i, id)| id.as_u32() as usize != i) {
-        return Err(CompileError::Codegen("unexpected function numbering in the object module".into()));
-    }
-
-    let mut fctx = FunctionBuilderContext::new();
-    let mut ctx = obj.make_context();
-    let mut frames = Vec::with_capacity(n + 1);
-    for (i, &id) in ids.iter().enumerate() {
-        ctx.func = if i < n {
-            translate::translate_function(module, i, obj.isa(), &mut fctx)?
-        } else {
-            translate::entry_trampoline(module, obj.isa(), &mut fctx)?
-        };
-        obj.define_function(id, &mut ctx).map_err(|e| {
-            let name = module.functions.get(i).map_or("entry trampoline", |f| f.name.as_str());
-            module_error(e, &ctx).context(name)
-        })?;
-        frames.push(native::frame_bytes(ctx.compiled_code().expect("a defined function has code")));
-        obj.clear_context(&mut ctx);
-    }
-
-    let meta = ObjectMeta { abi_version: ABI_VERSION, stack: StackBound::from_frames(module, &frames) };
+    let meta = ObjectMeta { abi_version: ABI_VERSION, stack: defined.stack };
     let mut product = obj.finish();
     let section = product.object.add_section(vec![], META_SECTION.as_bytes().to_vec(), SectionKind::Other);
     product.object.set_section_data(section, meta.encode().to_vec(), 8);

@@ -1,0 +1,76 @@
+//! Defines a whole IR module in a Cranelift module, whichever kind: the in-process JIT and object emission
+//! share this, so both produce the same functions, numbered the same way, with the same frame data.
+
+use super::native::{self, StackBound};
+use super::{translate, CompileError};
+use cranelift_codegen::Context;
+use cranelift_frontend::FunctionBuilderContext;
+use cranelift_module::{FuncId, Linkage, Module, ModuleError};
+
+/// What defining a module produced.
+pub struct Defined {
+    /// The entry trampoline (`extern "C" fn(*mut VmCtx) -> u32`).
+    pub entry: FuncId,
+    /// Bytes of machine code of all functions.
+    pub code_size: usize,
+    /// The native stack bound computed from the functions' frames.
+    pub stack: StackBound,
+}
+
+/// Declares and defines every function of `module` in `target` (function `i` of the IR module is
+/// Cranelift function `i`, which the translation's external names rely on), then the entry trampoline
+/// under `entry_name` with `entry_linkage`.
+pub fn define_module<M: Module>(
+    target: &mut M,
+    module: &zvm_ir::Module,
+    entry_name: &str,
+    entry_linkage: Linkage,
+) -> Result<Defined, CompileError> {
+    let call_conv = target.isa().default_call_conv();
+    let n = module.functions.len();
+    let mut ids = Vec::with_capacity(n + 1);
+    for (i, f) in module.functions.iter().enumerate() {
+        let sig = translate::function_signature(&f.sig, call_conv);
+        let id = target
+            .declare_function(&format!("zvm_fn{i}"), Linkage::Local, &sig)
+            .map_err(|e| CompileError::Codegen(e.to_string()))?;
+        ids.push(id);
+    }
+    let entry = target
+        .declare_function(entry_name, entry_linkage, &translate::entry_signature(call_conv))
+        .map_err(|e| CompileError::Codegen(e.to_string()))?;
+    ids.push(entry);
+    if ids.iter().enumerate().any(|(i, id)| id.as_u32() as usize != i) {
+        return Err(CompileError::Codegen("unexpected function numbering in the Cranelift module".into()));
+    }
+
+    let mut fctx = FunctionBuilderContext::new();
+    let mut ctx = target.make_context();
+    let mut code_size = 0usize;
+    let mut frames = Vec::with_capacity(n + 1);
+    for (i, &id) in ids.iter().enumerate() {
+        ctx.func = if i < n {
+            translate::translate_function(module, i, target.isa(), &mut fctx)?
+        } else {
+            translate::entry_trampoline(module, target.isa(), &mut fctx)?
+        };
+        target.define_function(id, &mut ctx).map_err(|e| {
+            let name = module.functions.get(i).map_or("entry trampoline", |f| f.name.as_str());
+            module_error(e, &ctx).context(name)
+        })?;
+        let compiled = ctx.compiled_code().expect("a defined function has code");
+        code_size += compiled.code_info().total_size as usize;
+        frames.push(native::frame_bytes(compiled));
+        target.clear_context(&mut ctx);
+    }
+    Ok(Defined { entry, code_size, stack: StackBound::from_frames(module, &frames) })
+}
+
+fn module_error(e: ModuleError, ctx: &Context) -> CompileError {
+    match e {
+        ModuleError::Compilation(err) => {
+            CompileError::Codegen(cranelift_codegen::print_errors::pretty_error(&ctx.func, err))
+        }
+        other => CompileError::Codegen(other.to_string()),
+    }
+}

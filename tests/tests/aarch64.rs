@@ -27,7 +27,7 @@
 
 mod common;
 
-use common::message;
+use common::{fib, message, word};
 use std::io::Write as _;
 use std::mem::{align_of, offset_of, size_of};
 use std::path::{Path, PathBuf};
@@ -173,10 +173,6 @@ const KECCAK: &str = "
 
 /// One observable outcome: status, gas used, output.
 type Observed = (Status, u64, Vec<u8>);
-
-fn word(v: U256) -> Vec<u8> {
-    v.to_be_bytes::<32>().to_vec()
-}
 
 fn words(ws: &[U256]) -> Vec<u8> {
     ws.iter().flat_map(|w| word(*w)).collect()
@@ -412,14 +408,6 @@ fn compare(p: &Program, runs: &[(u64, Vec<u8>)]) -> Vec<(u64, Vec<u8>, Observed)
         results.push((gas, input, arm));
     }
     results
-}
-
-fn fib(n: u64) -> U256 {
-    let (mut a, mut b) = (U256::ZERO, U256::from(1));
-    for _ in 0..n {
-        (a, b) = (b, a.wrapping_add(b));
-    }
-    a
 }
 
 #[test]

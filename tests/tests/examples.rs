@@ -10,14 +10,6 @@ use zvm_runtime::{InMemoryHost, Status};
 
 const GAS: u64 = 10_000_000;
 
-fn fib(n: u64) -> U256 {
-    let (mut a, mut b) = (U256::ZERO, U256::from(1));
-    for _ in 0..n {
-        (a, b) = (b, a.wrapping_add(b));
-    }
-    a
-}
-
 #[test]
 fn fib_matches_an_independent_loop_on_both_tiers() {
     let code = example("fib.zasm");

@@ -72,6 +72,15 @@ pub fn run_per_op_metered(code: &[u8], input: &[u8], gas: u64) -> Option<Outcome
     Some(Outcome { result, storage: storage_of(&host) })
 }
 
+/// fib(n) modulo 2^256 (fib(0) = 0), computed independently of zvm.
+pub fn fib(n: u64) -> U256 {
+    let (mut a, mut b) = (U256::ZERO, U256::from(1));
+    for _ in 0..n {
+        (a, b) = (b, a.wrapping_add(b));
+    }
+    a
+}
+
 /// A 32-byte big-endian word.
 pub fn word(v: U256) -> Vec<u8> {
     v.to_be_bytes::<32>().to_vec()

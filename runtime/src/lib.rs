@@ -19,11 +19,14 @@ pub mod frame;
 pub mod host;
 pub mod interpreter;
 pub mod limits;
+pub mod precompiles;
 pub mod result;
 pub mod schedule;
+pub mod tx;
+pub mod vm;
 
 pub use engine::{ContractId, Engine, EngineBuilder, EngineError, EngineStats, TierPolicy};
 pub use frame::{Exit, Frame, Message};
-pub use host::{Address, BlockEnv, Host, InMemoryHost, TxEnv};
+pub use host::{Account, Address, BlockEnv, Host, InMemoryHost, TxEnv};
 pub use limits::Limits;
 pub use result::{ExecResult, Log, Status};

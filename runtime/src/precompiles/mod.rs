@@ -1,0 +1,1 @@
+//! The EVM precompiled contracts (placeholder; being written).

@@ -5,6 +5,7 @@
 //! For comparison: the same calls through `Contract::run` directly (no engine), and fibonacci with n = 1
 //! (no storage access) through the engine.
 
+use zvm_runtime::Host as _;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use zvm_compiler::frontend::zvm::asm;

@@ -2,6 +2,7 @@
 //! structure is what the loader expects (for both architectures), and malformed objects are rejected
 //! without the loader ever panicking.
 
+use zvm_runtime::Host as _;
 use object::read::elf::{ElfFile64, FileHeader as _, SectionHeader as _, Sym as _};
 use object::{elf, Endianness, Object as _, ObjectKind};
 use std::path::PathBuf;

@@ -9,14 +9,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zvm_compiler::frontend::zvm::opcodes::{OpClass, OPCODES};
+use zvm_compiler::frontend::stack::Sem;
+use zvm_compiler::frontend::zvm::opcodes::OPCODES;
 use zvm_runtime::executor::{execute, Tier};
 use zvm_runtime::{Address, InMemoryHost, Limits, Message};
 
 const GAS: u64 = 1_000_000;
 
 fn mapped(data: &[u8]) -> Vec<u8> {
-    let ops: Vec<_> = OPCODES.iter().filter(|i| i.class == OpClass::Supported).collect();
+    let ops: Vec<_> = OPCODES.iter().filter(|i| i.sem != Sem::ChainSpecific && !i.sem.is_call_or_create()).collect();
     let mut code = Vec::with_capacity(data.len());
     let mut bytes = data.iter();
     while let Some(&b) = bytes.next() {

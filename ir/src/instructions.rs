@@ -359,6 +359,29 @@ pub enum HostFn {
     /// `keccak256pair a, b -> keccak256(a . b)` of two big-endian words: the storage key of entry `b` of
     /// the table (mapping) at slot `a`.
     Keccak256Pair,
+    /// `blobhash index -> hash`: the transaction's versioned blob hash `index`, 0 past the end (EIP-4844).
+    BlobHash,
+    /// `call gas, address, value, in:i64, in_len:i64, out:i64, out_len:i64 -> success`: a message call
+    /// with its own code, storage and value (EVM `CALL`). Memory for both ranges must already be expanded.
+    /// Pays the access, value and new-account costs, forwards at most all but 1/64 of the gas left, and
+    /// stores the output (up to `out_len` bytes) at `out`; the result is 1 on success, else 0.
+    Call,
+    /// `callcode` with `call`'s arguments: the callee's code runs on the caller's storage.
+    CallCode,
+    /// `delegatecall gas, address, in, in_len, out, out_len -> success`: the callee's code runs with the
+    /// caller's storage, caller and value.
+    DelegateCall,
+    /// `staticcall gas, address, in, in_len, out, out_len -> success`: a call in which no state may change.
+    StaticCall,
+    /// `create value, offset:i64, len:i64 -> address`: runs the init code in memory and deploys its output
+    /// at an address derived from the creator and its nonce; the result is 0 on failure.
+    Create,
+    /// `create2 value, offset:i64, len:i64, salt -> address`: like `create`, at an address derived from
+    /// the creator, the salt and the init code's hash.
+    Create2,
+    /// `selfdestruct beneficiary`: moves the balance to the beneficiary (EIP-6780 semantics). The frontend
+    /// ends the frame right after it.
+    SelfDestruct,
 }
 
 /// Environment words readable without arguments.
@@ -425,7 +448,7 @@ pub const MAX_LOG_TOPICS: u8 = 4;
 
 impl HostFn {
     /// The host functions that take no variant parameter, in a stable order.
-    pub const FIXED: [HostFn; 10] = [
+    pub const FIXED: [HostFn; 18] = [
         HostFn::SLoad,
         HostFn::SStore,
         HostFn::TLoad,
@@ -436,6 +459,14 @@ impl HostFn {
         HostFn::ExtCodeHash,
         HostFn::ExtCodeCopy,
         HostFn::Keccak256Pair,
+        HostFn::BlobHash,
+        HostFn::Call,
+        HostFn::CallCode,
+        HostFn::DelegateCall,
+        HostFn::StaticCall,
+        HostFn::Create,
+        HostFn::Create2,
+        HostFn::SelfDestruct,
     ];
 
     /// Every host function: the fixed ones, `log0`..`log4`, then every environment field.
@@ -455,7 +486,13 @@ impl HostFn {
             | HostFn::Balance
             | HostFn::BlockHash
             | HostFn::ExtCodeSize
-            | HostFn::ExtCodeHash => (vec![W256], vec![W256]),
+            | HostFn::ExtCodeHash
+            | HostFn::BlobHash => (vec![W256], vec![W256]),
+            HostFn::Call | HostFn::CallCode => (vec![W256, W256, W256, I64, I64, I64, I64], vec![W256]),
+            HostFn::DelegateCall | HostFn::StaticCall => (vec![W256, W256, I64, I64, I64, I64], vec![W256]),
+            HostFn::Create => (vec![W256, I64, I64], vec![W256]),
+            HostFn::Create2 => (vec![W256, I64, I64, W256], vec![W256]),
+            HostFn::SelfDestruct => (vec![W256], vec![]),
             HostFn::Keccak256Pair => (vec![W256, W256], vec![W256]),
             HostFn::ExtCodeCopy => (vec![W256, I64, W256, I64], vec![]),
             HostFn::SStore | HostFn::TStore => (vec![W256, W256], vec![]),
@@ -468,9 +505,28 @@ impl HostFn {
         }
     }
 
-    /// True if the function changes state (forbidden in a static context).
+    /// True if the function changes state (forbidden in a static context). `call` is forbidden there only
+    /// with a non-zero value, which the host checks.
     pub const fn is_state_changing(self) -> bool {
-        matches!(self, HostFn::SStore | HostFn::TStore | HostFn::Log(_))
+        matches!(
+            self,
+            HostFn::SStore | HostFn::TStore | HostFn::Log(_) | HostFn::Create | HostFn::Create2 | HostFn::SelfDestruct
+        )
+    }
+
+    /// True if the function's behaviour depends on the gas left: `sstore` (its minimum-gas rule) and the
+    /// calls and creates (which forward a share of it).
+    pub const fn observes_gas(self) -> bool {
+        matches!(
+            self,
+            HostFn::SStore
+                | HostFn::Call
+                | HostFn::CallCode
+                | HostFn::DelegateCall
+                | HostFn::StaticCall
+                | HostFn::Create
+                | HostFn::Create2
+        )
     }
 
     /// The text-form name (`sload`, `log2`, `env.caller`).
@@ -486,6 +542,14 @@ impl HostFn {
             HostFn::ExtCodeHash => "extcodehash".into(),
             HostFn::ExtCodeCopy => "extcodecopy".into(),
             HostFn::Keccak256Pair => "keccak256pair".into(),
+            HostFn::BlobHash => "blobhash".into(),
+            HostFn::Call => "call".into(),
+            HostFn::CallCode => "callcode".into(),
+            HostFn::DelegateCall => "delegatecall".into(),
+            HostFn::StaticCall => "staticcall".into(),
+            HostFn::Create => "create".into(),
+            HostFn::Create2 => "create2".into(),
+            HostFn::SelfDestruct => "selfdestruct".into(),
             HostFn::Log(n) => format!("log{n}"),
             HostFn::Env(f) => format!("env.{}", f.name()),
         }
@@ -504,6 +568,14 @@ impl HostFn {
             "extcodehash" => HostFn::ExtCodeHash,
             "extcodecopy" => HostFn::ExtCodeCopy,
             "keccak256pair" => HostFn::Keccak256Pair,
+            "blobhash" => HostFn::BlobHash,
+            "call" => HostFn::Call,
+            "callcode" => HostFn::CallCode,
+            "delegatecall" => HostFn::DelegateCall,
+            "staticcall" => HostFn::StaticCall,
+            "create" => HostFn::Create,
+            "create2" => HostFn::Create2,
+            "selfdestruct" => HostFn::SelfDestruct,
             _ => {
                 if let Some(n) = s.strip_prefix("log") {
                     let n: u8 = n.parse().ok()?;
@@ -777,9 +849,14 @@ impl Op {
     }
 
     /// True for operations whose behaviour depends on the gas left, and which must therefore see the counter
-    /// exactly as a per-operation meter would (`gas.left`, and `sstore` with its minimum-gas rule).
+    /// exactly as a per-operation meter would (`gas.left`, and the host functions of
+    /// [`HostFn::observes_gas`]).
     pub const fn observes_gas(&self) -> bool {
-        matches!(self, Op::GasLeft | Op::HostCall { func: HostFn::SStore, .. })
+        match self {
+            Op::GasLeft => true,
+            Op::HostCall { func, .. } => func.observes_gas(),
+            _ => false,
+        }
     }
 
     /// The blocks this terminator may branch to (empty for other operations).

@@ -12,6 +12,7 @@
 
 use zvm_compiler::frontend::zvm::asm;
 use zvm_runtime::engine::{Engine, TierPolicy};
+use zvm_runtime::Host as _;
 use zvm_runtime::{Address, InMemoryHost, Message};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -14,14 +14,15 @@ use crate::frame::{Frame, Message};
 use crate::host::Host;
 use crate::limits::Limits;
 use crate::result::{ExecResult, Status};
-use crate::schedule::{HostCosts, ZvmCosts};
+use crate::schedule::{EvmCosts, HostCosts, ZvmCosts};
+use crate::vm::{CodeFormat, FrameOutcome, Vm};
 use crate::{compiled, interpreter};
 use std::fmt;
 use std::str::FromStr;
 use thiserror::Error;
 use zvm_cache::{BytecodeFormat, Cache, CacheKey, KeyInputs, LoadedCode};
 use zvm_compiler::cranelift::{self as backend, CompiledModule, JitOptions, Target};
-use zvm_compiler::frontend::zvm::lower;
+use zvm_compiler::frontend::{evm, zvm::lower};
 use zvm_ir::Module;
 
 /// Which tier runs a program.
@@ -64,6 +65,9 @@ pub enum LoadError {
     /// The bytecode was rejected by its frontend.
     #[error(transparent)]
     Zvm(#[from] lower::LoadError),
+    /// The EVM code was refused (too large).
+    #[error(transparent)]
+    Evm(#[from] evm::LoadError),
     /// The frontend produced IR that does not verify (a zvm bug, reported instead of run).
     #[error("internal error: the frontend produced invalid IR: {0}")]
     InvalidIr(String),
@@ -186,6 +190,8 @@ pub struct Contract {
     module: Module,
     prepared: Prepared,
     costs: &'static dyn HostCosts,
+    /// How the code this contract calls or creates is read, when it has no container.
+    format: CodeFormat,
 }
 
 impl Contract {
@@ -197,6 +203,14 @@ impl Contract {
         Self::from_module(module, loaded.code.to_vec(), tier, &ZvmCosts)
     }
 
+    /// Loads EVM code for `tier`.
+    pub fn load_evm(code: &[u8], tier: Tier, limits: &Limits) -> Result<Contract, LoadError> {
+        let mut module = evm::load(code, limits.max_code_size)?;
+        zvm_ir::passes::gas::run(&mut module);
+        let contract = Self::from_module(module, code.to_vec(), tier, &EvmCosts)?;
+        Ok(Contract { format: CodeFormat::Evm, ..contract })
+    }
+
     /// Loads ZVM bytecode for the [`Tier::Aot`] tier through `cache`: on a hit the cached object is loaded
     /// (and, if the loader rejects it, removed and compiled anew); on a miss the program is compiled, the
     /// object stored, then loaded. The bytecode always goes through its frontend (that validates it and
@@ -206,11 +220,13 @@ impl Contract {
         let target = Target::host().ok_or_else(|| LoadError::Compile("the host architecture has no backend".into()))?;
         let key = cache_key(bytes, target)?;
         let (_, loaded, outcome) = cached_object(cache, &key, &module, target, zvm_cache::load)?;
-        Ok((Contract { code, module, prepared: Prepared::Aot(loaded), costs: &ZvmCosts }, outcome))
+        let contract =
+            Contract { code, module, prepared: Prepared::Aot(loaded), costs: &ZvmCosts, format: CodeFormat::Zvm };
+        Ok((contract, outcome))
     }
 
     /// Prepares an already gas-passed IR module (for IR-level tests and tools). `code` is what the program
-    /// sees as its own code.
+    /// sees as its own code; code it calls is read as ZVM.
     pub fn from_module(
         module: Module,
         code: Vec<u8>,
@@ -231,7 +247,7 @@ impl Contract {
                 Prepared::Aot(zvm_cache::load(&object)?)
             }
         };
-        Ok(Contract { code, module, prepared, costs })
+        Ok(Contract { code, module, prepared, costs, format: CodeFormat::Zvm })
     }
 
     /// The program's IR (after the gas pass).
@@ -257,22 +273,28 @@ impl Contract {
         }
     }
 
-    /// Runs the program for `msg` against `host`. State changes are kept only on success.
+    /// Runs the program for `msg` against `host` as a whole execution (call depth 0; calls and creates
+    /// it makes run on this contract's tier). State changes are kept only on success.
     pub fn run(&self, msg: &Message, host: &mut dyn Host, limits: &Limits) -> ExecResult {
+        let vm = Vm::new(self.tier(), limits.clone()).with_format(self.format);
         let checkpoint = host.checkpoint();
-        let result = {
-            let mut frame = Frame::new(msg, &self.code, &mut *host, limits, self.costs, &compiled::HELPERS);
-            let exit = match &self.prepared {
-                Prepared::Interp(p) => interpreter::run(p, &mut frame),
-                Prepared::Jit(c) => compiled::run(c, &mut frame),
-                Prepared::Aot(c) => compiled::run(c, &mut frame),
-            };
-            frame.finish(exit)
-        };
+        let result = self.run_frame(&vm, msg, host, 0).into_result(msg.gas_limit);
         if !result.status.is_success() {
             host.revert_to(checkpoint);
         }
         result
+    }
+
+    /// Runs one frame of this program at call depth `depth` on `vm` (no checkpoint: the caller owns the
+    /// journal).
+    pub fn run_frame(&self, vm: &Vm, msg: &Message, host: &mut dyn Host, depth: u32) -> FrameOutcome {
+        let mut frame = Frame::new(msg, &self.code, host, vm, self.costs, &compiled::HELPERS).at_depth(depth);
+        let exit = match &self.prepared {
+            Prepared::Interp(p) => interpreter::run(p, &mut frame),
+            Prepared::Jit(c) => compiled::run(c, &mut frame),
+            Prepared::Aot(c) => compiled::run(c, &mut frame),
+        };
+        frame.outcome(exit)
     }
 }
 

@@ -12,7 +12,8 @@
 use crate::host::{Address, Host};
 use crate::limits::{Limits, STACK_LIMIT};
 use crate::result::{ExecResult, Log, Status};
-use crate::schedule::HostCosts;
+use crate::schedule::{calls, HostCosts};
+use crate::vm::{CallInputs, CreateInputs, FrameOutcome, Vm};
 use ruint::aliases::U256;
 use std::ops::Range;
 use zvm_compiler::abi::{self, Helpers, VmCtx, Word};
@@ -86,8 +87,12 @@ pub struct Frame<'a> {
     pub code: &'a [u8],
     /// The host: state and environment.
     pub host: &'a mut dyn Host,
-    /// Resource limits.
+    /// The machine that runs the calls and creates this frame makes.
+    pub vm: &'a Vm,
+    /// Resource limits (the machine's).
     pub limits: &'a Limits,
+    /// Message-call depth of this frame (the transaction's frame is 0).
+    pub depth: u32,
     /// The gas schedule of host operations for the code's format.
     pub costs: &'a dyn HostCosts,
     /// Output of `halt`.
@@ -96,20 +101,23 @@ pub struct Frame<'a> {
     pub logs: Vec<Log>,
     /// Output of the last call made by this frame.
     pub return_data: Vec<u8>,
-    /// Gas to refund on success (before the cap), from storage clears.
-    pub refund: u64,
+    /// Change of the refund counter on success (before the cap), from storage writes and successful
+    /// calls; negative when this frame undid refunds of earlier frames.
+    pub refund: i64,
 }
 
 impl<'a> Frame<'a> {
-    /// A fresh frame with empty memory and stack and `msg.gas_limit` gas.
+    /// A fresh frame with empty memory and stack and `msg.gas_limit` gas, at call depth 0 (see
+    /// [`Frame::at_depth`]). Calls and creates it makes run on `vm`, within `vm`'s limits.
     pub fn new(
         msg: &'a Message,
         code: &'a [u8],
         host: &'a mut dyn Host,
-        limits: &'a Limits,
+        vm: &'a Vm,
         costs: &'a dyn HostCosts,
         helpers: &'static Helpers,
     ) -> Self {
+        let limits = &vm.limits;
         let mut stack = vec![[0u64; 4]; STACK_LIMIT].into_boxed_slice();
         let ctx = VmCtx {
             gas_left: msg.gas_limit,
@@ -129,13 +137,21 @@ impl<'a> Frame<'a> {
             msg,
             code,
             host,
+            vm,
             limits,
+            depth: 0,
             costs,
             output: Vec::new(),
             logs: Vec::new(),
             return_data: Vec::new(),
             refund: 0,
         }
+    }
+
+    /// The frame at message-call depth `depth`.
+    pub fn at_depth(mut self, depth: u32) -> Self {
+        self.depth = depth;
+        self
     }
 
     /// Recovers the frame from the context pointer native code was given.
@@ -379,6 +395,18 @@ impl<'a> Frame<'a> {
                 None
             }
             HostFn::Env(field) => Some(self.env(field)),
+            HostFn::BlobHash => {
+                let hashes = &self.host.tx().blob_hashes;
+                Some(usize::try_from(arg(0)).ok().and_then(|i| hashes.get(i)).copied().unwrap_or(U256::ZERO))
+            }
+            HostFn::Call | HostFn::CallCode | HostFn::DelegateCall | HostFn::StaticCall => {
+                Some(self.message_call(func, args)?)
+            }
+            HostFn::Create | HostFn::Create2 => Some(self.create(func, args)?),
+            HostFn::SelfDestruct => {
+                self.selfdestruct(Address::from_word(arg(0)))?;
+                None
+            }
             HostFn::Keccak256Pair => {
                 let mut buf = [0u8; 64];
                 buf[..32].copy_from_slice(&arg(0).to_be_bytes::<32>());
@@ -386,6 +414,108 @@ impl<'a> Frame<'a> {
                 Some(U256::from_be_bytes(crate::crypto::keccak256(&buf)))
             }
         })
+    }
+
+    /// The call family: pays the access, value and new-account costs, forwards all but 1/64 of the gas
+    /// left (EIP-150) at most, runs the call on the machine, and takes back what the callee did not use.
+    fn message_call(&mut self, func: HostFn, args: &[U256]) -> FrameResult<U256> {
+        let with_value = matches!(func, HostFn::Call | HostFn::CallCode);
+        let (requested, target) = (args[0], Address::from_word(args[1]));
+        let value = if with_value { args[2] } else { U256::ZERO };
+        let ranges = &args[if with_value { 3 } else { 2 }..];
+        let (in_off, in_len, out_off, out_len) =
+            (low_u64(ranges[0]), low_u64(ranges[1]), low_u64(ranges[2]), low_u64(ranges[3]));
+        if func == HostFn::Call && !value.is_zero() {
+            self.require_non_static()?;
+        }
+        let cold = self.host.warm_account(target);
+        let mut cost = self.costs.account_access(cold);
+        if !value.is_zero() {
+            cost += calls::CALL_VALUE;
+            if func == HostFn::Call && self.host.is_empty(target) {
+                cost += calls::NEW_ACCOUNT;
+            }
+        }
+        self.charge(cost)?;
+        let left = self.ctx.gas_left;
+        let mut gas_limit = u64::try_from(requested).unwrap_or(u64::MAX).min(left - left / 64);
+        self.charge(gas_limit)?;
+        if !value.is_zero() {
+            gas_limit += calls::CALL_STIPEND;
+        }
+        let input = self.memory[self.mem_range(in_off, in_len)?].to_vec();
+        let me = self.msg.address;
+        let (caller, address, apparent_value, transfer) = match func {
+            HostFn::Call => (me, target, value, Some(value)),
+            HostFn::CallCode => (me, me, value, Some(value)),
+            HostFn::DelegateCall => (self.msg.caller, me, self.msg.value, None),
+            _ => (me, target, U256::ZERO, Some(U256::ZERO)),
+        };
+        let is_static = self.msg.is_static || func == HostFn::StaticCall;
+        let inputs = CallInputs {
+            caller,
+            address,
+            code_address: target,
+            value: apparent_value,
+            transfer,
+            input,
+            gas_limit,
+            is_static,
+        };
+        let outcome = self.vm.call(&mut *self.host, inputs, self.depth + 1);
+        let success = outcome.status.is_success();
+        self.take_back(&outcome);
+        if success || outcome.status == Status::Revert {
+            let n = out_len.min(outcome.output.len() as u64);
+            let range = self.mem_range(out_off, n)?;
+            self.memory[range].copy_from_slice(&outcome.output[..n as usize]);
+        }
+        self.return_data = outcome.output;
+        Ok(U256::from(u8::from(success)))
+    }
+
+    /// Adds back the gas a callee did not use and, if it succeeded, its refunds and logs.
+    fn take_back(&mut self, outcome: &FrameOutcome) {
+        self.ctx.gas_left += outcome.gas_left;
+        if outcome.status.is_success() {
+            self.refund += outcome.refund;
+            self.logs.extend_from_slice(&outcome.logs);
+        }
+    }
+
+    /// `create` / `create2`: pays the init-code (and, for `create2`, hashing) cost, forwards all but 1/64 of
+    /// the gas left, and runs the creation on the machine.
+    fn create(&mut self, func: HostFn, args: &[U256]) -> FrameResult<U256> {
+        let (value, offset, len) = (args[0], low_u64(args[1]), low_u64(args[2]));
+        let salt = (func == HostFn::Create2).then(|| args[3]);
+        if len > zvm_compiler::frontend::evm::MAX_INITCODE_SIZE as u64 {
+            return Err(Exit::OutOfGas);
+        }
+        let words = len.div_ceil(32);
+        let per_word = calls::INITCODE_WORD + if salt.is_some() { calls::KECCAK_WORD } else { 0 };
+        self.charge(words * per_word)?;
+        let left = self.ctx.gas_left;
+        let gas_limit = left - left / 64;
+        self.charge(gas_limit)?;
+        let init_code = self.memory[self.mem_range(offset, len)?].to_vec();
+        let inputs = CreateInputs { caller: self.msg.address, value, init_code, gas_limit, salt };
+        let (outcome, address) = self.vm.create(&mut *self.host, inputs, self.depth + 1);
+        self.take_back(&outcome);
+        self.return_data = if outcome.status == Status::Revert { outcome.output } else { Vec::new() };
+        Ok(address.map_or(U256::ZERO, Address::to_word))
+    }
+
+    /// `selfdestruct beneficiary` (EIP-6780), with its EIP-2929 and new-account costs.
+    fn selfdestruct(&mut self, beneficiary: Address) -> FrameResult<()> {
+        let cold = self.host.warm_account(beneficiary);
+        let mut cost = if cold { calls::SELFDESTRUCT_COLD } else { 0 };
+        let me = self.msg.address;
+        if !self.host.balance(me).value.is_zero() && self.host.is_empty(beneficiary) {
+            cost += calls::NEW_ACCOUNT;
+        }
+        self.charge(cost)?;
+        self.host.selfdestruct(me, beneficiary);
+        Ok(())
     }
 
     fn env(&mut self, field: EnvField) -> U256 {
@@ -422,21 +552,25 @@ impl<'a> Frame<'a> {
         }
     }
 
-    /// Turns the frame into its result, given how it stopped. `None` means the entry function returned
-    /// normally, which is a success with empty output.
+    /// What the frame leaves to its caller, given how it stopped. `None` means the entry function
+    /// returned normally, which is a success with empty output. Failures other than a revert keep no gas.
+    pub fn outcome(self, exit: Option<Exit>) -> FrameOutcome {
+        let gas_left = self.ctx.gas_left;
+        let (status, gas_left, refund, output, logs) = match exit {
+            None | Some(Exit::Halt(HaltKind::Return)) => {
+                (Status::Success, gas_left, self.refund, self.output, self.logs)
+            }
+            Some(Exit::Halt(HaltKind::Revert)) => (Status::Revert, gas_left, 0, self.output, Vec::new()),
+            Some(Exit::OutOfGas) => (Status::OutOfGas, 0, 0, Vec::new(), Vec::new()),
+            Some(Exit::Trap(code)) => (Status::Trap(code), 0, 0, Vec::new(), Vec::new()),
+        };
+        FrameOutcome { status, gas_left, refund, output, logs }
+    }
+
+    /// Turns the frame into the result of a whole execution, with the refund applied and capped.
     pub fn finish(self, exit: Option<Exit>) -> ExecResult {
         let limit = self.msg.gas_limit;
-        let used = limit - self.ctx.gas_left;
-        let (status, gas_used, gas_refunded, output, logs) = match exit {
-            None | Some(Exit::Halt(HaltKind::Return)) => {
-                let refund = self.refund.min(used / MAX_REFUND_QUOTIENT);
-                (Status::Success, used - refund, refund, self.output, self.logs)
-            }
-            Some(Exit::Halt(HaltKind::Revert)) => (Status::Revert, used, 0, self.output, Vec::new()),
-            Some(Exit::OutOfGas) => (Status::OutOfGas, limit, 0, Vec::new(), Vec::new()),
-            Some(Exit::Trap(code)) => (Status::Trap(code), limit, 0, Vec::new(), Vec::new()),
-        };
-        ExecResult { status, gas_used, gas_refunded, output, logs }
+        self.outcome(exit).into_result(limit)
     }
 }
 

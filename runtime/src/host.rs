@@ -76,7 +76,10 @@ pub struct BlockEnv {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TxEnv {
     pub origin: Address,
+    /// The effective gas price.
     pub gas_price: U256,
+    /// EIP-4844 versioned hashes of the transaction's blobs (`BLOBHASH`).
+    pub blob_hashes: Vec<U256>,
 }
 
 /// A value read from state, with whether it was cold (first access in the transaction).
@@ -99,11 +102,19 @@ pub struct SStoreOutcome {
 pub struct Checkpoint(pub usize);
 
 /// Contract state and chain context, as seen by executing code.
+///
+/// The first group of methods is what bytecode reaches through host calls: they warm what they touch
+/// (EIP-2929) and report whether it was cold. The second group is for the call machinery and the
+/// transaction layer ([`crate::vm`], [`crate::tx`]): account bookkeeping that never warms anything and is
+/// never charged by itself. Every change of either group is journaled, so that [`Host::revert_to`] undoes
+/// exactly the changes made after a checkpoint.
 pub trait Host {
     /// Block environment.
     fn block(&self) -> &BlockEnv;
     /// Transaction environment.
     fn tx(&self) -> &TxEnv;
+    /// Sets the transaction environment (the transaction layer does this before executing).
+    fn set_tx(&mut self, tx: TxEnv);
     /// Reads a persistent storage slot of `address`.
     fn sload(&mut self, address: Address, key: U256) -> Access<U256>;
     /// Writes a persistent storage slot of `address`.
@@ -116,7 +127,7 @@ pub trait Host {
     fn balance(&mut self, address: Address) -> Access<U256>;
     /// An account's code (empty if it has none or does not exist).
     fn code(&mut self, address: Address) -> Access<&[u8]>;
-    /// An account's code hash (zero if the account does not exist).
+    /// An account's code hash (zero if the account does not exist or is empty, EIP-1052 with EIP-161).
     fn code_hash(&mut self, address: Address) -> Access<U256>;
     /// The hash of block `number` (zero unless it is one of the 256 most recent blocks).
     fn block_hash(&mut self, number: U256) -> U256;
@@ -124,6 +135,38 @@ pub trait Host {
     fn checkpoint(&mut self) -> Checkpoint;
     /// Undoes every change made since `checkpoint`.
     fn revert_to(&mut self, checkpoint: Checkpoint);
+
+    /// Marks an account warm; true if it was cold.
+    fn warm_account(&mut self, address: Address) -> bool;
+    /// Marks a storage slot warm; true if it was cold.
+    fn warm_slot(&mut self, address: Address, key: U256) -> bool;
+    /// True if the account does not exist or is empty (no code, zero nonce and balance; EIP-161).
+    fn is_empty(&mut self, address: Address) -> bool;
+    /// True if creating a contract at `address` would collide: it has code, a non-zero nonce or storage.
+    fn has_collision(&mut self, address: Address) -> bool;
+    /// An account's nonce (0 if it does not exist).
+    fn nonce(&mut self, address: Address) -> u64;
+    /// Sets an account's nonce, creating the account if needed.
+    fn set_nonce(&mut self, address: Address, nonce: u64);
+    /// Sets an account's balance, creating and touching the account.
+    fn set_balance(&mut self, address: Address, balance: U256);
+    /// Moves `value` from `from` to `to`, touching both; returns false (and changes nothing) if `from`
+    /// holds less than `value`.
+    fn transfer(&mut self, from: Address, to: Address, value: U256) -> bool;
+    /// Marks an account touched: if it is empty at the end of the transaction, it is deleted (EIP-161).
+    fn touch(&mut self, address: Address);
+    /// Makes `address` a new contract account of this transaction (nonce 1, no code, no storage, balance
+    /// kept), touched.
+    fn create_account(&mut self, address: Address);
+    /// Sets an account's code.
+    fn set_code(&mut self, address: Address, code: Vec<u8>);
+    /// `SELFDESTRUCT` of `address` in favour of `beneficiary` (EIP-6780): the balance moves to the
+    /// beneficiary; the account itself is deleted at the end of the transaction only if it was created in
+    /// this transaction (its balance is then burnt even when it is its own beneficiary).
+    fn selfdestruct(&mut self, address: Address, beneficiary: Address);
+    /// Ends the transaction: deletes self-destructed accounts and touched empty accounts, makes current
+    /// values the original values, clears transient storage, warm sets and the journal.
+    fn finish_transaction(&mut self);
 }
 
 /// One account of the in-memory host.
@@ -135,12 +178,62 @@ pub struct Account {
     pub storage: HashMap<U256, U256>,
 }
 
+impl Account {
+    /// Empty as EIP-161 defines it: no code, zero nonce, zero balance.
+    pub fn is_empty(&self) -> bool {
+        self.code.is_empty() && self.nonce == 0 && self.balance.is_zero()
+    }
+}
+
 #[derive(Clone, Debug)]
 enum JournalEntry {
-    Storage { address: Address, key: U256, previous: Option<U256> },
-    Transient { address: Address, key: U256, previous: U256 },
-    WarmSlot { address: Address, key: U256 },
-    WarmAccount { address: Address },
+    Storage {
+        address: Address,
+        key: U256,
+        previous: Option<U256>,
+    },
+    Transient {
+        address: Address,
+        key: U256,
+        previous: U256,
+    },
+    WarmSlot {
+        address: Address,
+        key: U256,
+    },
+    WarmAccount {
+        address: Address,
+    },
+    /// The account did not exist before this change made it.
+    AccountCreated {
+        address: Address,
+    },
+    /// The whole account before it was replaced by a new contract.
+    AccountReplaced {
+        address: Address,
+        previous: Box<Account>,
+    },
+    Balance {
+        address: Address,
+        previous: U256,
+    },
+    Nonce {
+        address: Address,
+        previous: u64,
+    },
+    Code {
+        address: Address,
+        previous: Vec<u8>,
+    },
+    Touched {
+        address: Address,
+    },
+    CreatedInTx {
+        address: Address,
+    },
+    Destructed {
+        address: Address,
+    },
 }
 
 /// A host that keeps all state in memory, with a journal: the reference host for tests, the CLI and
@@ -155,6 +248,9 @@ pub struct InMemoryHost {
     transient: HashMap<(Address, U256), U256>,
     warm_slots: HashSet<(Address, U256)>,
     warm_accounts: HashSet<Address>,
+    touched: HashSet<Address>,
+    created: HashSet<Address>,
+    destructed: HashSet<Address>,
     journal: Vec<JournalEntry>,
 }
 
@@ -164,7 +260,7 @@ impl InMemoryHost {
         Self::default()
     }
 
-    /// The account at `address`, created empty if missing.
+    /// The account at `address`, created empty if missing. (Setup only: not journaled.)
     pub fn account_mut(&mut self, address: Address) -> &mut Account {
         self.accounts.entry(address).or_default()
     }
@@ -174,30 +270,12 @@ impl InMemoryHost {
         self.accounts.get(&address).and_then(|a| a.storage.get(&key)).copied().unwrap_or(U256::ZERO)
     }
 
-    /// Ends the transaction: current values become original values, transient storage and warm sets are
-    /// cleared, the journal is dropped.
-    pub fn finish_transaction(&mut self) {
-        self.original.clear();
-        self.transient.clear();
-        self.warm_slots.clear();
-        self.warm_accounts.clear();
-        self.journal.clear();
-    }
-
-    fn warm_account(&mut self, address: Address) -> bool {
-        let cold = self.warm_accounts.insert(address);
-        if cold {
-            self.journal.push(JournalEntry::WarmAccount { address });
+    /// The account, created (and journaled as created) if missing.
+    fn existing(&mut self, address: Address) -> &mut Account {
+        if !self.accounts.contains_key(&address) {
+            self.journal.push(JournalEntry::AccountCreated { address });
         }
-        cold
-    }
-
-    fn warm_slot(&mut self, address: Address, key: U256) -> bool {
-        let cold = self.warm_slots.insert((address, key));
-        if cold {
-            self.journal.push(JournalEntry::WarmSlot { address, key });
-        }
-        cold
+        self.accounts.entry(address).or_default()
     }
 }
 
@@ -210,6 +288,10 @@ impl Host for InMemoryHost {
         &self.tx
     }
 
+    fn set_tx(&mut self, tx: TxEnv) {
+        self.tx = tx;
+    }
+
     fn sload(&mut self, address: Address, key: U256) -> Access<U256> {
         let cold = self.warm_slot(address, key);
         Access { value: self.storage(address, key), cold }
@@ -217,15 +299,15 @@ impl Host for InMemoryHost {
 
     fn sstore(&mut self, address: Address, key: U256, value: U256) -> SStoreOutcome {
         let cold = self.warm_slot(address, key);
-        let account = self.accounts.entry(address).or_default();
+        let account = self.existing(address);
         let previous_entry = account.storage.get(&key).copied();
         let previous = previous_entry.unwrap_or(U256::ZERO);
-        let original = *self.original.entry((address, key)).or_insert(previous);
         if value.is_zero() {
             account.storage.remove(&key);
         } else {
             account.storage.insert(key, value);
         }
+        let original = *self.original.entry((address, key)).or_insert(previous);
         self.journal.push(JournalEntry::Storage { address, key, previous: previous_entry });
         SStoreOutcome { original, previous, cold }
     }
@@ -252,8 +334,8 @@ impl Host for InMemoryHost {
     fn code_hash(&mut self, address: Address) -> Access<U256> {
         let cold = self.warm_account(address);
         let value = match self.accounts.get(&address) {
-            Some(a) => U256::from_be_bytes(crate::crypto::keccak256(&a.code)),
-            None => U256::ZERO,
+            Some(a) if !a.is_empty() => U256::from_be_bytes(crate::crypto::keccak256(&a.code)),
+            _ => U256::ZERO,
         };
         Access { value, cold }
     }
@@ -263,8 +345,9 @@ impl Host for InMemoryHost {
         if number >= current || current - number > U256::from(256u64) {
             return U256::ZERO;
         }
-        // The in-memory host has no chain: it derives a stable stand-in hash from the number.
-        U256::from_be_bytes(crate::crypto::keccak256(&number.to_be_bytes::<32>()))
+        // The in-memory host has no chain. Its stand-in is keccak256 of the number in decimal, the
+        // convention of the Ethereum state tests (and of geth's and revm's test hosts).
+        U256::from_be_bytes(crate::crypto::keccak256(number.to_string().as_bytes()))
     }
 
     fn checkpoint(&mut self) -> Checkpoint {
@@ -273,26 +356,169 @@ impl Host for InMemoryHost {
 
     fn revert_to(&mut self, checkpoint: Checkpoint) {
         while self.journal.len() > checkpoint.0 {
-            match self.journal.pop() {
-                Some(JournalEntry::Storage { address, key, previous }) => {
+            let Some(entry) = self.journal.pop() else { break };
+            match entry {
+                JournalEntry::Storage { address, key, previous } => {
                     let storage = &mut self.accounts.entry(address).or_default().storage;
                     match previous {
                         Some(v) => storage.insert(key, v),
                         None => storage.remove(&key),
                     };
                 }
-                Some(JournalEntry::Transient { address, key, previous }) => {
+                JournalEntry::Transient { address, key, previous } => {
                     self.transient.insert((address, key), previous);
                 }
-                Some(JournalEntry::WarmSlot { address, key }) => {
+                JournalEntry::WarmSlot { address, key } => {
                     self.warm_slots.remove(&(address, key));
                 }
-                Some(JournalEntry::WarmAccount { address }) => {
+                JournalEntry::WarmAccount { address } => {
                     self.warm_accounts.remove(&address);
                 }
-                None => break,
+                JournalEntry::AccountCreated { address } => {
+                    self.accounts.remove(&address);
+                }
+                JournalEntry::AccountReplaced { address, previous } => {
+                    self.accounts.insert(address, *previous);
+                }
+                JournalEntry::Balance { address, previous } => {
+                    self.accounts.entry(address).or_default().balance = previous;
+                }
+                JournalEntry::Nonce { address, previous } => {
+                    self.accounts.entry(address).or_default().nonce = previous;
+                }
+                JournalEntry::Code { address, previous } => {
+                    self.accounts.entry(address).or_default().code = previous;
+                }
+                JournalEntry::Touched { address } => {
+                    self.touched.remove(&address);
+                }
+                JournalEntry::CreatedInTx { address } => {
+                    self.created.remove(&address);
+                }
+                JournalEntry::Destructed { address } => {
+                    self.destructed.remove(&address);
+                }
             }
         }
+    }
+
+    fn warm_account(&mut self, address: Address) -> bool {
+        let cold = self.warm_accounts.insert(address);
+        if cold {
+            self.journal.push(JournalEntry::WarmAccount { address });
+        }
+        cold
+    }
+
+    fn warm_slot(&mut self, address: Address, key: U256) -> bool {
+        let cold = self.warm_slots.insert((address, key));
+        if cold {
+            self.journal.push(JournalEntry::WarmSlot { address, key });
+        }
+        cold
+    }
+
+    fn is_empty(&mut self, address: Address) -> bool {
+        self.accounts.get(&address).is_none_or(Account::is_empty)
+    }
+
+    fn has_collision(&mut self, address: Address) -> bool {
+        self.accounts.get(&address).is_some_and(|a| a.nonce != 0 || !a.code.is_empty() || !a.storage.is_empty())
+    }
+
+    fn nonce(&mut self, address: Address) -> u64 {
+        self.accounts.get(&address).map_or(0, |a| a.nonce)
+    }
+
+    fn set_nonce(&mut self, address: Address, nonce: u64) {
+        let account = self.existing(address);
+        let previous = std::mem::replace(&mut account.nonce, nonce);
+        self.journal.push(JournalEntry::Nonce { address, previous });
+    }
+
+    fn set_balance(&mut self, address: Address, balance: U256) {
+        self.touch(address);
+        let account = self.existing(address);
+        let previous = std::mem::replace(&mut account.balance, balance);
+        self.journal.push(JournalEntry::Balance { address, previous });
+    }
+
+    fn transfer(&mut self, from: Address, to: Address, value: U256) -> bool {
+        let from_balance = self.accounts.get(&from).map_or(U256::ZERO, |a| a.balance);
+        if from_balance < value {
+            return false;
+        }
+        self.touch(from);
+        self.touch(to);
+        if value.is_zero() || from == to {
+            return true;
+        }
+        self.set_balance(from, from_balance - value);
+        let to_balance = self.accounts.get(&to).map_or(U256::ZERO, |a| a.balance);
+        // Balances are bounded by the total supply, far below 2^256.
+        self.set_balance(to, to_balance.saturating_add(value));
+        true
+    }
+
+    fn touch(&mut self, address: Address) {
+        if self.touched.insert(address) {
+            self.journal.push(JournalEntry::Touched { address });
+        }
+    }
+
+    fn create_account(&mut self, address: Address) {
+        let balance = self.accounts.get(&address).map_or(U256::ZERO, |a| a.balance);
+        let fresh = Account { balance, nonce: 1, ..Account::default() };
+        match self.accounts.insert(address, fresh) {
+            Some(previous) => {
+                self.journal.push(JournalEntry::AccountReplaced { address, previous: Box::new(previous) })
+            }
+            None => self.journal.push(JournalEntry::AccountCreated { address }),
+        }
+        if self.created.insert(address) {
+            self.journal.push(JournalEntry::CreatedInTx { address });
+        }
+        self.touch(address);
+    }
+
+    fn set_code(&mut self, address: Address, code: Vec<u8>) {
+        let account = self.existing(address);
+        let previous = std::mem::replace(&mut account.code, code);
+        self.journal.push(JournalEntry::Code { address, previous });
+    }
+
+    fn selfdestruct(&mut self, address: Address, beneficiary: Address) {
+        let balance = self.accounts.get(&address).map_or(U256::ZERO, |a| a.balance);
+        if beneficiary != address {
+            self.transfer(address, beneficiary, balance);
+        } else {
+            self.touch(address);
+        }
+        if self.created.contains(&address) {
+            if self.destructed.insert(address) {
+                self.journal.push(JournalEntry::Destructed { address });
+            }
+            if !balance.is_zero() && beneficiary == address {
+                self.set_balance(address, U256::ZERO);
+            }
+        }
+    }
+
+    fn finish_transaction(&mut self) {
+        for address in self.destructed.drain() {
+            self.accounts.remove(&address);
+        }
+        for address in self.touched.drain() {
+            if self.accounts.get(&address).is_some_and(Account::is_empty) {
+                self.accounts.remove(&address);
+            }
+        }
+        self.created.clear();
+        self.original.clear();
+        self.transient.clear();
+        self.warm_slots.clear();
+        self.warm_accounts.clear();
+        self.journal.clear();
     }
 }
 

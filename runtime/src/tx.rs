@@ -5,11 +5,14 @@
 //! rejected with its reason ([`InvalidTx`]) and leaves the state exactly as it was. A valid one always
 //! changes state (nonce, fees), whatever its execution's status.
 
-use crate::host::{Address, Host};
+use crate::frame::MAX_REFUND_QUOTIENT;
+use crate::host::{Address, BlockEnv, Host, TxEnv};
+use crate::precompiles;
 use crate::result::{Log, Status};
-use crate::vm::Vm;
+use crate::vm::{CallInputs, CreateInputs, Vm};
 use ruint::aliases::U256;
 use thiserror::Error;
+use zvm_compiler::frontend::evm;
 
 /// The envelope type of a transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,10 +130,194 @@ pub fn blob_base_fee(excess_blob_gas: u64) -> U256 {
     output / denominator
 }
 
-/// Validates and executes `tx` against `host`. On `Err` nothing changed.
+/// Most blobs a block (and so a transaction) can carry (Cancun: 786432 / 131072).
+pub const MAX_BLOBS_PER_BLOCK: usize = 6;
+/// The version byte of a KZG versioned hash.
+pub const VERSIONED_HASH_VERSION_KZG: u8 = 0x01;
+
+/// Intrinsic gas (Cancun): 21000 (53000 for a create), 4 per zero and 16 per non-zero data byte, 2400 per
+/// access-list address and 1900 per storage key, and for a create 2 per word of init code (EIP-3860).
+pub fn intrinsic_gas(tx: &Transaction) -> u64 {
+    let zeros = tx.data.iter().filter(|&&b| b == 0).count() as u64;
+    let non_zeros = tx.data.len() as u64 - zeros;
+    let mut gas = 21000 + 4 * zeros + 16 * non_zeros;
+    for item in &tx.access_list {
+        gas += 2400 + 1900 * item.storage_keys.len() as u64;
+    }
+    if tx.to.is_none() {
+        gas += 32000 + crate::schedule::calls::INITCODE_WORD * (tx.data.len() as u64).div_ceil(32);
+    }
+    gas
+}
+
+/// Checks `tx` against the block and the sender's account; returns the effective gas price.
+fn validate(host: &mut dyn Host, tx: &Transaction) -> Result<U256, InvalidTx> {
+    let block = host.block().clone();
+    if tx.to.is_none() {
+        if tx.tx_type == TxType::Blob {
+            return Err(InvalidTx::BlobCreate);
+        }
+        if tx.data.len() > evm::MAX_INITCODE_SIZE {
+            return Err(InvalidTx::InitCodeTooLarge { size: tx.data.len(), max: evm::MAX_INITCODE_SIZE });
+        }
+    }
+    let intrinsic = intrinsic_gas(tx);
+    if tx.gas_limit < intrinsic {
+        return Err(InvalidTx::IntrinsicGasTooLow { limit: tx.gas_limit, intrinsic });
+    }
+    if tx.gas_limit > block.gas_limit {
+        return Err(InvalidTx::GasLimitAboveBlock { limit: tx.gas_limit, block: block.gas_limit });
+    }
+    let max_fee = tx.gas_price;
+    let effective = match tx.tx_type {
+        TxType::Legacy | TxType::AccessList => max_fee,
+        TxType::DynamicFee | TxType::Blob => {
+            let priority = tx.max_priority_fee_per_gas;
+            if priority > max_fee {
+                return Err(InvalidTx::PriorityAboveMaxFee { priority, max_fee });
+            }
+            max_fee.min(block.base_fee.saturating_add(priority))
+        }
+    };
+    if max_fee < block.base_fee {
+        return Err(InvalidTx::FeeBelowBaseFee { max_fee, base_fee: block.base_fee });
+    }
+    let mut max_blob_fee = U256::ZERO;
+    if tx.tx_type == TxType::Blob {
+        if tx.blob_hashes.is_empty() {
+            return Err(InvalidTx::NoBlobs);
+        }
+        if tx.blob_hashes.len() > MAX_BLOBS_PER_BLOCK {
+            return Err(InvalidTx::TooManyBlobs { count: tx.blob_hashes.len(), max: MAX_BLOBS_PER_BLOCK });
+        }
+        if let Some(index) = tx.blob_hashes.iter().position(|h| h.to_be_bytes::<32>()[0] != VERSIONED_HASH_VERSION_KZG)
+        {
+            return Err(InvalidTx::BadBlobVersion { index });
+        }
+        if tx.max_fee_per_blob_gas < block.blob_base_fee {
+            return Err(InvalidTx::BlobFeeTooLow {
+                max_fee: tx.max_fee_per_blob_gas,
+                blob_base_fee: block.blob_base_fee,
+            });
+        }
+        max_blob_fee = U256::from(blob_gas(tx)).saturating_mul(tx.max_fee_per_blob_gas);
+    }
+    let state_nonce = host.nonce(tx.caller);
+    if state_nonce == u64::MAX {
+        return Err(InvalidTx::NonceOverflow);
+    }
+    if tx.nonce != state_nonce {
+        return Err(InvalidTx::NonceMismatch { tx: tx.nonce, state: state_nonce });
+    }
+    if !host.code(tx.caller).value.is_empty() {
+        return Err(InvalidTx::SenderHasCode);
+    }
+    let balance = host.balance(tx.caller).value;
+    let needed = U256::from(tx.gas_limit)
+        .checked_mul(max_fee)
+        .and_then(|g| g.checked_add(tx.value))
+        .and_then(|g| g.checked_add(max_blob_fee));
+    match needed {
+        Some(needed) if needed <= balance => Ok(effective),
+        Some(needed) => Err(InvalidTx::InsufficientFunds { balance, needed }),
+        None => Err(InvalidTx::InsufficientFunds { balance, needed: U256::MAX }),
+    }
+}
+
+/// Blob gas a transaction uses.
+fn blob_gas(tx: &Transaction) -> u64 {
+    GAS_PER_BLOB * tx.blob_hashes.len() as u64
+}
+
+/// Validates and executes `tx` against `host` on `vm`, then ends the transaction
+/// ([`Host::finish_transaction`]). On `Err` the state is unchanged.
 pub fn transact(vm: &Vm, host: &mut dyn Host, tx: &Transaction) -> Result<TxOutcome, InvalidTx> {
-    let _ = (vm, host, tx);
-    unimplemented!("landing in this session")
+    let effective = match validate(host, tx) {
+        Ok(price) => price,
+        Err(e) => {
+            // Validation only warmed accounts; dropping the transaction's scratch state undoes that.
+            host.finish_transaction();
+            return Err(e);
+        }
+    };
+    let block = host.block().clone();
+    host.set_tx(TxEnv { origin: tx.caller, gas_price: effective, blob_hashes: tx.blob_hashes.clone() });
+
+    // Buy the gas (and the blob gas, which is not refunded).
+    let upfront = U256::from(tx.gas_limit) * effective + U256::from(blob_gas(tx)) * block.blob_base_fee;
+    let balance = host.balance(tx.caller).value;
+    host.set_balance(tx.caller, balance - upfront);
+
+    // EIP-2929 / EIP-2930 / EIP-3651: what is warm before execution starts.
+    host.warm_account(tx.caller);
+    host.warm_account(block.coinbase);
+    for address in precompiles::addresses() {
+        host.warm_account(address);
+    }
+    for item in &tx.access_list {
+        host.warm_account(item.address);
+        for &key in &item.storage_keys {
+            host.warm_slot(item.address, key);
+        }
+    }
+
+    let gas = tx.gas_limit - intrinsic_gas(tx);
+    let (outcome, created) = match tx.to {
+        Some(to) => {
+            host.warm_account(to);
+            host.set_nonce(tx.caller, tx.nonce + 1);
+            let inputs = CallInputs {
+                caller: tx.caller,
+                address: to,
+                code_address: to,
+                value: tx.value,
+                transfer: Some(tx.value),
+                input: tx.data.clone(),
+                gas_limit: gas,
+                is_static: false,
+            };
+            (vm.call(host, inputs, 0), None)
+        }
+        None => {
+            let inputs = CreateInputs {
+                caller: tx.caller,
+                value: tx.value,
+                init_code: tx.data.clone(),
+                gas_limit: gas,
+                salt: None,
+            };
+            vm.create(host, inputs, 0)
+        }
+    };
+
+    // Gas spent includes the intrinsic gas; the refund is capped at a fifth of it (EIP-3529).
+    let spent = tx.gas_limit - outcome.gas_left;
+    let refund = if outcome.status.is_success() {
+        u64::try_from(outcome.refund).unwrap_or(0).min(spent / MAX_REFUND_QUOTIENT)
+    } else {
+        0
+    };
+    let gas_used = spent - refund;
+    finish(host, tx, effective, &block, gas_used);
+    Ok(TxOutcome {
+        status: outcome.status,
+        gas_used,
+        gas_refunded: refund,
+        output: outcome.output,
+        logs: outcome.logs,
+        created,
+    })
+}
+
+/// Returns unused gas to the sender, pays the coinbase its priority fee, and ends the transaction.
+fn finish(host: &mut dyn Host, tx: &Transaction, effective: U256, block: &BlockEnv, gas_used: u64) {
+    let returned = U256::from(tx.gas_limit - gas_used) * effective;
+    let balance = host.balance(tx.caller).value;
+    host.set_balance(tx.caller, balance + returned);
+    let tip = effective.saturating_sub(block.base_fee) * U256::from(gas_used);
+    let coinbase_balance = host.balance(block.coinbase).value;
+    host.set_balance(block.coinbase, coinbase_balance.saturating_add(tip));
+    host.finish_transaction();
 }
 
 #[cfg(test)]

@@ -13,7 +13,9 @@ use zvm_ir::{
     MemAccess, Module, Op, Signature, TernOp, TrapCode, Type, UnOp, Value, U256,
 };
 use zvm_runtime::compiled::{self, HELPERS};
+use zvm_runtime::executor::Tier;
 use zvm_runtime::schedule::ZvmCosts;
+use zvm_runtime::vm::Vm;
 use zvm_runtime::{Address, Exit, Frame, InMemoryHost, Limits, Message};
 
 const LEVELS: [OptLevel; 2] = [OptLevel::None, OptLevel::Speed];
@@ -49,7 +51,8 @@ impl Default for Env {
 
 fn run_with(code: &CompiledModule, env: &Env, host: &mut InMemoryHost) -> Run {
     let msg = Message { address: ADDRESS, input: env.input.clone(), gas_limit: env.gas, ..Default::default() };
-    let mut frame = Frame::new(&msg, b"test code", host, &env.limits, &ZvmCosts, &HELPERS);
+    let vm = Vm::new(Tier::Interp, env.limits.clone());
+    let mut frame = Frame::new(&msg, b"test code", host, &vm, &ZvmCosts, &HELPERS);
     let exit = compiled::run(code, &mut frame);
     let stack_len = frame.ctx.stack_len;
     let stack_top = (0..stack_len.min(8) as u32).map(|d| frame.stack_get(d)).collect();
@@ -1371,7 +1374,8 @@ fn run_example(
     host: &mut InMemoryHost,
 ) -> (Option<Exit>, Vec<u8>) {
     let limits = Limits::default();
-    let mut frame = Frame::new(msg, bytecode, host, &limits, &ZvmCosts, &HELPERS);
+    let vm = Vm::new(Tier::Interp, limits.clone());
+    let mut frame = Frame::new(msg, bytecode, host, &vm, &ZvmCosts, &HELPERS);
     let exit = compiled::run(code, &mut frame);
     (exit, frame.output.clone())
 }

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use zvm_compiler::frontend::zvm::asm;
 use zvm_runtime::engine::{BuildError, ContractId, Engine, EngineError, TierPolicy};
 use zvm_runtime::executor::Tier;
+use zvm_runtime::Host as _;
 use zvm_runtime::{Address, ExecResult, InMemoryHost, Message, Status};
 
 const ADDRESS: Address = Address::from_low_u64(0xc0de);

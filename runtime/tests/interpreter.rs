@@ -10,9 +10,11 @@ use zvm_ir::{
     Module, Op, Signature, TernOp, TrapCode, Type, UnOp, Value,
 };
 use zvm_runtime::compiled;
+use zvm_runtime::executor::Tier;
 use zvm_runtime::host::SStoreOutcome;
 use zvm_runtime::interpreter::{self, Program};
 use zvm_runtime::schedule::HostCosts;
+use zvm_runtime::vm::Vm;
 use zvm_runtime::{Address, Exit, Frame, InMemoryHost, Limits, Message};
 
 // ---- harness --------------------------------------------------------------------------------------------
@@ -30,7 +32,7 @@ impl HostCosts for FreeCosts {
     fn sstore_min_gas(&self) -> u64 {
         0
     }
-    fn sstore_refund(&self, _outcome: &SStoreOutcome, _new: U256) -> u64 {
+    fn sstore_refund(&self, _outcome: &SStoreOutcome, _new: U256) -> i64 {
         0
     }
     fn account_access(&self, _cold: bool) -> u64 {
@@ -100,7 +102,8 @@ fn run_full(module: &Module, gas: u64, input: Vec<u8>, limits: &Limits) -> Outco
     let msg = Message { gas_limit: gas, input, address: ME, ..Message::default() };
     let mut host = InMemoryHost::new();
     let (exit, gas_left, output, memory, call_depth) = {
-        let mut frame = Frame::new(&msg, &[], &mut host, limits, &FreeCosts, &HELPERS);
+        let vm = Vm::new(Tier::Interp, limits.clone());
+        let mut frame = Frame::new(&msg, &[], &mut host, &vm, &FreeCosts, &HELPERS);
         let exit = interpreter::run(&program, &mut frame);
         (exit, frame.gas_left(), frame.output.clone(), frame.memory().to_vec(), frame.ctx.call_depth)
     };
@@ -113,7 +116,8 @@ fn run_both(module: &Module, gas: u64, input: Vec<u8>, limits: &Limits) -> Outco
     let code = cranelift::compile(module, &JitOptions::default()).expect("the compiled tier accepts the module");
     let msg = Message { gas_limit: gas, input, address: ME, ..Message::default() };
     let mut host = InMemoryHost::new();
-    let mut frame = Frame::new(&msg, &[], &mut host, limits, &FreeCosts, &compiled::HELPERS);
+    let vm = Vm::new(Tier::Interp, limits.clone());
+    let mut frame = Frame::new(&msg, &[], &mut host, &vm, &FreeCosts, &compiled::HELPERS);
     let exit = compiled::run(&code, &mut frame);
     let what = format!("gas {gas}\n{}", zvm_ir::text::print(module));
     assert_eq!(interp.exit, exit, "exit: {what}");
@@ -305,7 +309,8 @@ fn fibonacci_timing() {
         let msg = Message { gas_limit: u64::MAX, ..Message::default() };
         let limits = Limits::default();
         let mut host = InMemoryHost::new();
-        let mut frame = Frame::new(&msg, &[], &mut host, &limits, &FreeCosts, &HELPERS);
+        let vm = Vm::new(Tier::Interp, limits.clone());
+        let mut frame = Frame::new(&msg, &[], &mut host, &vm, &FreeCosts, &HELPERS);
         let start = Instant::now();
         let exit = interpreter::run(&program, &mut frame);
         let elapsed = start.elapsed();
@@ -1185,7 +1190,8 @@ fn programs_are_reusable() {
         let msg = Message { gas_limit: 100, ..Message::default() };
         let limits = Limits::default();
         let mut host = InMemoryHost::new();
-        let mut frame = Frame::new(&msg, &[], &mut host, &limits, &FreeCosts, &HELPERS);
+        let vm = Vm::new(Tier::Interp, limits.clone());
+        let mut frame = Frame::new(&msg, &[], &mut host, &vm, &FreeCosts, &HELPERS);
         assert_eq!(interpreter::run(&program, &mut frame), Some(Exit::Halt(HaltKind::Return)));
         assert_eq!(be_word(&frame.output), fib_reference(50));
         assert_eq!(frame.gas_left(), 100 - 50 - 3);

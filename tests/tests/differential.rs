@@ -5,7 +5,8 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use zvm_compiler::frontend::zvm::opcodes::{op, OpClass, OPCODES};
+use zvm_compiler::frontend::stack::Sem;
+use zvm_compiler::frontend::zvm::opcodes::{op, OPCODES};
 use zvm_ir::U256;
 use zvm_runtime::Status;
 
@@ -25,7 +26,7 @@ enum Piece {
 fn plain_ops() -> Vec<u8> {
     OPCODES
         .iter()
-        .filter(|i| i.class == OpClass::Supported && i.imm_bytes == 0)
+        .filter(|i| i.sem != Sem::ChainSpecific && !i.sem.is_call_or_create() && i.imm_bytes == 0)
         .map(|i| i.code)
         .filter(|&c| c != op::JUMP && c != op::JUMPI && c != op::JUMPDEST)
         .collect()

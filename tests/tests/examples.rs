@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use zvm_ir::U256;
 use zvm_runtime::executor::Tier;
+use zvm_runtime::Host as _;
 use zvm_runtime::{InMemoryHost, Status};
 
 const GAS: u64 = 10_000_000;

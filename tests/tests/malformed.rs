@@ -43,12 +43,6 @@ fn chain_specific_opcodes_are_rejected_by_name() {
 }
 
 #[test]
-fn call_family_is_rejected_until_it_exists() {
-    let msg = invalid_code_message(&[0x01, 0x01, 0xA4]);
-    assert!(msg.starts_with("opcode CALL (0xa4) at offset 2 is not supported yet"), "{msg}");
-}
-
-#[test]
 fn push_data_is_never_mistaken_for_an_opcode() {
     // PUSH2 0xE0EF: chain-specific and unknown bytes as immediate data are fine.
     let out = run_all_tiers(&[0x12, 0xE0, 0xEF, 0x00], &[], GAS);

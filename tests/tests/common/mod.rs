@@ -7,6 +7,7 @@ use zvm_compiler::frontend::zvm::asm;
 use zvm_ir::U256;
 use zvm_runtime::executor::{Contract, Tier};
 use zvm_runtime::schedule::ZvmCosts;
+use zvm_runtime::Host as _;
 use zvm_runtime::{Address, ExecResult, InMemoryHost, Limits, Message};
 
 pub const CONTRACT: Address = Address::from_low_u64(0xC0DE);

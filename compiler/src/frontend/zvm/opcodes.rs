@@ -9,166 +9,120 @@
 //! Everything is data: one list ([`OPCODES`]) generates both the named constants in [`op`] and the
 //! 256-entry lookup table behind [`info`], so no opcode is written down twice.
 
-/// How the frontend treats an opcode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OpClass {
-    /// Implemented by zvm.
-    Supported,
-    /// Chain-specific (0xE0-0xEC, 0xF0-0xF3 in the original): rejected at load.
-    ChainSpecific,
-    /// CALL/CREATE family: arrives with the EVM issue; rejected at load until then.
-    CallCreate,
-}
-
-/// Static description of one opcode.
-///
-/// `pops` is the number of stack items the instruction needs and `pushes` the number it leaves in their
-/// place, so `pushes - pops` is the net change of the stack height. For `DUPn` that is `n -> n + 1` and for
-/// `SWAPn` it is `n + 1 -> n + 1`: the items they read or permute count as popped and pushed back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OpInfo {
-    pub code: u8,
-    /// Upper-case mnemonic, e.g. `"PUSH1"`, `"KECCAK256"`.
-    pub name: &'static str,
-    /// Immediate bytes following the opcode (`PUSHn`: `n`, every other opcode: 0).
-    pub imm_bytes: u8,
-    pub pops: u8,
-    pub pushes: u8,
-    /// Static gas charged for the op; dynamic parts are documented in `docs/zvm-bytecode.md`.
-    pub base_gas: u64,
-    pub class: OpClass,
-}
+pub use super::super::stack::OpInfo;
+use super::super::stack::{opcode_table, Sem::*};
+use zvm_ir::{BinOp, DataSrc, EnvField, HaltKind, HashAlg, HostFn, TernOp, UnOp};
 
 /// Widths of the PUSH instructions ZVM has (there is no PUSH3, PUSH5, ...).
 pub const PUSH_WIDTHS: [u8; 6] = [1, 2, 4, 8, 16, 32];
 
-macro_rules! opcode_list {
-    ($($code:literal $name:ident $imm:literal $pops:literal $pushes:literal $gas:literal $class:ident;)*) => {
-        /// Named opcode numbers, for `match`ing on bytecode.
-        pub mod op {
-            $(pub const $name: u8 = $code;)*
-        }
-
-        /// Every assigned opcode, in ascending numeric order.
-        pub const OPCODES: &[OpInfo] = &[$(OpInfo {
-            code: $code,
-            name: stringify!($name),
-            imm_bytes: $imm,
-            pops: $pops,
-            pushes: $pushes,
-            base_gas: $gas,
-            class: OpClass::$class,
-        },)*];
-    };
-}
-
-opcode_list! {
-    // code  name             imm pops push  gas    class
+opcode_table! {
+    // code  name               imm pops push   gas    semantics
     // --- control ---
-    0x00 HALT                 0   0   0      0      Supported;
-    0x01 NOP                  0   0   0      0      Supported;
+    0x00 HALT                 0   0   0      0      Stop;
+    0x01 NOP                  0   0   0      0      Nop;
     // --- stack ---
-    0x10 POP                  0   1   0      2      Supported;
-    0x11 PUSH1                1   0   1      3      Supported;
-    0x12 PUSH2                2   0   1      3      Supported;
-    0x13 PUSH4                4   0   1      3      Supported;
-    0x14 PUSH8                8   0   1      3      Supported;
-    0x15 PUSH16               16  0   1      3      Supported;
-    0x16 PUSH32               32  0   1      3      Supported;
-    0x17 DUP1                 0   1   2      3      Supported;
-    0x18 DUP2                 0   2   3      3      Supported;
-    0x19 DUP3                 0   3   4      3      Supported;
-    0x1A DUP4                 0   4   5      3      Supported;
-    0x1B SWAP1                0   2   2      3      Supported;
-    0x1C SWAP2                0   3   3      3      Supported;
-    0x1D SWAP3                0   4   4      3      Supported;
-    0x1E SWAP4                0   5   5      3      Supported;
+    0x10 POP                  0   1   0      2      Pop;
+    0x11 PUSH1                1   0   1      3      Push;
+    0x12 PUSH2                2   0   1      3      Push;
+    0x13 PUSH4                4   0   1      3      Push;
+    0x14 PUSH8                8   0   1      3      Push;
+    0x15 PUSH16               16  0   1      3      Push;
+    0x16 PUSH32               32  0   1      3      Push;
+    0x17 DUP1                 0   1   2      3      Dup(1);
+    0x18 DUP2                 0   2   3      3      Dup(2);
+    0x19 DUP3                 0   3   4      3      Dup(3);
+    0x1A DUP4                 0   4   5      3      Dup(4);
+    0x1B SWAP1                0   2   2      3      Swap(1);
+    0x1C SWAP2                0   3   3      3      Swap(2);
+    0x1D SWAP3                0   4   4      3      Swap(3);
+    0x1E SWAP4                0   5   5      3      Swap(4);
     // --- arithmetic ---
-    0x30 ADD                  0   2   1      3      Supported;
-    0x31 SUB                  0   2   1      3      Supported;
-    0x32 MUL                  0   2   1      5      Supported;
-    0x33 DIV                  0   2   1      5      Supported;
-    0x34 SDIV                 0   2   1      5      Supported;
-    0x35 MOD                  0   2   1      5      Supported;
-    0x36 SMOD                 0   2   1      5      Supported;
-    0x37 ADDMOD               0   3   1      8      Supported;
-    0x38 MULMOD               0   3   1      8      Supported;
-    0x39 EXP                  0   2   1      10     Supported;
-    0x3A SIGNEXTEND           0   2   1      5      Supported;
+    0x30 ADD                  0   2   1      3      Binary(BinOp::Add);
+    0x31 SUB                  0   2   1      3      Binary(BinOp::Sub);
+    0x32 MUL                  0   2   1      5      Binary(BinOp::Mul);
+    0x33 DIV                  0   2   1      5      Binary(BinOp::DivU);
+    0x34 SDIV                 0   2   1      5      Binary(BinOp::DivS);
+    0x35 MOD                  0   2   1      5      Binary(BinOp::RemU);
+    0x36 SMOD                 0   2   1      5      Binary(BinOp::RemS);
+    0x37 ADDMOD               0   3   1      8      Ternary(TernOp::AddMod);
+    0x38 MULMOD               0   3   1      8      Ternary(TernOp::MulMod);
+    0x39 EXP                  0   2   1      10     Exp;
+    0x3A SIGNEXTEND           0   2   1      5      Binary(BinOp::SignExtend);
     // --- comparison and bitwise ---
-    0x50 LT                   0   2   1      3      Supported;
-    0x51 GT                   0   2   1      3      Supported;
-    0x52 SLT                  0   2   1      3      Supported;
-    0x53 SGT                  0   2   1      3      Supported;
-    0x54 EQ                   0   2   1      3      Supported;
-    0x55 ISZERO               0   1   1      3      Supported;
-    0x56 AND                  0   2   1      3      Supported;
-    0x57 OR                   0   2   1      3      Supported;
-    0x58 XOR                  0   2   1      3      Supported;
-    0x59 NOT                  0   1   1      3      Supported;
-    0x5A BYTE                 0   2   1      3      Supported;
-    0x5B SHL                  0   2   1      8      Supported;
-    0x5C SHR                  0   2   1      8      Supported;
-    0x5D SAR                  0   2   1      8      Supported;
+    0x50 LT                   0   2   1      3      Binary(BinOp::LtU);
+    0x51 GT                   0   2   1      3      Binary(BinOp::GtU);
+    0x52 SLT                  0   2   1      3      Binary(BinOp::LtS);
+    0x53 SGT                  0   2   1      3      Binary(BinOp::GtS);
+    0x54 EQ                   0   2   1      3      Binary(BinOp::Eq);
+    0x55 ISZERO               0   1   1      3      Unary(UnOp::Eqz);
+    0x56 AND                  0   2   1      3      Binary(BinOp::And);
+    0x57 OR                   0   2   1      3      Binary(BinOp::Or);
+    0x58 XOR                  0   2   1      3      Binary(BinOp::Xor);
+    0x59 NOT                  0   1   1      3      Unary(UnOp::Not);
+    0x5A BYTE                 0   2   1      3      Binary(BinOp::Byte);
+    0x5B SHL                  0   2   1      8      Shift(BinOp::Shl);
+    0x5C SHR                  0   2   1      8      Shift(BinOp::ShrU);
+    0x5D SAR                  0   2   1      8      Shift(BinOp::ShrS);
     // --- hashing ---
-    0x70 KECCAK256            0   2   1      30     Supported;
-    0x71 SHA256               0   2   1      60     Supported;
-    0x72 RIPEMD160            0   2   1      600    Supported;
-    0x73 BLAKE2B              0   2   1      30     Supported;
+    0x70 KECCAK256            0   2   1      30     Hash(HashAlg::Keccak256);
+    0x71 SHA256               0   2   1      60     Hash(HashAlg::Sha256);
+    0x72 RIPEMD160            0   2   1      600    Hash(HashAlg::Ripemd160);
+    0x73 BLAKE2B              0   2   1      30     Hash(HashAlg::Blake2b256);
     // --- memory ---
-    0x80 MLOAD                0   1   1      3      Supported;
-    0x81 MSTORE               0   2   0      3      Supported;
-    0x82 MSTORE8              0   2   0      3      Supported;
-    0x83 MSIZE                0   0   1      3      Supported;
+    0x80 MLOAD                0   1   1      3      MLoad;
+    0x81 MSTORE               0   2   0      3      MStore;
+    0x82 MSTORE8              0   2   0      3      MStore8;
+    0x83 MSIZE                0   0   1      3      MSize;
     // --- storage ---
-    0x90 SLOAD                0   1   1      100    Supported;
-    0x91 SSTORE               0   2   0      100    Supported;
-    0x92 TLOAD                0   1   1      100    Supported;
-    0x93 TSTORE               0   2   0      100    Supported;
+    0x90 SLOAD                0   1   1      100    Read(HostFn::SLoad);
+    0x91 SSTORE               0   2   0      100    Write(HostFn::SStore);
+    0x92 TLOAD                0   1   1      100    Read(HostFn::TLoad);
+    0x93 TSTORE               0   2   0      100    Write(HostFn::TStore);
     // --- control flow and system ---
-    0xA0 JUMP                 0   1   0      8      Supported;
-    0xA1 JUMPI                0   2   0      10     Supported;
-    0xA2 PC                   0   0   1      3      Supported;
-    0xA3 JUMPDEST             0   0   0      1      Supported;
-    0xA4 CALL                 0   7   1      100    CallCreate;
-    0xA5 CALLCODE             0   7   1      100    CallCreate;
-    0xA6 DELEGATECALL         0   6   1      100    CallCreate;
-    0xA7 STATICCALL           0   6   1      100    CallCreate;
-    0xA8 RETURN               0   2   0      0      Supported;
-    0xA9 REVERT               0   2   0      0      Supported;
-    0xAA SELFDESTRUCT         0   1   0      5000   CallCreate;
-    0xAB CREATE               0   3   1      32000  CallCreate;
-    0xAC CREATE2              0   4   1      32000  CallCreate;
+    0xA0 JUMP                 0   1   0      8      Jump;
+    0xA1 JUMPI                0   2   0      10     JumpI;
+    0xA2 PC                   0   0   1      3      Pc;
+    0xA3 JUMPDEST             0   0   0      1      JumpDest;
+    0xA4 CALL                 0   7   1      100    Call(HostFn::Call);
+    0xA5 CALLCODE             0   7   1      100    Call(HostFn::CallCode);
+    0xA6 DELEGATECALL         0   6   1      100    Call(HostFn::DelegateCall);
+    0xA7 STATICCALL           0   6   1      100    Call(HostFn::StaticCall);
+    0xA8 RETURN               0   2   0      0      Halt(HaltKind::Return);
+    0xA9 REVERT               0   2   0      0      Halt(HaltKind::Revert);
+    0xAA SELFDESTRUCT         0   1   0      5000   SelfDestruct;
+    0xAB CREATE               0   3   1      32000  Create(HostFn::Create);
+    0xAC CREATE2              0   4   1      32000  Create(HostFn::Create2);
     // --- execution context ---
-    0xB0 ADDRESS              0   0   1      2      Supported;
-    0xB1 BALANCE              0   1   1      2      Supported;
-    0xB2 ORIGIN               0   0   1      2      Supported;
-    0xB3 CALLER               0   0   1      2      Supported;
-    0xB4 CALLVALUE            0   0   1      2      Supported;
-    0xB5 CALLDATALOAD         0   1   1      3      Supported;
-    0xB6 CALLDATASIZE         0   0   1      2      Supported;
-    0xB7 CALLDATACOPY         0   3   0      3      Supported;
-    0xB8 CODESIZE             0   0   1      2      Supported;
-    0xB9 CODECOPY             0   3   0      3      Supported;
-    0xBA GASPRICE             0   0   1      2      Supported;
-    0xBB EXTCODESIZE          0   1   1      100    Supported;
-    0xBC EXTCODECOPY          0   4   0      3      Supported;
-    0xBD RETURNDATASIZE       0   0   1      2      Supported;
-    0xBE RETURNDATACOPY       0   3   0      3      Supported;
-    0xBF EXTCODEHASH          0   1   1      100    Supported;
+    0xB0 ADDRESS              0   0   1      2      Env(EnvField::Address);
+    0xB1 BALANCE              0   1   1      2      Read(HostFn::Balance);
+    0xB2 ORIGIN               0   0   1      2      Env(EnvField::Origin);
+    0xB3 CALLER               0   0   1      2      Env(EnvField::Caller);
+    0xB4 CALLVALUE            0   0   1      2      Env(EnvField::CallValue);
+    0xB5 CALLDATALOAD         0   1   1      3      DataLoad(DataSrc::Input);
+    0xB6 CALLDATASIZE         0   0   1      2      DataSize(DataSrc::Input);
+    0xB7 CALLDATACOPY         0   3   0      3      DataCopy(DataSrc::Input);
+    0xB8 CODESIZE             0   0   1      2      CodeSize;
+    0xB9 CODECOPY             0   3   0      3      DataCopy(DataSrc::Code);
+    0xBA GASPRICE             0   0   1      2      Env(EnvField::GasPrice);
+    0xBB EXTCODESIZE          0   1   1      100    Read(HostFn::ExtCodeSize);
+    0xBC EXTCODECOPY          0   4   0      3      ExtCodeCopy;
+    0xBD RETURNDATASIZE       0   0   1      2      DataSize(DataSrc::ReturnData);
+    0xBE RETURNDATACOPY       0   3   0      3      DataCopy(DataSrc::ReturnData);
+    0xBF EXTCODEHASH          0   1   1      100    Read(HostFn::ExtCodeHash);
     // --- block context ---
-    0xC0 BLOCKHASH            0   1   1      20     Supported;
-    0xC1 COINBASE             0   0   1      2      Supported;
-    0xC2 TIMESTAMP            0   0   1      2      Supported;
-    0xC3 NUMBER               0   0   1      2      Supported;
-    0xC4 DIFFICULTY           0   0   1      2      Supported;
-    0xC5 PREVRANDAO           0   0   1      2      Supported;
-    0xC6 GASLIMIT             0   0   1      2      Supported;
-    0xC7 CHAINID              0   0   1      2      Supported;
-    0xC8 SELFBALANCE          0   0   1      2      Supported;
-    0xC9 BASEFEE              0   0   1      2      Supported;
+    0xC0 BLOCKHASH            0   1   1      20     Read(HostFn::BlockHash);
+    0xC1 COINBASE             0   0   1      2      Env(EnvField::Coinbase);
+    0xC2 TIMESTAMP            0   0   1      2      Env(EnvField::Timestamp);
+    0xC3 NUMBER               0   0   1      2      Env(EnvField::Number);
+    0xC4 DIFFICULTY           0   0   1      2      Env(EnvField::PrevRandao);
+    0xC5 PREVRANDAO           0   0   1      2      Env(EnvField::PrevRandao);
+    0xC6 GASLIMIT             0   0   1      2      Env(EnvField::GasLimit);
+    0xC7 CHAINID              0   0   1      2      Env(EnvField::ChainId);
+    0xC8 SELFBALANCE          0   0   1      2      Env(EnvField::SelfBalance);
+    0xC9 BASEFEE              0   0   1      2      Env(EnvField::BaseFee);
     // --- storage utilities ---
-    0xD2 TABLEHASH            0   2   1      30     Supported;
+    0xD2 TABLEHASH            0   2   1      30     TableHash;
     // --- Hedera token and consensus services ---
     0xE0 HTS_TRANSFER         0   4   1      50     ChainSpecific;
     0xE1 HTS_MINT             0   2   1      100    ChainSpecific;
@@ -189,33 +143,11 @@ opcode_list! {
     0xF2 PQ_VERIFY_SPHINCS    0   0   1      2000   ChainSpecific;
     0xF3 PQ_KEYGEN            0   0   1      5000   ChainSpecific;
     // --- logging ---
-    0xF8 LOG0                 0   2   0      375    Supported;
-    0xF9 LOG1                 0   3   0      750    Supported;
-    0xFA LOG2                 0   4   0      1125   Supported;
-    0xFB LOG3                 0   5   0      1500   Supported;
-    0xFC LOG4                 0   6   0      1875   Supported;
-}
-
-const TABLE: [Option<&'static OpInfo>; 256] = {
-    let mut table: [Option<&'static OpInfo>; 256] = [None; 256];
-    let mut i = 0;
-    while i < OPCODES.len() {
-        let entry = &OPCODES[i];
-        assert!(table[entry.code as usize].is_none(), "opcode number assigned twice");
-        table[entry.code as usize] = Some(entry);
-        i += 1;
-    }
-    table
-};
-
-/// Looks up an opcode by number; `None` for unassigned bytes.
-pub const fn info(code: u8) -> Option<&'static OpInfo> {
-    TABLE[code as usize]
-}
-
-/// Looks up an opcode by mnemonic, ignoring ASCII case.
-pub fn by_name(name: &str) -> Option<&'static OpInfo> {
-    OPCODES.iter().find(|op| op.name.eq_ignore_ascii_case(name))
+    0xF8 LOG0                 0   2   0      375    Log(0);
+    0xF9 LOG1                 0   3   0      750    Log(1);
+    0xFA LOG2                 0   4   0      1125   Log(2);
+    0xFB LOG3                 0   5   0      1500   Log(3);
+    0xFC LOG4                 0   6   0      1875   Log(4);
 }
 
 /// The PUSH opcode whose immediate is `width` bytes, if ZVM has one.
@@ -274,12 +206,12 @@ mod tests {
         for code in 0..=255u8 {
             let Some(entry) = info(code) else { continue };
             let chain = matches!(code, 0xE0..=0xEC | 0xF0..=0xF3);
-            assert_eq!(entry.class == OpClass::ChainSpecific, chain, "{}", entry.name);
+            assert_eq!(entry.sem == ChainSpecific, chain, "{}", entry.name);
         }
         for name in ["CALL", "CALLCODE", "DELEGATECALL", "STATICCALL", "CREATE", "CREATE2", "SELFDESTRUCT"] {
-            assert_eq!(by_name(name).map(|e| e.class), Some(OpClass::CallCreate), "{name}");
+            assert!(by_name(name).is_some_and(|e| e.sem.is_call_or_create()), "{name}");
         }
-        assert_eq!(info(op::TABLEHASH).map(|e| e.class), Some(OpClass::Supported));
+        assert_eq!(info(op::TABLEHASH).map(|e| e.sem), Some(TableHash));
     }
 
     #[test]

@@ -1,0 +1,498 @@
+//! Lowers decoded stack-machine instructions (ZVM or EVM) to IR.
+//!
+//! The instructions are split into basic blocks: a block starts at the first instruction, at every
+//! `JUMPDEST` and after every `JUMPI`; code after an instruction that ends the flow and that is not a
+//! `JUMPDEST` can never run and is dropped.
+//!
+//! The operand stack lives in the frame (`stack.*` operations), so that blocks entered with different stack
+//! heights (dynamic jumps) stay correct. Within a block, stack items are SSA values ([`VStack`]): each block
+//! checks its stack needs once (`stack.check`), reads the items it uses from below its entry height, and
+//! writes back only the slots whose value changed, with one `stack.adjust`.
+//!
+//! Jumps to a constant target go straight to its block; other jumps go through one shared dispatch block
+//! with a `switch` over every `JUMPDEST`, whose default traps `invalid_jump`.
+//!
+//! Gas: every instruction is preceded by `gas.cost` with its static gas from its table; the dynamic costs
+//! the bytecode can see (memory expansion, per-word copy and hash costs, log bytes, `EXP` bytes) are
+//! explicit in the IR, and state-dependent costs are charged by the host functions.
+
+use super::{OpInfo, Sem};
+use std::collections::{BTreeMap, HashMap};
+use zvm_ir::{
+    BinOp, Block, BlockCall, ConvOp, FunctionBuilder, HaltKind, HashAlg, HostFn, MemAccess, Module, Op, Signature,
+    TrapCode, Type, UnOp, Value, U256,
+};
+
+/// Gas per 32-byte word copied into memory (`*COPY`, `MCOPY`).
+pub const COPY_WORD_GAS: u64 = 3;
+/// Gas per word hashed, by algorithm.
+pub const fn hash_word_gas(alg: HashAlg) -> u64 {
+    match alg {
+        HashAlg::Keccak256 | HashAlg::Blake2b256 => 6,
+        HashAlg::Sha256 => 12,
+        HashAlg::Ripemd160 => 120,
+    }
+}
+/// Gas per byte of log data.
+pub const LOG_BYTE_GAS: u64 = 8;
+/// Gas per byte of an `EXP` exponent.
+pub const EXP_BYTE_GAS: u64 = 50;
+
+/// A decoded instruction: where it is, what it is, and its immediate (zero if it has none).
+#[derive(Clone, Copy, Debug)]
+pub struct Instr {
+    pub offset: usize,
+    pub info: &'static OpInfo,
+    pub imm: U256,
+}
+
+/// Lowers `instrs`, decoded from `code`, to a module with one function. The IR is not yet gas-passed.
+pub fn lower(code: &[u8], instrs: &[Instr]) -> Module {
+    let mut func = zvm_ir::Function::new("main", Signature::default());
+    let mut l = Lowerer {
+        b: FunctionBuilder::new(&mut func),
+        code_len: code.len(),
+        jumpdests: BTreeMap::new(),
+        consts: HashMap::new(),
+        dispatch: None,
+        invalid_jump: None,
+    };
+    l.lower_body(instrs);
+    drop(l);
+    Module::single(func)
+}
+
+/// A stack item held as an SSA value; `origin` is its depth at block entry if it is an unmodified entry
+/// item, so that writing it back to the same slot can be skipped.
+#[derive(Clone, Copy)]
+struct Item {
+    value: Value,
+    origin: Option<u32>,
+}
+
+/// The top of the operand stack within one block, as SSA values.
+#[derive(Default)]
+struct VStack {
+    items: Vec<Item>,
+    /// Entry items read so far (they are the bottom of `items`, or were popped).
+    pulled: u32,
+}
+
+impl VStack {
+    fn ensure(&mut self, b: &mut FunctionBuilder<'_>, n: usize) {
+        while self.items.len() < n {
+            let value = b.ins1(Op::StackGet { depth: self.pulled });
+            self.items.insert(0, Item { value, origin: Some(self.pulled) });
+            self.pulled += 1;
+        }
+    }
+
+    fn pop(&mut self, b: &mut FunctionBuilder<'_>) -> Value {
+        self.ensure(b, 1);
+        self.items.pop().map(|i| i.value).expect("ensured one item")
+    }
+
+    fn push(&mut self, value: Value) {
+        self.items.push(Item { value, origin: None });
+    }
+
+    fn dup(&mut self, b: &mut FunctionBuilder<'_>, n: usize) {
+        self.ensure(b, n);
+        let item = self.items[self.items.len() - n];
+        self.items.push(item);
+    }
+
+    fn swap(&mut self, b: &mut FunctionBuilder<'_>, n: usize) {
+        self.ensure(b, n + 1);
+        let top = self.items.len() - 1;
+        self.items.swap(top, top - n);
+    }
+
+    /// Writes the block's net effect back to the frame's stack.
+    fn flush(&mut self, b: &mut FunctionBuilder<'_>) {
+        let n = self.items.len();
+        let delta = n as i64 - i64::from(self.pulled);
+        if delta != 0 {
+            b.ins(Op::StackAdjust { delta: delta as i32 });
+        }
+        for (i, item) in self.items.iter().enumerate() {
+            let unchanged = item.origin.is_some_and(|o| i64::from(o) == i64::from(self.pulled) - 1 - i as i64);
+            if !unchanged {
+                b.ins(Op::StackSet { depth: (n - 1 - i) as u32, value: item.value });
+            }
+        }
+        self.items.clear();
+        self.pulled = 0;
+    }
+}
+
+/// Stack needs of a run of instructions: items that must be present, and the most it grows.
+fn stack_needs(instrs: &[Instr]) -> (u32, u32) {
+    let (mut h, mut low, mut high) = (0i64, 0i64, 0i64);
+    for i in instrs {
+        low = low.min(h - i64::from(i.info.pops));
+        h += i64::from(i.info.pushes) - i64::from(i.info.pops);
+        high = high.max(h);
+    }
+    ((-low) as u32, high as u32)
+}
+
+struct Lowerer<'f> {
+    b: FunctionBuilder<'f>,
+    code_len: usize,
+    jumpdests: BTreeMap<usize, Block>,
+    consts: HashMap<Value, U256>,
+    dispatch: Option<Block>,
+    invalid_jump: Option<Block>,
+}
+
+impl Lowerer<'_> {
+    fn lower_body(&mut self, instrs: &[Instr]) {
+        if instrs.is_empty() {
+            self.halt_stop();
+            return;
+        }
+        // Block boundaries: indexes into `instrs` where a block starts, and whether it is reachable.
+        let mut starts: Vec<(usize, bool)> = vec![(0, true)];
+        for (k, ins) in instrs.iter().enumerate() {
+            let sem = ins.info.sem;
+            if sem == Sem::JumpDest && k != 0 && starts.last().is_none_or(|s| s.0 != k) {
+                starts.push((k, true));
+            }
+            if (sem.ends_flow() || sem == Sem::JumpI) && k + 1 < instrs.len() {
+                let next_is_dest = instrs[k + 1].info.sem == Sem::JumpDest;
+                starts.push((k + 1, sem == Sem::JumpI || next_is_dest));
+            }
+        }
+        starts.dedup_by_key(|s| s.0);
+        let mut blocks: Vec<Block> = Vec::with_capacity(starts.len());
+        for (n, &(k, _)) in starts.iter().enumerate() {
+            let block = if n == 0 { zvm_ir::Function::ENTRY } else { self.b.create_block() };
+            if instrs[k].info.sem == Sem::JumpDest {
+                self.jumpdests.insert(instrs[k].offset, block);
+            }
+            blocks.push(block);
+        }
+        for (n, &(k, reachable)) in starts.iter().enumerate() {
+            let end = starts.get(n + 1).map_or(instrs.len(), |s| s.0);
+            self.b.switch_to_block(blocks[n]);
+            if !reachable {
+                // Never entered: nothing branches here. Keep the IR well formed.
+                self.b.trap(TrapCode::Unreachable);
+                continue;
+            }
+            self.lower_block(&instrs[k..end], blocks.get(n + 1).copied());
+        }
+        if let Some(dispatch) = self.dispatch {
+            self.b.switch_to_block(dispatch);
+            let index = self.b.func().block(dispatch).params[0];
+            let cases = self.jumpdests.iter().map(|(&pc, &blk)| (pc as u64, blk)).collect();
+            let default = self.invalid_jump_block();
+            self.b.ins(Op::Switch { index, cases, default });
+        }
+        if let Some(invalid) = self.invalid_jump {
+            self.b.switch_to_block(invalid);
+            self.b.trap(TrapCode::InvalidJump);
+        }
+    }
+
+    fn invalid_jump_block(&mut self) -> Block {
+        *self.invalid_jump.get_or_insert_with(|| self.b.create_block())
+    }
+
+    fn dispatch_block(&mut self) -> Block {
+        if let Some(d) = self.dispatch {
+            return d;
+        }
+        let d = self.b.create_block();
+        self.b.block_param(d, Type::I64);
+        self.dispatch = Some(d);
+        d
+    }
+
+    fn halt_stop(&mut self) {
+        let zero = self.b.iconst(Type::I64, 0);
+        self.b.halt(HaltKind::Return, zero, zero);
+    }
+
+    fn lower_block(&mut self, instrs: &[Instr], next: Option<Block>) {
+        let (min, growth) = stack_needs(instrs);
+        if min > 0 || growth > 0 {
+            self.b.ins(Op::StackCheck { min, growth });
+        }
+        let mut vs = VStack::default();
+        for ins in instrs {
+            if ins.info.base_gas > 0 {
+                self.b.ins(Op::GasCost { amount: ins.info.base_gas });
+            }
+            self.lower_op(ins, &mut vs, next);
+            if self.b.is_terminated() {
+                return;
+            }
+        }
+        // Fell off the block: into the next one, or off the end of the code (an implicit STOP).
+        vs.flush(&mut self.b);
+        match next {
+            Some(next) => self.b.jump(next, vec![]),
+            None => self.halt_stop(),
+        }
+    }
+
+    fn wconst(&mut self, v: U256) -> Value {
+        let value = self.b.wconst(v);
+        self.consts.insert(value, v);
+        value
+    }
+
+    fn i64(&mut self, w: Value) -> Value {
+        self.b.ins1(Op::Convert { op: ConvOp::Trunc, to: Type::I64, arg: w })
+    }
+
+    fn word(&mut self, x: Value) -> Value {
+        self.b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::W256, arg: x })
+    }
+
+    /// `mem.expand offset, len` and the two as `i64`s (exact whenever `len` is non-zero).
+    fn expand(&mut self, offset: Value, len: Value) -> (Value, Value) {
+        self.b.ins(Op::MemExpand { args: [offset, len] });
+        (self.i64(offset), self.i64(len))
+    }
+
+    /// Charges `per_word` gas for every started 32-byte word of `len` bytes.
+    fn charge_words(&mut self, len: Value, per_word: u64) {
+        let c31 = self.b.iconst(Type::I64, 31);
+        let c5 = self.b.iconst(Type::I64, 5);
+        let rounded = self.b.binary(BinOp::Add, len, c31);
+        let words = self.b.binary(BinOp::ShrU, rounded, c5);
+        self.charge_times(words, per_word);
+    }
+
+    fn charge_times(&mut self, count: Value, per: u64) {
+        let per = self.b.iconst(Type::I64, per as i64);
+        let cost = self.b.binary(BinOp::Mul, count, per);
+        self.b.ins(Op::GasCharge { arg: cost });
+    }
+
+    fn jump_target(&mut self, dest: Value) -> BlockCall {
+        match self.consts.get(&dest).copied() {
+            Some(pc) => match usize::try_from(pc).ok().and_then(|pc| self.jumpdests.get(&pc)) {
+                Some(&block) => BlockCall::new(block),
+                None => BlockCall::new(self.invalid_jump_block()),
+            },
+            None => {
+                let index = self.b.ins1(Op::Convert { op: ConvOp::SatU64, to: Type::I64, arg: dest });
+                BlockCall { block: self.dispatch_block(), args: vec![index] }
+            }
+        }
+    }
+
+    fn lower_op(&mut self, ins: &Instr, vs: &mut VStack, next: Option<Block>) {
+        macro_rules! pop {
+            () => {
+                vs.pop(&mut self.b)
+            };
+        }
+        match ins.info.sem {
+            Sem::Stop => self.halt_stop(),
+            Sem::Nop | Sem::JumpDest => {}
+            Sem::Invalid | Sem::ChainSpecific => self.b.trap(TrapCode::Unreachable),
+            Sem::Pop => {
+                pop!();
+            }
+            Sem::Push => {
+                let v = self.wconst(ins.imm);
+                vs.push(v);
+            }
+            Sem::Dup(n) => vs.dup(&mut self.b, usize::from(n)),
+            Sem::Swap(n) => vs.swap(&mut self.b, usize::from(n)),
+            Sem::Binary(op) => {
+                let (a, b) = (pop!(), pop!());
+                let r = self.b.binary(op, a, b);
+                vs.push(r);
+            }
+            Sem::Shift(op) => {
+                let (shift, value) = (pop!(), pop!());
+                let r = self.b.binary(op, value, shift);
+                vs.push(r);
+            }
+            Sem::Ternary(op) => {
+                let (a, b, n) = (pop!(), pop!(), pop!());
+                let r = self.b.ins1(Op::Ternary { op, args: [a, b, n] });
+                vs.push(r);
+            }
+            Sem::Exp => {
+                let (base, exponent) = (pop!(), pop!());
+                // 50 gas per byte of the exponent: ceil((256 - clz) / 8), 0 for a zero exponent.
+                let lz = self.b.ins1(Op::Unary { op: UnOp::Clz, arg: exponent });
+                let lz = self.i64(lz);
+                let c263 = self.b.iconst(Type::I64, 256 + 7);
+                let bits = self.b.binary(BinOp::Sub, c263, lz);
+                let c3 = self.b.iconst(Type::I64, 3);
+                let bytes = self.b.binary(BinOp::ShrU, bits, c3);
+                self.charge_times(bytes, EXP_BYTE_GAS);
+                let r = self.b.binary(BinOp::Exp, base, exponent);
+                vs.push(r);
+            }
+            Sem::Unary(op) => {
+                let a = pop!();
+                let r = self.b.ins1(Op::Unary { op, arg: a });
+                vs.push(r);
+            }
+            Sem::TableHash => {
+                let (key, slot) = (pop!(), pop!());
+                let r = self.b.host_call(HostFn::Keccak256Pair, vec![slot, key])[0];
+                vs.push(r);
+            }
+            Sem::Hash(alg) => {
+                let (offset, len) = (pop!(), pop!());
+                let (offset, len) = self.expand(offset, len);
+                self.charge_words(len, hash_word_gas(alg));
+                let r = self.b.ins1(Op::Hash { alg, args: [offset, len] });
+                vs.push(r);
+            }
+            Sem::MLoad => {
+                let offset = pop!();
+                let c32 = self.wconst(U256::from(32));
+                let (addr, _) = self.expand(offset, c32);
+                let access = MemAccess { width: 32, signed: false, big_endian: true, offset: 0 };
+                let r = self.b.ins1(Op::Load { ty: Type::W256, access, addr });
+                vs.push(r);
+            }
+            Sem::MStore | Sem::MStore8 => {
+                let (offset, value) = (pop!(), pop!());
+                let width = if ins.info.sem == Sem::MStore { 32 } else { 1 };
+                let w = self.wconst(U256::from(width));
+                let (addr, _) = self.expand(offset, w);
+                let access = MemAccess { width, signed: false, big_endian: true, offset: 0 };
+                self.b.ins(Op::Store { access, addr, value });
+            }
+            Sem::MSize => {
+                let size = self.b.ins1(Op::MemSize);
+                let r = self.word(size);
+                vs.push(r);
+            }
+            Sem::MCopy => {
+                let (dst, src, len) = (pop!(), pop!(), pop!());
+                // Expanding for both ranges in turn charges for the larger end, as one expansion would.
+                let (dst, _) = self.expand(dst, len);
+                let (src, len) = self.expand(src, len);
+                self.charge_words(len, COPY_WORD_GAS);
+                self.b.ins(Op::MemCopy { args: [dst, src, len] });
+            }
+            Sem::Read(f) => {
+                let a = pop!();
+                let r = self.b.host_call(f, vec![a])[0];
+                vs.push(r);
+            }
+            Sem::Write(f) => {
+                let (key, value) = (pop!(), pop!());
+                self.b.host_call(f, vec![key, value]);
+            }
+            Sem::Jump => {
+                let dest = pop!();
+                let target = self.jump_target(dest);
+                vs.flush(&mut self.b);
+                self.b.ins(Op::Jump { dest: target });
+            }
+            Sem::JumpI => {
+                let (dest, cond) = (pop!(), pop!());
+                let target = self.jump_target(dest);
+                vs.flush(&mut self.b);
+                let fallthrough = match next {
+                    Some(n) => n,
+                    None => {
+                        // JUMPI as the last instruction: falling through ends the program.
+                        let end = self.b.create_block();
+                        let cur = self.b.current_block().expect("inside a block");
+                        self.b.switch_to_block(end);
+                        self.halt_stop();
+                        self.b.switch_to_block(cur);
+                        end
+                    }
+                };
+                self.b.ins(Op::Brif { cond, then_dest: target, else_dest: BlockCall::new(fallthrough) });
+            }
+            Sem::Pc => {
+                let v = self.wconst(U256::from(ins.offset));
+                vs.push(v);
+            }
+            Sem::Gas => {
+                let left = self.b.ins1(Op::GasLeft);
+                let r = self.word(left);
+                vs.push(r);
+            }
+            Sem::Halt(kind) => {
+                let (offset, len) = (pop!(), pop!());
+                let (offset, len) = self.expand(offset, len);
+                self.b.halt(kind, offset, len);
+            }
+            Sem::Env(field) => {
+                let r = self.b.host_call(HostFn::Env(field), vec![])[0];
+                vs.push(r);
+            }
+            Sem::DataLoad(src) => {
+                let offset = pop!();
+                let r = self.b.ins1(Op::DataLoad { src, arg: offset });
+                vs.push(r);
+            }
+            Sem::DataSize(src) => {
+                let size = self.b.ins1(Op::DataSize { src });
+                let r = self.word(size);
+                vs.push(r);
+            }
+            Sem::CodeSize => {
+                let v = self.wconst(U256::from(self.code_len));
+                vs.push(v);
+            }
+            Sem::DataCopy(src) => {
+                let (dst, offset, len) = (pop!(), pop!(), pop!());
+                let (dst, len) = self.expand(dst, len);
+                self.charge_words(len, COPY_WORD_GAS);
+                self.b.ins(Op::DataCopy { src, args: [dst, offset, len] });
+            }
+            Sem::ExtCodeCopy => {
+                let (address, dst, offset, len) = (pop!(), pop!(), pop!(), pop!());
+                let (dst, len) = self.expand(dst, len);
+                self.charge_words(len, COPY_WORD_GAS);
+                self.b.host_call(HostFn::ExtCodeCopy, vec![address, dst, offset, len]);
+            }
+            Sem::Log(n) => {
+                let (offset, len) = (pop!(), pop!());
+                let mut args = Vec::with_capacity(2 + usize::from(n));
+                let (offset, len) = self.expand(offset, len);
+                self.charge_times(len, LOG_BYTE_GAS);
+                args.extend([offset, len]);
+                for _ in 0..n {
+                    args.push(pop!());
+                }
+                self.b.host_call(HostFn::Log(n), args);
+            }
+            Sem::Call(f) => {
+                let (gas, address) = (pop!(), pop!());
+                let value = matches!(f, HostFn::Call | HostFn::CallCode).then(|| pop!());
+                let (in_off, in_len, out_off, out_len) = (pop!(), pop!(), pop!(), pop!());
+                let (in_off, in_len) = self.expand(in_off, in_len);
+                let (out_off, out_len) = self.expand(out_off, out_len);
+                let mut args = vec![gas, address];
+                args.extend(value);
+                args.extend([in_off, in_len, out_off, out_len]);
+                let r = self.b.host_call(f, args)[0];
+                vs.push(r);
+            }
+            Sem::Create(f) => {
+                let (value, offset, len) = (pop!(), pop!(), pop!());
+                let salt = (f == HostFn::Create2).then(|| pop!());
+                let (offset, len) = self.expand(offset, len);
+                let mut args = vec![value, offset, len];
+                args.extend(salt);
+                let r = self.b.host_call(f, args)[0];
+                vs.push(r);
+            }
+            Sem::SelfDestruct => {
+                let beneficiary = pop!();
+                self.b.host_call(HostFn::SelfDestruct, vec![beneficiary]);
+                self.halt_stop();
+            }
+        }
+    }
+}

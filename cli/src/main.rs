@@ -1,9 +1,10 @@
-//! `zvm`: run, compile, assemble, disassemble and inspect contract bytecode, and manage the cache of
-//! compiled objects (`cache_cmd`).
+//! `zvm`: run, compile, assemble, disassemble and inspect contract bytecode, manage the cache of compiled
+//! objects (`cache_cmd`), and run Ethereum state tests (`statetest_cmd`).
 //!
 //! Errors are rendered once, here, as a single `error: ...` line with a non-zero exit status.
 
 mod cache_cmd;
+mod statetest_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -28,6 +29,8 @@ enum Command {
     Compile(cache_cmd::CompileArgs),
     /// Inspect or maintain the cache of compiled objects: `stats`, `ls`, `verify`, `clear`.
     Cache(cache_cmd::CacheArgs),
+    /// Run Ethereum state tests (filled ethereum/tests JSON) and compare state roots and logs.
+    Statetest(statetest_cmd::StatetestArgs),
     /// Assemble `.zasm` into ZVM bytecode.
     Asm {
         /// The assembly file.
@@ -92,6 +95,7 @@ fn run(command: Command) -> Result<(), String> {
         Command::Run(args) => run_program(args),
         Command::Compile(args) => cache_cmd::compile(args),
         Command::Cache(args) => cache_cmd::cache(args),
+        Command::Statetest(args) => statetest_cmd::statetest(args),
         Command::Asm { file, output } => {
             let src = read_text(&file)?;
             let code = asm::assemble(&src).map_err(|e| format!("{}: {e}", file.display()))?;

@@ -706,7 +706,8 @@ pub enum Op {
     },
     /// `datacopy dst:i64, offset:w256, len:i64`: copies `len` bytes of the buffer from `offset` into memory
     /// at `dst`, zero-filling past the end of the buffer. Traps `heap_oob` unless the memory range fits.
-    /// Return data is strict, as on the EVM: a non-empty read past its end traps `returndata_oob`.
+    /// Return data is strict, as on the EVM: a read whose end (`offset + len`) is past the end of the return
+    /// data traps `returndata_oob`, even an empty one.
     DataCopy {
         src: DataSrc,
         args: [Value; 3],

@@ -88,6 +88,9 @@ pub enum LoadError {
 /// time and are not part of the code.)
 pub const ZVM_GAS_SCHEDULE: &[u8] = b"zvm-gas-schedule/1";
 
+/// Largest EVM code zvm runs at all (bytes).
+pub const MAX_EVM_STATE_CODE: usize = 1 << 20;
+
 /// Where [`Contract::load_cached`] and [`compile_cached`] got their object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CacheOutcome {
@@ -203,9 +206,12 @@ impl Contract {
         Self::from_module(module, loaded.code.to_vec(), tier, &ZvmCosts)
     }
 
-    /// Loads EVM code for `tier`.
+    /// Loads EVM code for `tier`. Code larger than `limits.max_code_size` (possible only in a genesis state:
+    /// EIP-170 caps deployed code at 24 KiB) runs on the interpreter, whose preparation is linear in the code
+    /// size, up to [`MAX_EVM_STATE_CODE`]; compile time is bounded by the limit either way.
     pub fn load_evm(code: &[u8], tier: Tier, limits: &Limits) -> Result<Contract, LoadError> {
-        let mut module = evm::load(code, limits.max_code_size)?;
+        let tier = if code.len() > limits.max_code_size { Tier::Interp } else { tier };
+        let mut module = evm::load(code, MAX_EVM_STATE_CODE)?;
         zvm_ir::passes::gas::run(&mut module);
         let contract = Self::from_module(module, code.to_vec(), tier, &EvmCosts)?;
         Ok(Contract { format: CodeFormat::Evm, ..contract })

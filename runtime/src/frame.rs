@@ -279,7 +279,7 @@ impl<'a> Frame<'a> {
             DataSrc::Code => self.code,
             DataSrc::ReturnData => {
                 let end = offset.checked_add(U256::from(len));
-                if len > 0 && end.is_none_or(|end| end > U256::from(self.return_data.len())) {
+                if end.is_none_or(|end| end > U256::from(self.return_data.len())) {
                     return Err(Exit::Trap(TrapCode::ReturnDataOutOfBounds));
                 }
                 &self.return_data

@@ -5,12 +5,12 @@
 //! For comparison: the same calls through `Contract::run` directly (no engine), and fibonacci with n = 1
 //! (no storage access) through the engine.
 
-use zvm_runtime::Host as _;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use zvm_compiler::frontend::zvm::asm;
 use zvm_runtime::engine::{Engine, TierPolicy};
 use zvm_runtime::executor::{Contract, Tier};
+use zvm_runtime::Host as _;
 use zvm_runtime::{Address, InMemoryHost, Limits, Message};
 
 const POLICIES: [(&str, TierPolicy); 2] = [("interpret", TierPolicy::Interpret), ("compile", TierPolicy::Compile)];

@@ -2,7 +2,6 @@
 //! structure is what the loader expects (for both architectures), and malformed objects are rejected
 //! without the loader ever panicking.
 
-use zvm_runtime::Host as _;
 use object::read::elf::{ElfFile64, FileHeader as _, SectionHeader as _, Sym as _};
 use object::{elf, Endianness, Object as _, ObjectKind};
 use std::path::PathBuf;
@@ -13,6 +12,7 @@ use zvm_compiler::frontend::zvm::{asm, lower};
 use zvm_ir::{Module, U256};
 use zvm_runtime::executor::{Contract, Tier};
 use zvm_runtime::schedule::ZvmCosts;
+use zvm_runtime::Host as _;
 use zvm_runtime::{Address, ExecResult, InMemoryHost, Limits, Message};
 
 const EXAMPLES: [&str; 4] = ["fib.zasm", "counter.zasm", "token.zasm", "sort.zasm"];

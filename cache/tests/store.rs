@@ -12,7 +12,7 @@ use zvm_cache::{BytecodeFormat, Cache, CacheError, CacheKey, KeyInputs};
 use zvm_compiler::cranelift::{JitOptions, Target};
 use zvm_compiler::frontend::zvm::asm;
 use zvm_ir::U256;
-use zvm_runtime::executor::{self, CacheOutcome, Contract, Tier, ZVM_GAS_SCHEDULE};
+use zvm_runtime::executor::{self, CacheOutcome, CodeFormat, Contract, Tier, ZVM_GAS_SCHEDULE};
 use zvm_runtime::{Address, InMemoryHost, Limits, Message};
 
 fn key(n: u8) -> CacheKey {
@@ -135,7 +135,7 @@ fn a_change_of_any_key_input_misses() {
         assert_eq!(cache.get(&v.key()).unwrap(), None, "{v:?} hit");
     }
     assert_eq!(cache.stats().unwrap().entries, 1, "misses on other keys leave the entry alone");
-    assert_eq!(executor::cache_key(code, host).unwrap(), inputs.key());
+    assert_eq!(executor::cache_key(CodeFormat::Zvm, code, host).unwrap(), inputs.key());
 }
 
 fn set_mtime(cache: &Cache, k: &CacheKey, secs_ago: u64) {
@@ -280,28 +280,29 @@ fn load_cached_compiles_once_and_recompiles_what_the_loader_rejects() {
     let code = fib_code();
     let jit = run_fib(&Contract::load(&code, Tier::Jit, &limits).unwrap(), 50);
 
-    let (first, outcome) = Contract::load_cached(&code, &limits, &cache).unwrap();
+    let (first, outcome) = Contract::load_cached(CodeFormat::Zvm, &code, &limits, &cache).unwrap();
     assert_eq!(outcome, CacheOutcome::Miss);
     assert_eq!(first.tier(), Tier::Aot);
     assert_eq!(run_fib(&first, 50), jit);
-    let (second, outcome) = Contract::load_cached(&code, &limits, &cache).unwrap();
+    let (second, outcome) = Contract::load_cached(CodeFormat::Zvm, &code, &limits, &cache).unwrap();
     assert_eq!(outcome, CacheOutcome::Hit);
     assert_eq!(run_fib(&second, 50), jit);
 
     // An intact entry whose object the loader refuses (here: not ELF at all) is removed and replaced.
-    let key = executor::cache_key(&code, Target::host().unwrap()).unwrap();
+    let key = executor::cache_key(CodeFormat::Zvm, &code, Target::host().unwrap()).unwrap();
     cache.put(&key, b"not an object").unwrap();
-    let (third, outcome) = Contract::load_cached(&code, &limits, &cache).unwrap();
+    let (third, outcome) = Contract::load_cached(CodeFormat::Zvm, &code, &limits, &cache).unwrap();
     assert!(matches!(outcome, CacheOutcome::Rejected(_)), "{outcome:?}");
     assert_eq!(run_fib(&third, 50), jit);
-    assert_eq!(Contract::load_cached(&code, &limits, &cache).unwrap().1, CacheOutcome::Hit);
+    assert_eq!(Contract::load_cached(CodeFormat::Zvm, &code, &limits, &cache).unwrap().1, CacheOutcome::Hit);
 
     // compile_cached shares the entry; for the other architecture it makes its own.
-    let (k, object, outcome) = executor::compile_cached(&code, Target::host().unwrap(), &limits, &cache).unwrap();
+    let (k, object, outcome) =
+        executor::compile_cached(CodeFormat::Zvm, &code, Target::host().unwrap(), &limits, &cache).unwrap();
     assert_eq!((k, outcome), (key, CacheOutcome::Hit));
     assert_eq!(cache.get(&key).unwrap(), Some(object));
     let other = if Target::host() == Some(Target::X86_64) { Target::Aarch64 } else { Target::X86_64 };
-    let (k2, _, outcome) = executor::compile_cached(&code, other, &limits, &cache).unwrap();
+    let (k2, _, outcome) = executor::compile_cached(CodeFormat::Zvm, &code, other, &limits, &cache).unwrap();
     assert_ne!(k2, key);
     assert_eq!(outcome, CacheOutcome::Miss);
     assert_eq!(cache.stats().unwrap().entries, 2);

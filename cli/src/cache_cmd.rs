@@ -15,11 +15,11 @@ use zvm_runtime::executor::{self, CacheOutcome};
 use zvm_runtime::Limits;
 
 /// File extensions `compile` picks up in a directory.
-const CONTRACT_EXTS: [&str; 4] = ["zasm", "zvm", "bin", "hex"];
+const CONTRACT_EXTS: [&str; 5] = ["zasm", "zvm", "evm", "bin", "hex"];
 
 #[derive(clap::Args)]
 pub struct CompileArgs {
-    /// Contract files, or directories: every `.zasm`, `.zvm`, `.bin` and `.hex` file directly inside.
+    /// Contract files, or directories: every `.zasm`, `.zvm`, `.evm`, `.bin` and `.hex` file directly inside.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// The architecture to compile for (default: the host's).
@@ -34,6 +34,9 @@ pub struct CompileArgs {
     /// Do not use the cache: only write the objects to `-o`.
     #[arg(long, requires = "output")]
     no_cache: bool,
+    /// Bytecode format of files that do not say (default: `evm` for `.evm` files, else `zvm`).
+    #[arg(long, value_parser = ["evm", "zvm"])]
+    format: Option<String>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -121,9 +124,9 @@ pub fn compile(args: CompileArgs) -> Result<(), String> {
     }
     let mut names = HashSet::new();
     for f in &files {
-        let stem = f.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-        if args.output.is_some() && !names.insert(stem.clone()) {
-            return Err(format!("two inputs would both be written as `{stem}.o`"));
+        let object = object_name(f);
+        if args.output.is_some() && !names.insert(object.clone()) {
+            return Err(format!("two inputs would both be written as `{object}`"));
         }
     }
 
@@ -142,10 +145,11 @@ pub fn compile(args: CompileArgs) -> Result<(), String> {
         let start = Instant::now();
         let fail = |e: String| format!("{}: {e}", file.display());
         let bytes = read_code(file)?;
+        let format = crate::code_format(file, &bytes, args.format.as_deref())?;
         let (object, outcome) = match &cache {
             Some(cache) => {
-                let (_, object, outcome) =
-                    executor::compile_cached(&bytes, target, &limits, cache).map_err(|e| fail(e.to_string()))?;
+                let (_, object, outcome) = executor::compile_cached(format, &bytes, target, &limits, cache)
+                    .map_err(|e| fail(e.to_string()))?;
                 let outcome = match outcome {
                     CacheOutcome::Hit => "cached".to_string(),
                     CacheOutcome::Miss => "compiled".to_string(),
@@ -154,13 +158,13 @@ pub fn compile(args: CompileArgs) -> Result<(), String> {
                 (object, outcome)
             }
             None => {
-                let object = executor::compile_object(&bytes, target, &limits).map_err(|e| fail(e.to_string()))?;
+                let object =
+                    executor::compile_object(format, &bytes, target, &limits).map_err(|e| fail(e.to_string()))?;
                 (object, "compiled".to_string())
             }
         };
         if let Some(out) = &args.output {
-            let stem = file.file_stem().unwrap_or_default().to_string_lossy();
-            let path = out.join(format!("{stem}.o"));
+            let path = out.join(object_name(file));
             std::fs::write(&path, &object).map_err(|e| format!("{}: {e}", path.display()))?;
         }
         done.push(Compiled { name, outcome, bytes: object.len(), time: start.elapsed() });
@@ -190,6 +194,12 @@ pub fn compile(args: CompileArgs) -> Result<(), String> {
         (None, None) => {}
     }
     Ok(())
+}
+
+/// The name of the object written for `file` with `-o`: its file name with `.o` added (`fib.zasm.o`), so
+/// that contracts differing only in format (`fib.zasm`, `fib.evm`) keep apart.
+fn object_name(file: &Path) -> String {
+    format!("{}.o", file.file_name().unwrap_or_default().to_string_lossy())
 }
 
 fn ms(d: Duration) -> f64 {

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use zvm_compiler::frontend::zvm::{asm, lower};
-use zvm_runtime::executor::{CacheOutcome, Contract, Tier};
+use zvm_runtime::executor::{CacheOutcome, CodeFormat, Contract, Tier};
 use zvm_runtime::{Address, ExecResult, InMemoryHost, Limits, Message};
 
 /// zvm: a toolchain that compiles contract bytecode to native code.
@@ -23,7 +23,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a program (ZVM bytecode: binary, hex text, or `.zasm` assembly).
+    /// Run a program (EVM or ZVM bytecode as binary or hex text, or `.zasm` assembly) as a message call.
     Run(RunArgs),
     /// Compile contracts to native objects into the cache (and/or to `.o` files with `-o`).
     Compile(cache_cmd::CompileArgs),
@@ -51,6 +51,9 @@ enum Command {
         /// Print the IR as the frontend produced it, before the gas pass.
         #[arg(long)]
         no_gas_pass: bool,
+        /// Bytecode format (default as for `run`).
+        #[arg(long, value_parser = ["evm", "zvm"])]
+        format: Option<String>,
     },
 }
 
@@ -73,6 +76,10 @@ struct RunArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// Bytecode format (default: `evm` for `.evm` files, `zvm` for `.zasm` files and ZVMC containers, else
+    /// `zvm`).
+    #[arg(long, value_parser = ["evm", "zvm"])]
+    format: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -113,10 +120,13 @@ fn run(command: Command) -> Result<(), String> {
             print!("{}", asm::disassemble(code));
             Ok(())
         }
-        Command::Ir { file, no_gas_pass } => {
+        Command::Ir { file, no_gas_pass, format } => {
             let bytes = read_code(&file)?;
-            let loaded = lower::load(&bytes, Limits::default().max_code_size).map_err(|e| e.to_string())?;
-            let mut module = loaded.module;
+            let max = Limits::default().max_code_size;
+            let mut module = match code_format(&file, &bytes, format.as_deref())? {
+                CodeFormat::Zvm => lower::load(&bytes, max).map_err(|e| e.to_string())?.module,
+                CodeFormat::Evm => zvm_compiler::frontend::evm::load(&bytes, max).map_err(|e| e.to_string())?,
+            };
             if !no_gas_pass {
                 zvm_ir::passes::gas::run(&mut module);
             }
@@ -138,12 +148,13 @@ fn run_program(args: RunArgs) -> Result<(), String> {
     if args.cache_dir.is_some() && tier != Tier::Aot {
         return Err("--cache-dir is only used with --tier aot".into());
     }
+    let format = code_format(&args.file, &bytes, args.format.as_deref())?;
     let (contract, cache) = if tier == Tier::Aot {
         let cache = cache_cmd::open_cache(args.cache_dir)?;
-        let (contract, outcome) = Contract::load_cached(&bytes, &limits, &cache).map_err(|e| e.to_string())?;
+        let (contract, outcome) = Contract::load_cached(format, &bytes, &limits, &cache).map_err(|e| e.to_string())?;
         (contract, Some(outcome))
     } else {
-        (Contract::load(&bytes, tier, &limits).map_err(|e| e.to_string())?, None)
+        (Contract::load_as(format, &bytes, tier, &limits).map_err(|e| e.to_string())?, None)
     };
     let msg = Message { caller: CALLER, address: CONTRACT, input, gas_limit: args.gas, ..Message::default() };
     let mut host = InMemoryHost::new();
@@ -196,6 +207,16 @@ fn json_result(r: &ExecResult, tier: Tier, storage: &[(zvm_ir::U256, zvm_ir::U25
             "data": format!("0x{}", hex::encode(&l.data)),
         })).collect::<Vec<_>>(),
     })
+}
+
+/// The format of a program file: `flag` if given, else ZVM for ZVMC containers and `.zasm`, EVM for `.evm`,
+/// and ZVM otherwise.
+pub(crate) fn code_format(path: &Path, bytes: &[u8], flag: Option<&str>) -> Result<CodeFormat, String> {
+    if let Some(f) = flag {
+        return f.parse();
+    }
+    let default = if path.extension().is_some_and(|e| e == "evm") { CodeFormat::Evm } else { CodeFormat::Zvm };
+    Ok(CodeFormat::detect(bytes, default))
 }
 
 fn read_text(path: &Path) -> Result<String, String> {

@@ -44,21 +44,21 @@ fn compile_then_list_verify_run_and_clear() {
     let ex = ex.to_str().unwrap();
 
     let out = ok(&["compile", ex, "--cache-dir", d]);
-    assert!(out.contains("4 contracts for"), "{out}");
-    assert!(out.contains("(4 compiled, 0 from the cache)"), "{out}");
+    assert!(out.contains("6 contracts for"), "{out}");
+    assert!(out.contains("(6 compiled, 0 from the cache)"), "{out}");
     let out = ok(&["compile", ex, "--cache-dir", d]);
-    assert!(out.contains("(0 compiled, 4 from the cache)"), "{out}");
+    assert!(out.contains("(0 compiled, 6 from the cache)"), "{out}");
 
     let ls = ok(&["cache", "ls", "--cache-dir", d]);
     let lines: Vec<&str> = ls.lines().collect();
-    assert_eq!(lines.len(), 4, "{ls}");
+    assert_eq!(lines.len(), 6, "{ls}");
     for line in &lines {
         let key = line.split_whitespace().next().unwrap();
         assert!(key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()), "{line}");
         assert!(line.ends_with(" UTC"), "{line}");
     }
-    assert!(ok(&["cache", "stats", "--cache-dir", d]).contains("entries:   4"));
-    assert!(ok(&["cache", "verify", "--cache-dir", d]).contains("4 entries ok, 0 damaged and removed"));
+    assert!(ok(&["cache", "stats", "--cache-dir", d]).contains("entries:   6"));
+    assert!(ok(&["cache", "verify", "--cache-dir", d]).contains("6 entries ok, 0 damaged and removed"));
 
     // `run --tier aot` uses the same entries.
     let run = ok(&["run", &format!("{ex}/fib.zasm"), "--tier", "aot", "--cache-dir", d, "--input", FIB_10]);
@@ -73,8 +73,8 @@ fn compile_then_list_verify_run_and_clear() {
         fs::write(&path, bytes).unwrap();
     }
     let verify = ok(&["cache", "verify", "--cache-dir", d]);
-    assert!(verify.contains("0 entries ok, 4 damaged and removed"), "{verify}");
-    assert_eq!(verify.matches("checksum mismatch").count(), 4, "{verify}");
+    assert!(verify.contains("0 entries ok, 6 damaged and removed"), "{verify}");
+    assert_eq!(verify.matches("checksum mismatch").count(), 6, "{verify}");
     let fib = format!("{ex}/fib.zasm");
     let aot = ["run", fib.as_str(), "--tier", "aot", "--cache-dir", d, "--input", FIB_10];
     assert!(ok(&aot).contains("cache:    miss"));
@@ -87,17 +87,17 @@ fn compile_then_list_verify_run_and_clear() {
     let mut written: Vec<String> =
         fs::read_dir(&objs).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     written.sort();
-    assert_eq!(written, ["counter.o", "fib.o", "sort.o", "token.o"]);
-    assert!(fs::read(objs.join("fib.o")).unwrap().starts_with(b"\x7fELF"));
+    assert_eq!(written, ["counter.evm.o", "counter.zasm.o", "fib.evm.o", "fib.zasm.o", "sort.zasm.o", "token.zasm.o"]);
+    assert!(fs::read(objs.join("fib.zasm.o")).unwrap().starts_with(b"\x7fELF"));
     ok(&["compile", &fib, "--target", "aarch64", "--cache-dir", d]);
-    assert_eq!(entry_files(&dir).len(), 5);
+    assert_eq!(entry_files(&dir).len(), 7);
     let only = tmp.path().join("only");
     ok(&["compile", &fib, "--no-cache", "-o", only.to_str().unwrap(), "--cache-dir", d]);
-    assert!(only.join("fib.o").exists());
-    assert_eq!(entry_files(&dir).len(), 5);
+    assert!(only.join("fib.zasm.o").exists());
+    assert_eq!(entry_files(&dir).len(), 7);
 
     let clear = ok(&["cache", "clear", "--cache-dir", d]);
-    assert!(clear.starts_with("removed 5 entries"), "{clear}");
+    assert!(clear.starts_with("removed 7 entries"), "{clear}");
     assert_eq!(ok(&["cache", "ls", "--cache-dir", d]), "");
 }
 

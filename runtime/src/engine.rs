@@ -38,7 +38,7 @@
 //! wants its hot contracts compiled before it measures or shuts down. Dropping the engine stops the workers
 //! after the compile in progress (queued requests are dropped).
 
-use crate::executor::{self, CacheOutcome, Contract, LoadError, Tier};
+use crate::executor::{self, CacheOutcome, CodeFormat, Contract, LoadError, Tier};
 use crate::frame::Message;
 use crate::host::Host;
 use crate::limits::Limits;
@@ -186,6 +186,7 @@ pub struct EngineBuilder {
     limits: Limits,
     max_compile_time: Option<Duration>,
     max_native_code_bytes: Option<usize>,
+    format: CodeFormat,
 }
 
 impl Default for EngineBuilder {
@@ -199,6 +200,7 @@ impl Default for EngineBuilder {
             limits: Limits::default(),
             max_compile_time: None,
             max_native_code_bytes: None,
+            format: CodeFormat::Zvm,
         }
     }
 }
@@ -244,6 +246,13 @@ impl EngineBuilder {
     /// Per-contract budget of compile (or cache load) time; a compile that took longer is discarded.
     pub fn max_compile_time(mut self, max: Duration) -> Self {
         self.max_compile_time = Some(max);
+        self
+    }
+
+    /// How bytecode without a container is read (default: ZVM). ZVM code in a `ZVMC` container is always
+    /// recognised.
+    pub fn format(mut self, format: CodeFormat) -> Self {
+        self.format = format;
         self
     }
 
@@ -501,7 +510,7 @@ impl Inner {
         let (base, state) = match base {
             Some(native) => (native, NATIVE),
             None => (
-                Contract::load(bytes, Tier::Interp, &self.config.limits)?,
+                Contract::load_as(self.format(bytes), bytes, Tier::Interp, &self.config.limits)?,
                 if failure.is_some() { FAILED } else { COLD },
             ),
         };
@@ -522,7 +531,12 @@ impl Inner {
     /// Whether the cache holds an object for `bytes` on this host (checked by the loader when used).
     fn cached(&self, bytes: &[u8]) -> bool {
         let (Some(cache), Some(target)) = (&self.cache, Target::host()) else { return false };
-        executor::cache_key(bytes, target).is_ok_and(|key| cache.path(&key).is_file())
+        executor::cache_key(self.format(bytes), bytes, target).is_ok_and(|key| cache.path(&key).is_file())
+    }
+
+    /// The format `bytes` are read in.
+    fn format(&self, bytes: &[u8]) -> CodeFormat {
+        CodeFormat::detect(bytes, self.config.format)
     }
 
     /// Counts a compile failure and returns its reason.
@@ -559,11 +573,11 @@ impl Inner {
     fn native_unguarded(&self, bytes: &[u8]) -> Result<(Contract, bool), NotNative> {
         let limits = &self.config.limits;
         let classify = |e: LoadError| match e {
-            LoadError::Zvm(_) | LoadError::InvalidIr(_) => NotNative::Invalid(e),
+            LoadError::Zvm(_) | LoadError::Evm(_) | LoadError::InvalidIr(_) => NotNative::Invalid(e),
             other => NotNative::Failed(other.to_string()),
         };
         if let Some(cache) = &self.cache {
-            match Contract::load_cached(bytes, limits, cache) {
+            match Contract::load_cached(self.format(bytes), bytes, limits, cache) {
                 Ok((contract, outcome)) => return Ok((contract, outcome == CacheOutcome::Hit)),
                 Err(LoadError::Cache(_)) => {
                     self.counters.cache_errors.fetch_add(1, Ordering::Relaxed);
@@ -571,7 +585,7 @@ impl Inner {
                 Err(e) => return Err(classify(e)),
             }
         }
-        Contract::load(bytes, Tier::Jit, limits).map(|c| (c, false)).map_err(classify)
+        Contract::load_as(self.format(bytes), bytes, Tier::Jit, limits).map(|c| (c, false)).map_err(classify)
     }
 
     /// Counts an interpreted call of `entry` and queues it for compilation when it becomes hot.

@@ -15,7 +15,7 @@ use crate::host::Host;
 use crate::limits::Limits;
 use crate::result::{ExecResult, Status};
 use crate::schedule::{EvmCosts, HostCosts, ZvmCosts};
-use crate::vm::{CodeFormat, FrameOutcome, Vm};
+use crate::vm::{FrameOutcome, Vm};
 use crate::{compiled, interpreter};
 use std::fmt;
 use std::str::FromStr;
@@ -82,6 +82,74 @@ pub enum LoadError {
     Cache(#[from] zvm_cache::CacheError),
 }
 
+/// A bytecode format zvm runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CodeFormat {
+    /// EVM bytecode (Cancun).
+    Evm,
+    /// ZVM bytecode, raw or in a `ZVMC` container.
+    Zvm,
+}
+
+impl CodeFormat {
+    /// The format of `bytes`: ZVM if they are a `ZVMC` container, else `default` (raw code carries no
+    /// format of its own).
+    pub fn detect(bytes: &[u8], default: CodeFormat) -> CodeFormat {
+        if bytes.starts_with(zvm_compiler::frontend::zvm::container::MAGIC) {
+            CodeFormat::Zvm
+        } else {
+            default
+        }
+    }
+
+    /// The gas of host operations for code of this format.
+    pub fn costs(self) -> &'static dyn HostCosts {
+        match self {
+            CodeFormat::Evm => &EvmCosts,
+            CodeFormat::Zvm => &ZvmCosts,
+        }
+    }
+
+    /// The identity of the static gas schedule compiled into code of this format (part of cache keys).
+    pub fn gas_schedule(self) -> &'static [u8] {
+        match self {
+            CodeFormat::Evm => EVM_GAS_SCHEDULE,
+            CodeFormat::Zvm => ZVM_GAS_SCHEDULE,
+        }
+    }
+
+    fn cache_format(self) -> BytecodeFormat {
+        match self {
+            CodeFormat::Evm => BytecodeFormat::Evm,
+            CodeFormat::Zvm => BytecodeFormat::Zvm,
+        }
+    }
+}
+
+impl FromStr for CodeFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "evm" => Ok(CodeFormat::Evm),
+            "zvm" => Ok(CodeFormat::Zvm),
+            other => Err(format!("unknown bytecode format `{other}` (expected `evm` or `zvm`)")),
+        }
+    }
+}
+
+impl fmt::Display for CodeFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CodeFormat::Evm => "evm",
+            CodeFormat::Zvm => "zvm",
+        })
+    }
+}
+
+/// The identity of the EVM gas schedule (the static costs of `compiler/src/frontend/evm/opcodes.rs`), part
+/// of every cache key of EVM code. Change the version whenever those costs change.
+pub const EVM_GAS_SCHEDULE: &[u8] = b"evm-cancun-gas-schedule/1";
+
 /// The identity of the ZVM gas schedule, part of every cache key of ZVM bytecode: the static costs of
 /// the opcode table (`compiler/src/frontend/zvm/opcodes.rs`), which the gas pass folds into compiled code.
 /// Change the version whenever those costs change. (Host costs in [`crate::schedule`] are charged at run
@@ -113,20 +181,32 @@ impl fmt::Display for CacheOutcome {
     }
 }
 
-/// The cache key of ZVM `bytes` compiled by this build for `target` with the default options.
-pub fn cache_key(bytes: &[u8], target: Target) -> Result<CacheKey, LoadError> {
-    let inputs = KeyInputs::new(bytes, BytecodeFormat::Zvm, target, &JitOptions::default(), ZVM_GAS_SCHEDULE)
+/// The cache key of `bytes` in `format` compiled by this build for `target` with the default options.
+pub fn cache_key(format: CodeFormat, bytes: &[u8], target: Target) -> Result<CacheKey, LoadError> {
+    let options = JitOptions::default();
+    let inputs = KeyInputs::new(bytes, format.cache_format(), target, &options, format.gas_schedule())
         .map_err(|e| LoadError::Compile(e.to_string()))?;
     Ok(inputs.key())
 }
 
-/// ZVM bytecode through its frontend and the gas pass, verified.
-fn lower_verified(bytes: &[u8], limits: &Limits) -> Result<(Module, Vec<u8>), LoadError> {
-    let loaded = lower::load(bytes, limits.max_code_size)?;
-    let mut module = loaded.module;
+/// Bytecode through its frontend and the gas pass, verified; with the code the program sees as its own.
+/// EVM code up to `code_limit` bytes is accepted; ZVM code up to `limits.max_code_size`.
+fn lower_verified(
+    format: CodeFormat,
+    bytes: &[u8],
+    limits: &Limits,
+    code_limit: usize,
+) -> Result<(Module, Vec<u8>), LoadError> {
+    let (mut module, code) = match format {
+        CodeFormat::Zvm => {
+            let loaded = lower::load(bytes, limits.max_code_size)?;
+            (loaded.module, loaded.code.to_vec())
+        }
+        CodeFormat::Evm => (evm::load(bytes, code_limit)?, bytes.to_vec()),
+    };
     zvm_ir::passes::gas::run(&mut module);
     zvm_ir::verify::verify_module(&module).map_err(|e| LoadError::InvalidIr(e.to_string()))?;
-    Ok((module, loaded.code.to_vec()))
+    Ok((module, code))
 }
 
 /// The object for `key` from `cache` if there is one that `accept` takes, else `module` compiled for
@@ -156,17 +236,18 @@ fn cached_object<T>(
     Ok((object, t, outcome))
 }
 
-/// Compiles ZVM `bytes` to an object for `target` through `cache` (see [`Contract::load_cached`]); returns
+/// Compiles `bytes` to an object for `target` through `cache` (see [`Contract::load_cached`]); returns
 /// the key, the object and where it came from. For the host, objects (cached or new) must pass zvm's
 /// loader; for another architecture only the cache's own checks apply.
 pub fn compile_cached(
+    format: CodeFormat,
     bytes: &[u8],
     target: Target,
     limits: &Limits,
     cache: &Cache,
 ) -> Result<(CacheKey, Vec<u8>, CacheOutcome), LoadError> {
-    let (module, _) = lower_verified(bytes, limits)?;
-    let key = cache_key(bytes, target)?;
+    let (module, _) = lower_verified(format, bytes, limits, limits.max_code_size)?;
+    let key = cache_key(format, bytes, target)?;
     let (object, (), outcome) = if Target::host() == Some(target) {
         cached_object(cache, &key, &module, target, |o| zvm_cache::load(o).map(drop))?
     } else {
@@ -175,9 +256,9 @@ pub fn compile_cached(
     Ok((key, object, outcome))
 }
 
-/// Compiles ZVM `bytes` to an object for `target`, without a cache.
-pub fn compile_object(bytes: &[u8], target: Target, limits: &Limits) -> Result<Vec<u8>, LoadError> {
-    let (module, _) = lower_verified(bytes, limits)?;
+/// Compiles `bytes` to an object for `target`, without a cache.
+pub fn compile_object(format: CodeFormat, bytes: &[u8], target: Target, limits: &Limits) -> Result<Vec<u8>, LoadError> {
+    let (module, _) = lower_verified(format, bytes, limits, limits.max_code_size)?;
     backend::emit_object(&module, target, &JitOptions::default()).map_err(|e| LoadError::Compile(e.to_string()))
 }
 
@@ -198,36 +279,43 @@ pub struct Contract {
 }
 
 impl Contract {
+    /// Loads bytecode in `format` for `tier`.
+    ///
+    /// EVM code larger than `limits.max_code_size` (possible only in a genesis state: EIP-170 caps deployed
+    /// code at 24 KiB) runs on the interpreter, whose preparation is linear in the code size, up to
+    /// [`MAX_EVM_STATE_CODE`]; compile time stays bounded by the limit.
+    pub fn load_as(format: CodeFormat, bytes: &[u8], tier: Tier, limits: &Limits) -> Result<Contract, LoadError> {
+        let tier = if format == CodeFormat::Evm && bytes.len() > limits.max_code_size { Tier::Interp } else { tier };
+        let (module, code) = lower_verified(format, bytes, limits, MAX_EVM_STATE_CODE)?;
+        let contract = Self::from_module(module, code, tier, format.costs())?;
+        Ok(Contract { format, ..contract })
+    }
+
     /// Loads ZVM bytecode (raw or in a `ZVMC` container) for `tier`.
     pub fn load(bytes: &[u8], tier: Tier, limits: &Limits) -> Result<Contract, LoadError> {
-        let loaded = lower::load(bytes, limits.max_code_size)?;
-        let mut module = loaded.module;
-        zvm_ir::passes::gas::run(&mut module);
-        Self::from_module(module, loaded.code.to_vec(), tier, &ZvmCosts)
+        Self::load_as(CodeFormat::Zvm, bytes, tier, limits)
     }
 
-    /// Loads EVM code for `tier`. Code larger than `limits.max_code_size` (possible only in a genesis state:
-    /// EIP-170 caps deployed code at 24 KiB) runs on the interpreter, whose preparation is linear in the code
-    /// size, up to [`MAX_EVM_STATE_CODE`]; compile time is bounded by the limit either way.
+    /// Loads EVM code for `tier` (see [`Contract::load_as`]).
     pub fn load_evm(code: &[u8], tier: Tier, limits: &Limits) -> Result<Contract, LoadError> {
-        let tier = if code.len() > limits.max_code_size { Tier::Interp } else { tier };
-        let mut module = evm::load(code, MAX_EVM_STATE_CODE)?;
-        zvm_ir::passes::gas::run(&mut module);
-        let contract = Self::from_module(module, code.to_vec(), tier, &EvmCosts)?;
-        Ok(Contract { format: CodeFormat::Evm, ..contract })
+        Self::load_as(CodeFormat::Evm, code, tier, limits)
     }
 
-    /// Loads ZVM bytecode for the [`Tier::Aot`] tier through `cache`: on a hit the cached object is loaded
+    /// Loads bytecode for the [`Tier::Aot`] tier through `cache`: on a hit the cached object is loaded
     /// (and, if the loader rejects it, removed and compiled anew); on a miss the program is compiled, the
     /// object stored, then loaded. The bytecode always goes through its frontend (that validates it and
     /// gives the IR [`Contract::module`] returns); only code generation is skipped on a hit.
-    pub fn load_cached(bytes: &[u8], limits: &Limits, cache: &Cache) -> Result<(Contract, CacheOutcome), LoadError> {
-        let (module, code) = lower_verified(bytes, limits)?;
+    pub fn load_cached(
+        format: CodeFormat,
+        bytes: &[u8],
+        limits: &Limits,
+        cache: &Cache,
+    ) -> Result<(Contract, CacheOutcome), LoadError> {
+        let (module, code) = lower_verified(format, bytes, limits, limits.max_code_size)?;
         let target = Target::host().ok_or_else(|| LoadError::Compile("the host architecture has no backend".into()))?;
-        let key = cache_key(bytes, target)?;
+        let key = cache_key(format, bytes, target)?;
         let (_, loaded, outcome) = cached_object(cache, &key, &module, target, zvm_cache::load)?;
-        let contract =
-            Contract { code, module, prepared: Prepared::Aot(loaded), costs: &ZvmCosts, format: CodeFormat::Zvm };
+        let contract = Contract { code, module, prepared: Prepared::Aot(loaded), costs: format.costs(), format };
         Ok((contract, outcome))
     }
 

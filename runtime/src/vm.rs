@@ -17,7 +17,7 @@
 //! deterministic 1024.
 
 use crate::crypto::keccak256;
-use crate::executor::{Contract, Tier};
+use crate::executor::{CodeFormat, Contract, Tier};
 use crate::frame::{Message, MAX_REFUND_QUOTIENT};
 use crate::host::{Address, Host};
 use crate::limits::Limits;
@@ -37,15 +37,6 @@ pub const STACK_SEGMENT: usize = 4 << 20;
 /// Prepared programs kept per machine; past it the cache starts over (init code makes it grow without bound
 /// otherwise).
 const MAX_CACHED_PROGRAMS: usize = 4096;
-
-/// How code without a container header is read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CodeFormat {
-    /// EVM bytecode.
-    Evm,
-    /// Raw ZVM bytecode. (ZVM code in a `ZVMC` container is recognised whatever the default.)
-    Zvm,
-}
 
 /// A message call to run: who calls, whose storage and code, with what.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -258,12 +249,8 @@ impl Vm {
         if let Some(contract) = self.programs.borrow().get(code) {
             return Ok(contract.clone());
         }
-        let zvm = self.format == CodeFormat::Zvm || code.starts_with(zvm_compiler::frontend::zvm::container::MAGIC);
-        let contract = Rc::new(if zvm {
-            Contract::load(code, self.tier, &self.limits)?
-        } else {
-            Contract::load_evm(code, self.tier, &self.limits)?
-        });
+        let format = CodeFormat::detect(code, self.format);
+        let contract = Rc::new(Contract::load_as(format, code, self.tier, &self.limits)?);
         let mut programs = self.programs.borrow_mut();
         if programs.len() >= MAX_CACHED_PROGRAMS {
             programs.clear();

@@ -68,7 +68,7 @@ mod tests {
     #[test]
     fn every_opcode_and_every_byte_lowers_to_verified_ir() {
         for info in OPCODES {
-            let mut code = vec![op::PUSH1, 1].repeat(usize::from(info.pops));
+            let mut code = [op::PUSH1, 1].repeat(usize::from(info.pops));
             code.push(info.code);
             code.extend(std::iter::repeat_n(0, usize::from(info.imm_bytes)));
             code.extend([op::JUMPDEST, op::STOP]);

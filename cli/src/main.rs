@@ -1,9 +1,11 @@
 //! `zvm`: run, compile, assemble, disassemble and inspect contract bytecode, manage the cache of compiled
-//! objects (`cache_cmd`), and run Ethereum state tests (`statetest_cmd`).
+//! objects (`cache_cmd`), run Ethereum state tests (`statetest_cmd`), and keep state in a node's database
+//! (`node_cmd`: `run --db`, `names`).
 //!
 //! Errors are rendered once, here, as a single `error: ...` line with a non-zero exit status.
 
 mod cache_cmd;
+mod node_cmd;
 mod statetest_cmd;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +33,8 @@ enum Command {
     Cache(cache_cmd::CacheArgs),
     /// Run Ethereum state tests (filled ethereum/tests JSON) and compare state roots and logs.
     Statetest(statetest_cmd::StatetestArgs),
+    /// Register, resolve and list contract names in a node's database.
+    Names(node_cmd::NamesArgs),
     /// Assemble `.zasm` into ZVM bytecode.
     Asm {
         /// The assembly file.
@@ -80,6 +84,11 @@ struct RunArgs {
     /// `zvm`).
     #[arg(long, value_parser = ["evm", "zvm"])]
     format: Option<String>,
+    /// Run against the persistent state in this database (created if missing) instead of a fresh
+    /// in-memory state. The first run deploys the program at an address derived from its code (CREATE2 by
+    /// the caller, salt 0); every run of the same code calls that contract and keeps its changes, durably.
+    #[arg(long)]
+    db: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -103,6 +112,7 @@ fn run(command: Command) -> Result<(), String> {
         Command::Compile(args) => cache_cmd::compile(args),
         Command::Cache(args) => cache_cmd::cache(args),
         Command::Statetest(args) => statetest_cmd::statetest(args),
+        Command::Names(args) => node_cmd::names(args),
         Command::Asm { file, output } => {
             let src = read_text(&file)?;
             let code = asm::assemble(&src).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -149,6 +159,9 @@ fn run_program(args: RunArgs) -> Result<(), String> {
         return Err("--cache-dir is only used with --tier aot".into());
     }
     let format = code_format(&args.file, &bytes, args.format.as_deref())?;
+    if let Some(db) = &args.db {
+        return node_cmd::run(db, &args, tier, bytes, format, input);
+    }
     let (contract, cache) = if tier == Tier::Aot {
         let cache = cache_cmd::open_cache(args.cache_dir)?;
         let (contract, outcome) = Contract::load_cached(format, &bytes, &limits, &cache).map_err(|e| e.to_string())?;

@@ -123,12 +123,21 @@ fn errors_are_one_line() {
     let fib = examples().join("fib.zasm");
     let fib = fib.to_str().unwrap();
     let d = tmp.path().to_str().unwrap();
+    let db = tmp.path().join("state.redb").to_str().unwrap().to_owned();
+    let not_a_db = tmp.path().join("not_a_db").to_str().unwrap().to_owned();
+    fs::write(&not_a_db, b"this is not a database").unwrap();
+    let zero_address = format!("0x{}", "00".repeat(20));
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["cache", "stats"], "no cache directory"),
         (vec!["compile", "/nonexistent/x.zasm", "--cache-dir", d], "/nonexistent/x.zasm"),
         (vec!["compile", d, "--cache-dir", d], "no contract files"),
         (vec!["run", fib, "--cache-dir", d], "only used with --tier aot"),
         (vec!["run", fib, "--tier", "aot"], "no cache directory"),
+        (vec!["run", fib, "--db", &db, "--tier", "aot", "--cache-dir", d], "not used with --db"),
+        (vec!["run", fib, "--db", &not_a_db], "not_a_db"),
+        (vec!["names", "resolve", "nobody", "--db", &db], "no contract is named `nobody`"),
+        (vec!["names", "register", "Bad Name", "0x00", "--db", &db], "not 20 bytes"),
+        (vec!["names", "register", "Bad", &zero_address, "--db", &db], "invalid name `Bad`"),
     ];
     for (args, expected) in cases {
         let out = zvm(&args, |c| {
@@ -139,6 +148,45 @@ fn errors_are_one_line() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(err.starts_with("error: ") && err.contains(expected), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn run_with_a_database_keeps_each_programs_state_between_runs() {
+    let tmp = temp_dir("db");
+    let db = tmp.path().join("state.redb");
+    let db = db.to_str().unwrap();
+    let counter = examples().join("counter.zasm");
+    let counter = counter.to_str().unwrap();
+    let word = |n: u8| format!("output:   0x{}{n:02x}", "00".repeat(31));
+
+    let first = ok(&["run", counter, "--db", db, "--tier", "interp"]);
+    assert!(first.contains("(deployed by this run)") && first.contains(&word(1)), "{first}");
+    // The first run costs what a run on a fresh in-memory state costs.
+    let gas = |out: &str| out.lines().find(|l| l.starts_with("gas used:")).unwrap().to_owned();
+    assert_eq!(gas(&first), gas(&ok(&["run", counter, "--tier", "interp"])));
+    let second = ok(&["run", counter, "--db", db, "--tier", "interp"]);
+    assert!(!second.contains("deployed") && second.contains(&word(2)), "{second}");
+    assert!(second.contains("storage:  0x0 = 0x2"), "{second}");
+    assert!(second.contains("receipt:  3 in block 3"), "{second}");
+
+    // Another program in the same database is another contract, with its own storage.
+    let evm = examples().join("counter.evm");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["run", evm.to_str().unwrap(), "--db", db, "--json"])).unwrap();
+    assert_eq!(json["deployed"], true);
+    assert_eq!(json["storage"]["0x0"], "0x1");
+    assert_ne!(json["contract"].as_str().unwrap(), contract_of(&first));
+
+    // Names.
+    let address = contract_of(&first);
+    assert_eq!(ok(&["names", "register", "counter", address, "--db", db]), format!("counter {address}\n"));
+    assert_eq!(ok(&["names", "resolve", "counter", "--db", db]), format!("{address}\n"));
+    assert_eq!(ok(&["names", "list", "--db", db]), format!("counter {address}\n"));
+}
+
+/// The contract address `zvm run --db` printed.
+fn contract_of(out: &str) -> &str {
+    out.lines().find_map(|l| l.strip_prefix("contract: ")).unwrap().split(' ').next().unwrap()
 }
 
 /// A fresh directory under the system's temporary directory, removed when dropped.

@@ -1,0 +1,417 @@
+//! The node: one writer thread that executes calls in order and commits them in batches.
+//!
+//! # Group commit
+//! [`Node::submit`] queues a request and returns a [`Pending`] at once; [`Pending::wait`] returns its
+//! receipt only after the batch that holds the call is durable. The writer takes the first queued request
+//! and every request queued behind it (up to [`NodeConfig::max_batch`]), executes them one after the
+//! other against the state as the earlier ones left it, writes all their changes and receipts in one redb
+//! write transaction, commits it (one `fsync`), and only then answers each request. While it waits for the
+//! disk, new requests queue up and form the next batch: the more clients, the more calls share one
+//! `fsync`, with no timer and no added latency for a lone client. `max_batch = 1` gives one `fsync` per
+//! call.
+//!
+//! # What a receipt means
+//! A call that returned a receipt is durable: it survives a crash or power loss (to the extent the disk
+//! honours `fsync`). A call that returned an error (rejected, refused, or its batch failed to commit) left
+//! no trace. A call still pending when the process dies may or may not have been committed — if it was,
+//! it was committed whole, with its receipt. No call is ever visible in part: its state changes, contract
+//! records, names and receipt are in one transaction.
+//!
+//! # Order and determinism
+//! Calls are executed in the order they were queued, one at a time. Each batch is a block: it gets the
+//! next block number (the environment's `NUMBER`, and the creation block of contracts made in it); the
+//! rest of the block environment is [`NodeConfig::block`].
+
+use crate::cache::{CacheConfig, StateCache};
+use crate::codec::Receipt;
+use crate::state::{install_contract, DeployError, StateHost};
+use crate::store::{Batch, ReadView, StateDiff, Store};
+use crate::StoreError;
+use ruint::aliases::U256;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use thiserror::Error;
+use zvm_compiler::frontend::{evm, zvm::container};
+use zvm_runtime::executor::{CodeFormat, Contract, Tier};
+use zvm_runtime::tx::{transact, InvalidTx, Transaction};
+use zvm_runtime::vm::{CallInputs, Vm};
+use zvm_runtime::{Address, BlockEnv, Host, Limits, Status, TxEnv};
+
+/// Largest call data of a [`Request::Call`] (a transaction's data is bounded by its gas).
+pub const MAX_CALL_INPUT: usize = 1 << 20;
+/// Longest name, in bytes.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// How a node runs.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// The tier code runs on.
+    pub tier: Tier,
+    pub limits: Limits,
+    /// The block environment of every batch (its `number` is replaced by the batch's). Its gas limit also
+    /// bounds the gas of a [`Request::Call`].
+    pub block: BlockEnv,
+    /// Most calls in one commit (1: one `fsync` per call).
+    pub max_batch: usize,
+    /// Requests that may wait in the queue; [`Node::submit`] blocks while it is full.
+    pub queue: usize,
+    pub cache: CacheConfig,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            tier: Tier::Jit,
+            limits: Limits::default(),
+            block: BlockEnv { gas_limit: 30_000_000, chain_id: 1, ..BlockEnv::default() },
+            max_batch: 1024,
+            queue: 4096,
+            cache: CacheConfig::default(),
+        }
+    }
+}
+
+/// A state-changing request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// A transaction (its sender already authenticated), through the full transaction layer: nonce, gas
+    /// purchase, intrinsic gas, refunds and fees.
+    Transact(Transaction),
+    /// A message call without the transaction layer — no nonce, no fees, no intrinsic gas — as `zvm run`
+    /// makes: the callee's code runs with `gas_limit` and its changes are kept if it succeeds.
+    Call { caller: Address, to: Address, value: U256, input: Vec<u8>, gas_limit: u64 },
+    /// Installs `code` as a contract of `deployer` (see [`install_contract`]): ZVM code is stored in a
+    /// `ZVMC` container, so that its format travels with it.
+    Deploy { deployer: Address, code: Vec<u8>, format: CodeFormat, salt: Option<U256> },
+    /// Registers `name` for `address`. A name is registered once: registering it again for the same
+    /// address is a no-op, for another address an error.
+    RegisterName { name: String, address: Address },
+}
+
+/// Why a request produced no receipt. Nothing of it was written.
+#[derive(Debug, Error)]
+pub enum NodeError {
+    #[error("transaction rejected: {0}")]
+    Rejected(#[from] InvalidTx),
+    #[error("deploy refused: {0}")]
+    Deploy(#[from] DeployError),
+    #[error("invalid name `{name}`: {why}")]
+    BadName { name: String, why: &'static str },
+    #[error("the name `{name}` is registered for {address}")]
+    NameTaken { name: String, address: Address },
+    #[error("invalid request: {0}")]
+    BadRequest(String),
+    /// The store failed: the request's batch was not committed (or a read for it failed).
+    #[error("store: {0}")]
+    Store(Arc<StoreError>),
+    #[error("internal error while executing the request: {0}")]
+    Internal(String),
+    #[error("the node has stopped")]
+    Stopped,
+}
+
+impl From<StoreError> for NodeError {
+    fn from(e: StoreError) -> Self {
+        NodeError::Store(Arc::new(e))
+    }
+}
+
+type Reply = Result<Receipt, NodeError>;
+
+struct Job {
+    request: Request,
+    reply: SyncSender<Reply>,
+}
+
+/// A queued request; [`Pending::wait`] gives its outcome once its batch is durable.
+pub struct Pending(Option<Receiver<Reply>>);
+
+impl Pending {
+    /// Blocks until the request's batch has committed (the receipt) or failed (the error).
+    pub fn wait(self) -> Result<Receipt, NodeError> {
+        self.0.ok_or(NodeError::Stopped)?.recv().unwrap_or(Err(NodeError::Stopped))
+    }
+}
+
+/// A node over one database file (see the module docs).
+pub struct Node {
+    store: Arc<Store>,
+    queue: Option<SyncSender<Job>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Node {
+    /// Opens (creating or migrating) the database at `path` and starts the writer.
+    pub fn open(path: &Path, config: NodeConfig) -> Result<Node, NodeError> {
+        if config.max_batch == 0 || config.queue == 0 {
+            return Err(NodeError::BadRequest("max_batch and queue must be at least 1".into()));
+        }
+        let store = Arc::new(Store::open(path)?);
+        let (queue, jobs) = mpsc::sync_channel(config.queue);
+        let writer_store = store.clone();
+        let writer = std::thread::Builder::new()
+            .name("zvm-node-writer".into())
+            .spawn(move || Writer::new(writer_store, config).run(jobs))
+            .map_err(|e| NodeError::Internal(format!("cannot start the writer thread: {e}")))?;
+        Ok(Node { store, queue: Some(queue), writer: Some(writer) })
+    }
+
+    /// Queues `request`; returns at once (or, while the queue is full, once there is room).
+    pub fn submit(&self, request: Request) -> Pending {
+        let (reply, rx) = mpsc::sync_channel(1);
+        let sent = self.queue.as_ref().is_some_and(|q| q.send(Job { request, reply }).is_ok());
+        Pending(sent.then_some(rx))
+    }
+
+    /// Queues `request` and waits until it is durable.
+    pub fn execute(&self, request: Request) -> Result<Receipt, NodeError> {
+        self.submit(request).wait()
+    }
+
+    /// A snapshot of the committed state (it includes every call that has been acknowledged).
+    pub fn read(&self) -> Result<ReadView, StoreError> {
+        self.store.read()
+    }
+}
+
+impl Drop for Node {
+    /// Stops the writer after the requests already queued, and waits for it.
+    fn drop(&mut self) {
+        self.queue = None;
+        if let Some(writer) = self.writer.take() {
+            // A panic in the writer has already answered its callers with `Stopped`.
+            let _ = writer.join();
+        }
+    }
+}
+
+/// The code a deploy stores for `code` in `format`, checked: ZVM code goes into a `ZVMC` container (if it
+/// is not in one), and both formats must load and fit their size limit.
+pub fn deployable_code(format: CodeFormat, code: Vec<u8>, limits: &Limits) -> Result<Vec<u8>, DeployError> {
+    let (code, max) = match format {
+        CodeFormat::Zvm if code.starts_with(container::MAGIC) => (code, limits.max_code_size),
+        CodeFormat::Zvm => {
+            if code.len() > limits.max_code_size {
+                return Err(DeployError::TooLarge { size: code.len(), max: limits.max_code_size, format });
+            }
+            (container::encode(&code, &[]), limits.max_code_size + container::HEADER_LEN)
+        }
+        CodeFormat::Evm if code.starts_with(container::MAGIC) => return Err(DeployError::EvmLooksLikeZvm),
+        CodeFormat::Evm => (code, evm::MAX_CODE_SIZE),
+    };
+    if code.len() > max {
+        return Err(DeployError::TooLarge { size: code.len(), max, format });
+    }
+    Contract::load_as(format, &code, Tier::Interp, limits).map_err(|e| DeployError::Invalid(e.to_string()))?;
+    Ok(code)
+}
+
+/// Checks a name: 1 to [`MAX_NAME_LEN`] bytes of `a-z 0-9 . _ -`, starting with a letter or digit.
+pub fn check_name(name: &str) -> Result<(), NodeError> {
+    let bad = |why| Err(NodeError::BadName { name: name.chars().take(MAX_NAME_LEN).collect(), why });
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return bad("a name has 1 to 64 bytes");
+    }
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)) {
+        return bad("a name uses only a-z, 0-9, `.`, `_` and `-`");
+    }
+    if !name.as_bytes()[0].is_ascii_alphanumeric() {
+        return bad("a name starts with a letter or a digit");
+    }
+    Ok(())
+}
+
+/// What a call did, before it has an id.
+struct Outcome {
+    diff: StateDiff,
+    names: Vec<(String, Address)>,
+    status: Status,
+    gas_used: u64,
+    gas_refunded: u64,
+    output: Vec<u8>,
+    logs: Vec<zvm_runtime::Log>,
+    created: Option<Address>,
+}
+
+impl Outcome {
+    /// A request that changes state outside execution (a deploy, a name).
+    fn admin(diff: StateDiff, names: Vec<(String, Address)>, created: Option<Address>) -> Outcome {
+        Outcome {
+            diff,
+            names,
+            status: Status::Success,
+            gas_used: 0,
+            gas_refunded: 0,
+            output: Vec::new(),
+            logs: Vec::new(),
+            created,
+        }
+    }
+}
+
+/// The writer thread's state.
+struct Writer {
+    store: Arc<Store>,
+    config: NodeConfig,
+    vm: Vm,
+    cache: StateCache,
+}
+
+impl Writer {
+    fn new(store: Arc<Store>, config: NodeConfig) -> Writer {
+        let vm = Vm::new(config.tier, config.limits.clone());
+        let cache = StateCache::new(config.cache);
+        Writer { store, config, vm, cache }
+    }
+
+    fn run(mut self, jobs: Receiver<Job>) {
+        while let Ok(first) = jobs.recv() {
+            let mut batch = vec![first];
+            while batch.len() < self.config.max_batch {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            let requests: Vec<&Request> = batch.iter().map(|j| &j.request).collect();
+            match self.commit(&requests) {
+                Ok(replies) => {
+                    for (job, reply) in batch.iter().zip(replies) {
+                        // A caller that stopped waiting does not mind.
+                        let _ = job.reply.send(reply);
+                    }
+                }
+                Err(e) => {
+                    // The batch is not in the database; the cache may show it. Start the cache over.
+                    self.cache.clear();
+                    let e = Arc::new(e);
+                    for job in &batch {
+                        let _ = job.reply.send(Err(NodeError::Store(e.clone())));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Executes `requests` in order and commits them in one transaction; the outcome of each.
+    fn commit(&mut self, requests: &[&Request]) -> Result<Vec<Reply>, StoreError> {
+        let txn = self.store.begin_write()?;
+        let mut replies = Vec::with_capacity(requests.len());
+        {
+            let mut batch = Batch::open(&txn)?;
+            let block = BlockEnv { number: batch.block, ..self.config.block.clone() };
+            for request in requests {
+                let outcome = catch_unwind(AssertUnwindSafe(|| self.execute(&mut batch, &block, request)))
+                    .unwrap_or_else(|panic| Err(NodeError::Internal(panic_message(&panic))));
+                match outcome {
+                    Ok(o) => {
+                        let receipt = batch.apply(&o.diff, &o.names, |id| Receipt {
+                            id,
+                            block: block.number,
+                            status: o.status,
+                            gas_used: o.gas_used,
+                            gas_refunded: o.gas_refunded,
+                            output: o.output,
+                            logs: o.logs,
+                            created: o.created,
+                        })?;
+                        self.cache.apply(&o.diff);
+                        replies.push(Ok(receipt));
+                    }
+                    Err(e) => replies.push(Err(e)),
+                }
+            }
+            batch.finish()?;
+        }
+        txn.commit()?;
+        Ok(replies)
+    }
+
+    /// Runs one request against the batch's state; nothing is written yet.
+    fn execute(&mut self, batch: &mut Batch, block: &BlockEnv, request: &Request) -> Result<Outcome, NodeError> {
+        match request {
+            Request::RegisterName { name, address } => {
+                check_name(name)?;
+                match batch.resolve(name)? {
+                    Some(current) if current != *address => {
+                        Err(NodeError::NameTaken { name: name.clone(), address: current })
+                    }
+                    _ => Ok(Outcome::admin(StateDiff::default(), vec![(name.clone(), *address)], None)),
+                }
+            }
+            Request::Transact(tx) => {
+                let mut reader = self.cache.over(batch.reader());
+                let mut host = StateHost::new(&mut reader, block.clone());
+                let result = transact(&self.vm, &mut host, tx);
+                let diff = host.into_diff(tx.caller, block.number)?;
+                let out = result?;
+                Ok(Outcome {
+                    diff,
+                    names: Vec::new(),
+                    status: out.status,
+                    gas_used: out.gas_used,
+                    gas_refunded: out.gas_refunded,
+                    output: out.output,
+                    logs: out.logs,
+                    created: out.created,
+                })
+            }
+            Request::Call { caller, to, value, input, gas_limit } => {
+                if input.len() > MAX_CALL_INPUT {
+                    return Err(NodeError::BadRequest(format!("call data over {MAX_CALL_INPUT} bytes")));
+                }
+                if *gas_limit > block.gas_limit {
+                    return Err(NodeError::BadRequest(format!(
+                        "gas limit {gas_limit} over the node's limit {}",
+                        block.gas_limit
+                    )));
+                }
+                let mut reader = self.cache.over(batch.reader());
+                let mut host = StateHost::new(&mut reader, block.clone());
+                host.set_tx(TxEnv { origin: *caller, ..TxEnv::default() });
+                let inputs = CallInputs {
+                    caller: *caller,
+                    address: *to,
+                    code_address: *to,
+                    value: *value,
+                    transfer: Some(*value),
+                    input: input.clone(),
+                    gas_limit: *gas_limit,
+                    is_static: false,
+                };
+                let result = self.vm.call(&mut host, inputs, 0).into_result(*gas_limit);
+                host.finish_transaction();
+                let diff = host.into_diff(*caller, block.number)?;
+                Ok(Outcome {
+                    diff,
+                    names: Vec::new(),
+                    status: result.status,
+                    gas_used: result.gas_used,
+                    gas_refunded: result.gas_refunded,
+                    output: result.output,
+                    logs: result.logs,
+                    created: None,
+                })
+            }
+            Request::Deploy { deployer, code, format, salt } => {
+                let code = deployable_code(*format, code.clone(), &self.config.limits)?;
+                let mut reader = self.cache.over(batch.reader());
+                let mut host = StateHost::new(&mut reader, block.clone());
+                let installed = install_contract(&mut host, *deployer, code, *salt);
+                let diff = host.into_diff(*deployer, block.number)?;
+                Ok(Outcome::admin(diff, Vec::new(), Some(installed?)))
+            }
+        }
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
+}

@@ -32,7 +32,7 @@ use crate::codec::{AccountRow, ContractInfo};
 use crate::store::{StateDiff, StateReader};
 use crate::StoreError;
 use ruint::aliases::U256;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use thiserror::Error;
 use zvm_runtime::crypto::keccak256;
@@ -129,12 +129,12 @@ impl<'a> StateHost<'a> {
             return Err(e);
         }
         let mut diff = StateDiff::default();
-        let mut deleted = Vec::new();
+        let mut deleted = HashSet::new();
         for (&address, loaded) in &self.accounts {
             let Some(now) = self.overlay.accounts.get(&address) else {
                 if loaded.row.is_some() {
                     diff.accounts.push((address, None));
-                    deleted.push(address);
+                    deleted.insert(address);
                 }
                 continue;
             };

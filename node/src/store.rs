@@ -251,7 +251,7 @@ impl ReadView {
 
     /// How many calls have been committed (the id of the last receipt).
     pub fn calls(&self) -> Result<u64, StoreError> {
-        Ok(self.meta(KEY_NEXT_CALL)? - 1)
+        self.meta(KEY_NEXT_CALL)?.checked_sub(1).ok_or_else(|| StoreError::Corrupt("meta.next_call is 0".into()))
     }
 
     /// An account's row, if it exists.
@@ -377,7 +377,8 @@ impl<'t> Batch<'t> {
         let get = |key: &str| -> Result<u64, StoreError> {
             meta.get(key)?.map(|v| v.value()).ok_or_else(|| StoreError::Corrupt(format!("meta.{key} is missing")))
         };
-        let block = get(KEY_BLOCK)? + 1;
+        let block =
+            get(KEY_BLOCK)?.checked_add(1).ok_or_else(|| StoreError::Corrupt("meta.block is at its maximum".into()))?;
         let next_call = get(KEY_NEXT_CALL)?;
         Ok(Batch {
             state: StateTables {

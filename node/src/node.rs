@@ -42,6 +42,8 @@ use zvm_runtime::{Address, BlockEnv, Host, Limits, Status, TxEnv};
 
 /// Largest call data of a [`Request::Call`] (a transaction's data is bounded by its gas).
 pub const MAX_CALL_INPUT: usize = 1 << 20;
+/// Most accounts a [`Request::Genesis`] may fund.
+pub const MAX_GENESIS_ACCOUNTS: usize = 1 << 16;
 /// Longest name, in bytes.
 pub const MAX_NAME_LEN: usize = 64;
 
@@ -89,6 +91,8 @@ pub enum Request {
     /// Registers `name` for `address`. A name is registered once: registering it again for the same
     /// address is a no-op, for another address an error.
     RegisterName { name: String, address: Address },
+    /// Sets the balances of a new chain's accounts. Accepted only as the database's first call.
+    Genesis { alloc: Vec<(Address, U256)> },
 }
 
 /// Why a request produced no receipt. Nothing of it was written.
@@ -341,6 +345,21 @@ impl Writer {
                     }
                     _ => Ok(Outcome::admin(StateDiff::default(), vec![(name.clone(), *address)], None)),
                 }
+            }
+            Request::Genesis { alloc } => {
+                if !batch.at_start() {
+                    return Err(NodeError::BadRequest("genesis balances must be the first call".into()));
+                }
+                if alloc.len() > MAX_GENESIS_ACCOUNTS {
+                    return Err(NodeError::BadRequest(format!("over {MAX_GENESIS_ACCOUNTS} genesis accounts")));
+                }
+                let mut reader = self.cache.over(batch.reader());
+                let mut host = StateHost::new(&mut reader, block.clone());
+                for &(address, balance) in alloc {
+                    host.set_balance(address, balance);
+                }
+                host.finish_transaction();
+                Ok(Outcome::admin(host.into_diff(Address::default(), block.number)?, Vec::new(), None))
             }
             Request::Transact(tx) => {
                 let mut reader = self.cache.over(batch.reader());

@@ -400,6 +400,11 @@ impl<'t> Batch<'t> {
         &mut self.state
     }
 
+    /// True if no call has been committed yet, in this batch or before.
+    pub fn at_start(&self) -> bool {
+        self.next_call == 1
+    }
+
     /// The address registered under `name`, as of this batch.
     pub fn resolve(&self, name: &str) -> Result<Option<Address>, StoreError> {
         Ok(self.names.get(name)?.map(|a| Address(*a.value())))

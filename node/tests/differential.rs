@@ -1,6 +1,6 @@
-//! The persistent node against the runtime's in-memory host: the same deploys and transactions (ZVM and
-//! EVM contracts, reverts, a rejected transaction, creates, a create that self-destructs) give the same
-//! results and the same final state — and still do after the database is closed and reopened, with a cold
+//! The persistent node against the runtime's in-memory host: the same genesis balances, deploys and
+//! transactions (ZVM and EVM contracts, fees and tips, value transfers, reverts, rejected transactions,
+//! creates, a create that self-destructs) give the same results and the same final state — and still do after the database is closed and reopened, with a cold
 //! cache.
 
 use ruint::aliases::U256;
@@ -17,6 +17,12 @@ use zvm_runtime::{Account, Address, InMemoryHost, Status};
 const DEPLOYER: Address = Address::from_low_u64(0xDE);
 const ALICE: Address = Address::from_low_u64(0xA11CE);
 const BOB: Address = Address::from_low_u64(0xB0B);
+const CAROL: Address = Address::from_low_u64(0xCA201);
+const COINBASE: Address = Address::from_low_u64(0xC01B);
+/// Both fund their transactions from genesis balances; the coinbase earns the tips.
+const GENESIS: u64 = 1_000_000_000_000;
+const BASE_FEE: u64 = 7;
+const GAS_PRICE: u64 = 10;
 
 fn example(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name)
@@ -45,7 +51,10 @@ fn token_call(selector: u32, args: &[[u8; 32]]) -> Vec<u8> {
 }
 
 fn config() -> NodeConfig {
-    NodeConfig { tier: Tier::Interp, ..NodeConfig::default() }
+    let mut config = NodeConfig { tier: Tier::Interp, ..NodeConfig::default() };
+    config.block.base_fee = U256::from(BASE_FEE);
+    config.block.coinbase = COINBASE;
+    config
 }
 
 /// The same operations on the reference host and on a node, compared step by step.
@@ -61,12 +70,14 @@ impl Pair {
         let config = config();
         let mut reference = InMemoryHost::new();
         reference.block = config.block.clone();
-        Pair {
-            reference,
-            vm: Vm::new(config.tier, config.limits.clone()),
-            node: Node::open(path, config).unwrap(),
-            nonces: BTreeMap::new(),
+        let alloc = vec![(ALICE, U256::from(GENESIS)), (BOB, U256::from(GENESIS))];
+        for &(address, balance) in &alloc {
+            reference.account_mut(address).balance = balance;
         }
+        let vm = Vm::new(config.tier, config.limits.clone());
+        let node = Node::open(path, config).unwrap();
+        assert_eq!(node.execute(Request::Genesis { alloc }).unwrap().id, 1);
+        Pair { reference, vm, node, nonces: BTreeMap::new() }
     }
 
     fn deploy(&mut self, code: Vec<u8>, format: CodeFormat) -> Address {
@@ -80,16 +91,20 @@ impl Pair {
     }
 
     fn tx(&mut self, caller: Address, to: Option<Address>, data: Vec<u8>) -> Transaction {
+        self.tx_with_value(caller, to, data, U256::ZERO)
+    }
+
+    fn tx_with_value(&mut self, caller: Address, to: Option<Address>, data: Vec<u8>, value: U256) -> Transaction {
         let nonce = self.nonces.entry(caller).or_default();
         let tx = Transaction {
             tx_type: TxType::Legacy,
             caller,
             nonce: *nonce,
             gas_limit: 1_000_000,
-            gas_price: U256::ZERO,
+            gas_price: U256::from(GAS_PRICE),
             max_priority_fee_per_gas: U256::ZERO,
             to,
-            value: U256::ZERO,
+            value,
             data,
             access_list: vec![],
             blob_hashes: vec![],
@@ -169,6 +184,17 @@ fn the_node_matches_the_in_memory_host_across_a_reopen() {
     stale.nonce = 0;
     assert_eq!(p.send(stale), Err(InvalidTx::NonceMismatch { tx: 0, state: 6 }));
     p.nonces.insert(ALICE, p.nonces[&ALICE] - 1);
+
+    // Value transfers, to an existing account and to a new one; one the sender cannot pay for.
+    for to in [BOB, Address::from_low_u64(0xF2E54)] {
+        let transfer = p.tx_with_value(ALICE, Some(to), vec![], U256::from(12_345));
+        assert_eq!(p.send(transfer).unwrap().0, Status::Success);
+    }
+    let broke = p.tx_with_value(CAROL, Some(BOB), vec![], U256::from(1));
+    assert!(matches!(p.send(broke), Err(InvalidTx::InsufficientFunds { .. })));
+    p.nonces.remove(&CAROL);
+    assert_eq!(p.node.read().unwrap().account(BOB).unwrap().map(|a| a.nonce), Some(4));
+    assert!(p.node.read().unwrap().account(COINBASE).unwrap().is_some_and(|a| !a.balance.is_zero()));
 
     // A create transaction: init code that returns counter.evm's code.
     let runtime = evm("counter.evm");

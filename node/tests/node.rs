@@ -107,6 +107,7 @@ fn refused_requests_change_nothing() {
         (zvm(vec![0x61]), "unknown opcode 0x61"),
         (call(vec![0; MAX_CALL_INPUT + 1], 1), "call data over"),
         (call(vec![], u64::MAX), "over the node's limit"),
+        (Request::Genesis { alloc: vec![(DEPLOYER, U256::from(1))] }, "must be the first call"),
     ];
     for (request, why) in refused {
         let e = node.execute(request).unwrap_err().to_string();

@@ -132,3 +132,34 @@ fn refused_requests_change_nothing() {
     assert_eq!(receipt.status, Status::Revert);
     assert_eq!(node.read().unwrap().storage(counter, U256::ZERO).unwrap(), U256::ZERO);
 }
+
+#[test]
+fn snapshots_taken_while_calls_commit_show_only_whole_calls() {
+    // Each call increments slots 0 and 1 together: `s = sload(0) + 1; sstore(0, s); sstore(1, s)`.
+    let code = hex::decode("5f54600101805f5560015500").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let node = open(&dir.path().join("db"), 64);
+    let deploy = Request::Deploy { deployer: DEPLOYER, code, format: CodeFormat::Evm, salt: None };
+    let pair = node.execute(deploy).unwrap().created.unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let reads = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let (mut last, mut reads) = (U256::ZERO, 0);
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                let mut view = node.read().unwrap();
+                let (a, b) = (view.storage(pair, U256::ZERO).unwrap(), view.storage(pair, U256::from(1)).unwrap());
+                assert_eq!(a, b, "a snapshot shows half a call");
+                assert!(a >= last, "snapshots went back in time: {last} then {a}");
+                last = a;
+                reads += 1;
+            }
+            reads
+        });
+        let pending: Vec<_> = (0..500).map(|_| node.submit(call(pair))).collect();
+        pending.into_iter().for_each(|p| assert_eq!(p.wait().unwrap().status, Status::Success));
+        done.store(true, std::sync::atomic::Ordering::Release);
+        reader.join().unwrap()
+    });
+    assert!(reads > 0);
+    assert_eq!(node.read().unwrap().storage(pair, U256::from(1)).unwrap(), U256::from(500));
+}

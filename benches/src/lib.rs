@@ -1,6 +1,8 @@
 //! Shared setup for the benchmarks: the programs, prepared contracts, and the native baselines, so that
 //! the criterion and iai-callgrind harnesses measure exactly the same work.
 
+pub mod evm;
+
 use ruint::aliases::U256;
 use zvm_compiler::frontend::zvm::asm;
 use zvm_runtime::executor::{Contract, Tier};

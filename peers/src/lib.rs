@@ -29,4 +29,4 @@ pub mod zvm_peer;
 pub use fixtures::{load_cases, Case, LoadError};
 pub use revm_peer::{run_revm, PeerError};
 pub use summary::{AccountState, Hex, LogEntry, PostState, Run, Status, Summary};
-pub use zvm_peer::run_zvm;
+pub use zvm_peer::{run_zvm, run_zvm_on};

@@ -26,10 +26,10 @@
 //! A compile that fails (a backend error, a loader rejection, a panic in the compiler) or that exceeds a
 //! budget ([`EngineBuilder::max_compile_time`], [`EngineBuilder::max_native_code_bytes`]) leaves the
 //! contract on the interpreter for good: it is never queued again, so a contract that cannot be compiled
-//! costs one attempt, not a loop of attempts. The reason is kept ([`ContractInfo::native_failure`]) and
-//! counted in [`EngineStats`]. A compile cannot be interrupted, so the time budget is checked when it
+//! costs one attempt, not a loop of attempts. The reason is kept ([`ContractInfo::native_failure`]),
+//! counted in [`EngineStats`], and logged as a `tracing` warning with the contract's id. A compile cannot be interrupted, so the time budget is checked when it
 //! finishes: over budget, its result is discarded. An object the cache cannot store (disk full, permissions)
-//! falls back to the in-process JIT and is counted in [`EngineStats::cache_errors`].
+//! falls back to the in-process JIT, is counted in [`EngineStats::cache_errors`] and logged.
 //!
 //! # Threads
 //! [`Engine`] is `Send + Sync`: calls from several threads run concurrently (each with its own host), the
@@ -500,7 +500,7 @@ impl Inner {
                 Ok(native) => Some(native),
                 Err(NotNative::Invalid(e)) => return Err(e),
                 Err(other) => {
-                    failure = Some(self.record_failure(other));
+                    failure = Some(self.record_failure(bytes, other));
                     None
                 }
             }
@@ -539,14 +539,15 @@ impl Inner {
         CodeFormat::detect(bytes, self.config.format)
     }
 
-    /// Counts a compile failure and returns its reason.
-    fn record_failure(&self, why: NotNative) -> String {
+    /// Counts and logs a compile failure of `bytes`; returns its reason.
+    fn record_failure(&self, bytes: &[u8], why: NotNative) -> String {
         let (counter, why) = match why {
             NotNative::Invalid(e) => (&self.counters.compile_failures, e.to_string()),
             NotNative::Failed(why) => (&self.counters.compile_failures, why),
             NotNative::OverBudget(why) => (&self.counters.over_budget, why),
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(contract = %ContractId::of(bytes), reason = %why, "no native code; the contract stays on the interpreter");
         why
     }
 
@@ -579,8 +580,9 @@ impl Inner {
         if let Some(cache) = &self.cache {
             match Contract::load_cached(self.format(bytes), bytes, limits, cache) {
                 Ok((contract, outcome)) => return Ok((contract, outcome == CacheOutcome::Hit)),
-                Err(LoadError::Cache(_)) => {
+                Err(LoadError::Cache(e)) => {
                     self.counters.cache_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "the code cache failed; compiling in process instead");
                 }
                 Err(e) => return Err(classify(e)),
             }
@@ -645,7 +647,7 @@ impl Inner {
                 entry.state.store(NATIVE, Ordering::Release);
             }
             Err(why) => {
-                let _ = entry.failure.set(self.record_failure(why));
+                let _ = entry.failure.set(self.record_failure(&entry.bytes, why));
                 entry.state.store(FAILED, Ordering::Release);
             }
         }

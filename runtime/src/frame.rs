@@ -106,6 +106,12 @@ pub struct Frame<'a> {
     pub refund: i64,
 }
 
+impl Drop for Frame<'_> {
+    fn drop(&mut self) {
+        self.vm.return_stack(std::mem::take(&mut self.stack));
+    }
+}
+
 impl<'a> Frame<'a> {
     /// A fresh frame with empty memory and stack and `msg.gas_limit` gas, at call depth 0 (see
     /// [`Frame::at_depth`]). Calls and creates it makes run on `vm`, within `vm`'s limits.
@@ -118,7 +124,7 @@ impl<'a> Frame<'a> {
         helpers: &'static Helpers,
     ) -> Self {
         let limits = &vm.limits;
-        let mut stack = vec![[0u64; 4]; STACK_LIMIT].into_boxed_slice();
+        let mut stack = vm.take_stack();
         let ctx = VmCtx {
             gas_left: msg.gas_limit,
             mem_base: std::ptr::NonNull::dangling().as_ptr(),
@@ -554,13 +560,14 @@ impl<'a> Frame<'a> {
 
     /// What the frame leaves to its caller, given how it stopped. `None` means the entry function
     /// returned normally, which is a success with empty output. Failures other than a revert keep no gas.
-    pub fn outcome(self, exit: Option<Exit>) -> FrameOutcome {
+    pub fn outcome(mut self, exit: Option<Exit>) -> FrameOutcome {
         let gas_left = self.ctx.gas_left;
+        let output = std::mem::take(&mut self.output);
         let (status, gas_left, refund, output, logs) = match exit {
             None | Some(Exit::Halt(HaltKind::Return)) => {
-                (Status::Success, gas_left, self.refund, self.output, self.logs)
+                (Status::Success, gas_left, self.refund, output, std::mem::take(&mut self.logs))
             }
-            Some(Exit::Halt(HaltKind::Revert)) => (Status::Revert, gas_left, 0, self.output, Vec::new()),
+            Some(Exit::Halt(HaltKind::Revert)) => (Status::Revert, gas_left, 0, output, Vec::new()),
             Some(Exit::OutOfGas) => (Status::OutOfGas, 0, 0, Vec::new(), Vec::new()),
             Some(Exit::Trap(code)) => (Status::Trap(code), 0, 0, Vec::new(), Vec::new()),
         };

@@ -20,7 +20,7 @@ use crate::crypto::keccak256;
 use crate::executor::{CodeFormat, Contract, Tier};
 use crate::frame::{Message, MAX_REFUND_QUOTIENT};
 use crate::host::{Address, Host};
-use crate::limits::Limits;
+use crate::limits::{Limits, STACK_LIMIT};
 use crate::precompiles;
 use crate::result::{ExecResult, Log, Status};
 use crate::schedule::calls;
@@ -28,6 +28,9 @@ use ruint::aliases::U256;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
+use zvm_cache::Cache;
+use zvm_compiler::abi::Word;
 use zvm_compiler::frontend::evm;
 
 /// Below this much native stack left, a nested frame moves to a new stack segment.
@@ -124,19 +127,61 @@ pub struct Vm {
     pub limits: Limits,
     /// How code without a container is read.
     pub format: CodeFormat,
-    programs: RefCell<HashMap<Box<[u8]>, Rc<Contract>>>,
+    /// Prepared programs by code. Code is looked up on every call, so the map hashes with foldhash, which
+    /// reads a large contract several times faster than the standard SipHash (hashing 24 KiB of code that
+    /// way cost more than running a typical call); it is seeded per process like SipHash.
+    programs: RefCell<HashMap<Box<[u8]>, Rc<Contract>, foldhash::quality::RandomState>>,
+    /// Operand-stack buffers of finished frames, for the next frames: allocating and zeroing a fresh
+    /// 32 KiB buffer was a third of a small contract call. A reused buffer keeps the old frame's words, which
+    /// no frame can observe: every read is below the stack height (`stack.check`), and every slot below the
+    /// height was written by the frame itself.
+    stacks: RefCell<Vec<Box<[Word]>>>,
+    /// Where [`Tier::Aot`] code comes from and goes to (without one, it is compiled in memory each time a
+    /// program is prepared).
+    cache: Option<Arc<Cache>>,
 }
+
+/// Stack buffers kept for reuse (each `STACK_LIMIT` words): enough for the call depth of nearly every real
+/// transaction, without keeping megabytes after a 1024-deep one.
+const MAX_POOLED_STACKS: usize = 32;
 
 impl Vm {
     /// A machine that runs EVM code (and ZVM code in containers) on `tier` within `limits`.
     pub fn new(tier: Tier, limits: Limits) -> Vm {
-        Vm { tier, limits, format: CodeFormat::Evm, programs: RefCell::new(HashMap::new()) }
+        Vm {
+            tier,
+            limits,
+            format: CodeFormat::Evm,
+            programs: RefCell::default(),
+            stacks: RefCell::default(),
+            cache: None,
+        }
     }
 
     /// The same machine reading raw code as `format`.
     pub fn with_format(mut self, format: CodeFormat) -> Vm {
         self.format = format;
         self
+    }
+
+    /// The same machine taking [`Tier::Aot`] code from `cache` (compiling and storing it on a miss), as a
+    /// node does. Other tiers do not use the cache.
+    pub fn with_cache(mut self, cache: Arc<Cache>) -> Vm {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// An operand-stack buffer of `STACK_LIMIT` words for a new frame.
+    pub(crate) fn take_stack(&self) -> Box<[Word]> {
+        self.stacks.borrow_mut().pop().unwrap_or_else(|| vec![[0; 4]; STACK_LIMIT].into_boxed_slice())
+    }
+
+    /// Gives back the stack buffer of a finished frame.
+    pub(crate) fn return_stack(&self, stack: Box<[Word]>) {
+        let mut stacks = self.stacks.borrow_mut();
+        if stack.len() == STACK_LIMIT && stacks.len() < MAX_POOLED_STACKS {
+            stacks.push(stack);
+        }
     }
 
     /// Number of prepared programs in the cache.
@@ -164,7 +209,7 @@ impl Vm {
                 }
             }
         } else {
-            let code = host.code(inputs.code_address).value.to_vec();
+            let code = host.code(inputs.code_address).value;
             if code.is_empty() {
                 FrameOutcome::succeeded(inputs.gas_limit, Vec::new())
             } else {
@@ -176,7 +221,10 @@ impl Vm {
                     gas_limit: inputs.gas_limit,
                     is_static: inputs.is_static,
                 };
-                self.execute(host, &code, &msg, depth)
+                match self.prepare(code) {
+                    Ok(contract) => self.run(host, &contract, &msg, depth),
+                    Err(e) => FrameOutcome::failed(Status::InvalidCode(e.to_string())),
+                }
             }
         };
         if !outcome.status.is_success() {
@@ -218,7 +266,10 @@ impl Vm {
         let mut outcome = if inputs.init_code.is_empty() {
             FrameOutcome::succeeded(inputs.gas_limit, Vec::new())
         } else {
-            self.execute(host, &inputs.init_code, &msg, depth)
+            match self.prepare(&inputs.init_code) {
+                Ok(contract) => self.run(host, &contract, &msg, depth),
+                Err(e) => FrameOutcome::failed(Status::InvalidCode(e.to_string())),
+            }
         };
         if outcome.status.is_success() {
             let code = std::mem::take(&mut outcome.output);
@@ -235,12 +286,8 @@ impl Vm {
         (outcome, None)
     }
 
-    /// Runs `code` for `msg` at `depth` (no checkpoint: the caller owns the journal).
-    fn execute(&self, host: &mut dyn Host, code: &[u8], msg: &Message, depth: u32) -> FrameOutcome {
-        let contract = match self.prepare(code) {
-            Ok(contract) => contract,
-            Err(e) => return FrameOutcome::failed(Status::InvalidCode(e.to_string())),
-        };
+    /// Runs `contract` for `msg` at `depth` (no checkpoint: the caller owns the journal).
+    fn run(&self, host: &mut dyn Host, contract: &Contract, msg: &Message, depth: u32) -> FrameOutcome {
         stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || contract.run_frame(self, msg, host, depth))
     }
 
@@ -250,7 +297,13 @@ impl Vm {
             return Ok(contract.clone());
         }
         let format = CodeFormat::detect(code, self.format);
-        let contract = Rc::new(Contract::load_as(format, code, self.tier, &self.limits)?);
+        let contract = Rc::new(match (&self.cache, self.tier) {
+            // EVM code over the size limit runs on the interpreter (see `Contract::load_as`), never cached.
+            (Some(cache), Tier::Aot) if code.len() <= self.limits.max_code_size => {
+                Contract::load_cached(format, code, &self.limits, cache)?.0
+            }
+            _ => Contract::load_as(format, code, self.tier, &self.limits)?,
+        });
         let mut programs = self.programs.borrow_mut();
         if programs.len() >= MAX_CACHED_PROGRAMS {
             programs.clear();

@@ -1,11 +1,13 @@
 //! `zvm`: run, compile, assemble, disassemble and inspect contract bytecode, manage the cache of compiled
 //! objects (`cache_cmd`), run Ethereum state tests (`statetest_cmd`), and keep state in a node's database
-//! (`node_cmd`: `run --db`, `names`).
+//! (`node_cmd`: `run --db`, `names`) or behind the RPC server (`rpc_cmd`: `serve`, `deploy`, `call`, `query`,
+//! `events`).
 //!
 //! Errors are rendered once, here, as a single `error: ...` line with a non-zero exit status.
 
 mod cache_cmd;
 mod node_cmd;
+mod rpc_cmd;
 mod statetest_cmd;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +37,16 @@ enum Command {
     Statetest(statetest_cmd::StatetestArgs),
     /// Register, resolve and list contract names in a node's database.
     Names(node_cmd::NamesArgs),
+    /// Run a node: the QUIC RPC server over a database (see docs/rpc.md).
+    Serve(rpc_cmd::ServeArgs),
+    /// Deploy a contract to a node over RPC; prints its address.
+    Deploy(rpc_cmd::DeployArgs),
+    /// Call a contract on a node over RPC (state-changing; prints the receipt once durable).
+    Call(rpc_cmd::CallArgsCli),
+    /// Run a read-only call on a node over RPC (nothing is committed).
+    Query(rpc_cmd::CallArgsCli),
+    /// Stream a node's logs as their calls become durable (filtered by contract and topics).
+    Events(rpc_cmd::EventsArgs),
     /// Assemble `.zasm` into ZVM bytecode.
     Asm {
         /// The assembly file.
@@ -113,6 +125,11 @@ fn run(command: Command) -> Result<(), String> {
         Command::Cache(args) => cache_cmd::cache(args),
         Command::Statetest(args) => statetest_cmd::statetest(args),
         Command::Names(args) => node_cmd::names(args),
+        Command::Serve(args) => rpc_cmd::serve(args),
+        Command::Deploy(args) => rpc_cmd::deploy(args),
+        Command::Call(args) => rpc_cmd::call(args, false),
+        Command::Query(args) => rpc_cmd::call(args, true),
+        Command::Events(args) => rpc_cmd::events(args),
         Command::Asm { file, output } => {
             let src = read_text(&file)?;
             let code = asm::assemble(&src).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -252,7 +269,7 @@ pub(crate) fn read_code(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
     let s = s.trim();
     let s = s.strip_prefix("0x").unwrap_or(s);
     hex::decode(s).map_err(|e| format!("invalid hex: {e}"))

@@ -6,6 +6,7 @@
 //! - [`state`]: [`StateHost`], the [`zvm_runtime::Host`] of one call — the runtime's journaled in-memory
 //!   host as an overlay that loads accounts and slots from the store on first touch, and ends as one diff.
 //! - [`cache`]: hot accounts, code and slots in memory in front of the store.
+//! - [`rpc`]: the QUIC RPC — protocol, server, client — that puts a node on the network.
 //! - [`store`]: the redb database — tables, schema version and migrations, snapshots ([`ReadView`]) and
 //!   the write side of a batch. [`codec`]: the byte layout of its rows.
 //!
@@ -29,12 +30,13 @@
 pub mod cache;
 pub mod codec;
 pub mod node;
+pub mod rpc;
 pub mod state;
 pub mod store;
 
 pub use cache::CacheConfig;
 pub use codec::{AccountRow, ContractInfo, Receipt};
-pub use node::{Node, NodeConfig, NodeError, Pending, Request};
+pub use node::{CommitObserver, Node, NodeConfig, NodeError, NodeStats, Pending, Query, Request};
 pub use state::{install_contract, DeployError, StateHost};
 pub use store::{ReadView, StateReader, Store, SCHEMA_VERSION};
 

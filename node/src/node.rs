@@ -17,6 +17,17 @@
 //! it was committed whole, with its receipt. No call is ever visible in part: its state changes, contract
 //! records, names and receipt are in one transaction.
 //!
+//! # Queries
+//! [`Node::query`] runs a call on a snapshot of the committed state ([`Node::read`]) and throws its changes
+//! away: it never queues behind the writer and never commits. It runs on one of a few query threads, each
+//! with its own [`Vm`] (a `Vm` caches prepared programs and is bound to its thread), so a hot contract is
+//! compiled once per query thread.
+//!
+//! # Watching commits
+//! [`Node::open_observed`] takes a function the writer calls with the receipts of each batch right after
+//! the batch is durable and before any of its callers is answered — the hook for streaming events. It runs
+//! on the writer thread, so it must not block. [`Node::stats`] counts commits and their sizes.
+//!
 //! # Order and determinism
 //! Calls are executed in the order they were queued, one at a time. Each batch is a block: it gets the
 //! next block number (the environment's `NUMBER`, and the creation block of contracts made in it); the
@@ -30,15 +41,17 @@ use crate::StoreError;
 use ruint::aliases::U256;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use thiserror::Error;
 use zvm_compiler::frontend::{evm, zvm::container};
 use zvm_runtime::executor::{CodeFormat, Contract, Tier};
 use zvm_runtime::tx::{transact, InvalidTx, Transaction};
 use zvm_runtime::vm::{CallInputs, Vm};
-use zvm_runtime::{Address, BlockEnv, Host, Limits, Status, TxEnv};
+use zvm_runtime::{Address, BlockEnv, ExecResult, Host, Limits, Status, TxEnv};
 
 /// Largest call data of a [`Request::Call`] (a transaction's data is bounded by its gas).
 pub const MAX_CALL_INPUT: usize = 1 << 20;
@@ -61,6 +74,8 @@ pub struct NodeConfig {
     /// Requests that may wait in the queue; [`Node::submit`] blocks while it is full.
     pub queue: usize,
     pub cache: CacheConfig,
+    /// Threads that run [`Node::query`]s.
+    pub query_threads: usize,
 }
 
 impl Default for NodeConfig {
@@ -72,6 +87,7 @@ impl Default for NodeConfig {
             max_batch: 1024,
             queue: 4096,
             cache: CacheConfig::default(),
+            query_threads: 2,
         }
     }
 }
@@ -125,49 +141,133 @@ impl From<StoreError> for NodeError {
 
 type Reply = Result<Receipt, NodeError>;
 
+/// What is done with a request's outcome. Dropped without being called (the thread died): the caller
+/// sees [`NodeError::Stopped`].
+type Done<T> = Box<dyn FnOnce(Result<T, NodeError>) + Send>;
+
 struct Job {
     request: Request,
-    reply: SyncSender<Reply>,
+    done: Done<Receipt>,
 }
 
+/// A read-only call: a message call run on a snapshot, whose changes are thrown away.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Query {
+    pub caller: Address,
+    pub to: Address,
+    pub value: U256,
+    pub input: Vec<u8>,
+    pub gas_limit: u64,
+}
+
+struct QueryJob {
+    query: Query,
+    done: Done<ExecResult>,
+}
+
+/// Called by the writer with the receipts of each batch once it is durable (see the module docs).
+pub type CommitObserver = Box<dyn FnMut(&[&Receipt]) + Send>;
+
 /// A queued request; [`Pending::wait`] gives its outcome once its batch is durable.
-pub struct Pending(Option<Receiver<Reply>>);
+pub struct Pending(Receiver<Reply>);
 
 impl Pending {
     /// Blocks until the request's batch has committed (the receipt) or failed (the error).
     pub fn wait(self) -> Result<Receipt, NodeError> {
-        self.0.ok_or(NodeError::Stopped)?.recv().unwrap_or(Err(NodeError::Stopped))
+        self.0.recv().unwrap_or(Err(NodeError::Stopped))
     }
+}
+
+/// Counters of the writer, for metrics.
+#[derive(Default)]
+struct StatCounters {
+    commits: AtomicU64,
+    committed: AtomicU64,
+    largest_batch: AtomicU64,
+}
+
+/// What the writer has done since the node was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Batches committed (each one `fsync`).
+    pub commits: u64,
+    /// Requests in those batches (with a receipt or an error).
+    pub committed: u64,
+    /// The most requests one batch held.
+    pub largest_batch: u64,
 }
 
 /// A node over one database file (see the module docs).
 pub struct Node {
+    path: PathBuf,
     store: Arc<Store>,
     queue: Option<SyncSender<Job>>,
-    writer: Option<JoinHandle<()>>,
+    queries: Option<SyncSender<QueryJob>>,
+    threads: Vec<JoinHandle<()>>,
+    stats: Arc<StatCounters>,
 }
 
 impl Node {
-    /// Opens (creating or migrating) the database at `path` and starts the writer.
+    /// Opens (creating or migrating) the database at `path` and starts the writer and the query threads.
     pub fn open(path: &Path, config: NodeConfig) -> Result<Node, NodeError> {
-        if config.max_batch == 0 || config.queue == 0 {
-            return Err(NodeError::BadRequest("max_batch and queue must be at least 1".into()));
+        Node::open_observed(path, config, None)
+    }
+
+    /// [`Node::open`], with a function the writer calls with each durable batch's receipts.
+    pub fn open_observed(
+        path: &Path,
+        config: NodeConfig,
+        on_commit: Option<CommitObserver>,
+    ) -> Result<Node, NodeError> {
+        if config.max_batch == 0 || config.queue == 0 || config.query_threads == 0 {
+            return Err(NodeError::BadRequest("max_batch, queue and query_threads must be at least 1".into()));
         }
         let store = Arc::new(Store::open(path)?);
+        let stats = Arc::new(StatCounters::default());
+        let mut node = Node {
+            path: path.to_owned(),
+            store: store.clone(),
+            queue: None,
+            queries: None,
+            threads: Vec::new(),
+            stats: stats.clone(),
+        };
+        let spawn = |name: &str, body: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(body)
+                .map_err(|e| NodeError::Internal(format!("cannot start the thread {name}: {e}")))
+        };
+        // The node is dropped (stopping what started) if a later thread fails to start.
+        let (queries, query_jobs) = mpsc::sync_channel(config.queue);
+        node.queries = Some(queries);
+        let query_jobs = Arc::new(Mutex::new(query_jobs));
+        for i in 0..config.query_threads {
+            let (store, jobs, config) = (store.clone(), query_jobs.clone(), config.clone());
+            node.threads
+                .push(spawn(&format!("zvm-node-query-{i}"), Box::new(move || run_queries(&store, &config, &jobs)))?);
+        }
         let (queue, jobs) = mpsc::sync_channel(config.queue);
-        let writer_store = store.clone();
-        let writer = std::thread::Builder::new()
-            .name("zvm-node-writer".into())
-            .spawn(move || Writer::new(writer_store, config).run(jobs))
-            .map_err(|e| NodeError::Internal(format!("cannot start the writer thread: {e}")))?;
-        Ok(Node { store, queue: Some(queue), writer: Some(writer) })
+        node.queue = Some(queue);
+        let writer = move || Writer::new(store, config, stats, on_commit).run(jobs);
+        node.threads.push(spawn("zvm-node-writer", Box::new(writer))?);
+        Ok(node)
     }
 
     /// Queues `request`; returns at once (or, while the queue is full, once there is room).
     pub fn submit(&self, request: Request) -> Pending {
         let (reply, rx) = mpsc::sync_channel(1);
-        let sent = self.queue.as_ref().is_some_and(|q| q.send(Job { request, reply }).is_ok());
-        Pending(sent.then_some(rx))
+        self.submit_then(request, move |outcome| {
+            // A caller that stopped waiting does not mind.
+            let _ = reply.send(outcome);
+        });
+        Pending(rx)
+    }
+
+    /// Queues `request` and calls `done` with its outcome once its batch is durable (or failed), on the
+    /// writer thread: `done` must not block. Blocks only while the queue is full.
+    pub fn submit_then(&self, request: Request, done: impl FnOnce(Result<Receipt, NodeError>) + Send + 'static) {
+        send_or_stop(self.queue.as_ref(), Job { request, done: Box::new(done) }, |job| job.done);
     }
 
     /// Queues `request` and waits until it is durable.
@@ -175,21 +275,118 @@ impl Node {
         self.submit(request).wait()
     }
 
+    /// Runs `query` on a snapshot of the committed state, in the next block's environment, and calls
+    /// `done` with its result on a query thread (`done` must not block). Nothing is committed. Blocks
+    /// only while the query queue is full.
+    pub fn query_then(&self, query: Query, done: impl FnOnce(Result<ExecResult, NodeError>) + Send + 'static) {
+        send_or_stop(self.queries.as_ref(), QueryJob { query, done: Box::new(done) }, |job| job.done);
+    }
+
+    /// [`Node::query_then`], waiting for the result.
+    pub fn query(&self, query: Query) -> Result<ExecResult, NodeError> {
+        let (reply, rx) = mpsc::sync_channel(1);
+        self.query_then(query, move |outcome| {
+            let _ = reply.send(outcome);
+        });
+        rx.recv().unwrap_or(Err(NodeError::Stopped))
+    }
+
     /// A snapshot of the committed state (it includes every call that has been acknowledged).
     pub fn read(&self) -> Result<ReadView, StoreError> {
         self.store.read()
     }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The writer's counters.
+    pub fn stats(&self) -> NodeStats {
+        NodeStats {
+            commits: self.stats.commits.load(Ordering::Relaxed),
+            committed: self.stats.committed.load(Ordering::Relaxed),
+            largest_batch: self.stats.largest_batch.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Sends `job` to a thread's queue, or answers it with [`NodeError::Stopped`] if the thread is gone.
+fn send_or_stop<J, T>(queue: Option<&SyncSender<J>>, job: J, done: impl FnOnce(J) -> Done<T>) {
+    let unsent = match queue {
+        Some(q) => q.send(job).err().map(|mpsc::SendError(job)| job),
+        None => Some(job),
+    };
+    if let Some(job) = unsent {
+        done(job)(Err(NodeError::Stopped));
+    }
 }
 
 impl Drop for Node {
-    /// Stops the writer after the requests already queued, and waits for it.
+    /// Stops the writer after the requests already queued (and the query threads after theirs), and
+    /// waits for them.
     fn drop(&mut self) {
         self.queue = None;
-        if let Some(writer) = self.writer.take() {
-            // A panic in the writer has already answered its callers with `Stopped`.
-            let _ = writer.join();
+        self.queries = None;
+        for thread in self.threads.drain(..) {
+            // A panic in a thread has already answered its callers with `Stopped`.
+            let _ = thread.join();
         }
     }
+}
+
+/// A query thread: runs queries on snapshots with its own `Vm` until the node stops.
+fn run_queries(store: &Store, config: &NodeConfig, jobs: &Mutex<Receiver<QueryJob>>) {
+    let vm = Vm::new(config.tier, config.limits.clone());
+    loop {
+        // The lock is held only to take one job; a poisoned lock means a sibling panicked while taking
+        // one, which leaves the receiver intact.
+        let job = match jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+            Ok(job) => job,
+            Err(_) => return,
+        };
+        let outcome = catch_unwind(AssertUnwindSafe(|| run_query(store, config, &vm, &job.query)))
+            .unwrap_or_else(|panic| Err(NodeError::Internal(panic_message(&panic))));
+        (job.done)(outcome);
+    }
+}
+
+fn run_query(store: &Store, config: &NodeConfig, vm: &Vm, query: &Query) -> Result<ExecResult, NodeError> {
+    let mut view = store.read()?;
+    let block = BlockEnv { number: view.block()? + 1, ..config.block.clone() };
+    let mut host = StateHost::new(&mut view, block);
+    let result = message_call(vm, &mut host, query.clone())?;
+    // The diff is not kept, but a failed read makes the result meaningless.
+    host.into_diff(query.caller, 0)?;
+    Ok(result)
+}
+
+/// Runs a message call on `host` (checked against the block's gas limit) and ends its transaction.
+fn message_call(vm: &Vm, host: &mut StateHost, call: Query) -> Result<ExecResult, NodeError> {
+    let Query { caller, to, value, input, gas_limit } = call;
+    if input.len() > MAX_CALL_INPUT {
+        return Err(NodeError::BadRequest(format!("call data over {MAX_CALL_INPUT} bytes")));
+    }
+    if gas_limit > host.block().gas_limit {
+        return Err(NodeError::BadRequest(format!(
+            "gas limit {gas_limit} over the node's limit {}",
+            host.block().gas_limit
+        )));
+    }
+    host.set_tx(TxEnv { origin: caller, ..TxEnv::default() });
+    let inputs = CallInputs {
+        caller,
+        address: to,
+        code_address: to,
+        value,
+        transfer: Some(value),
+        input,
+        gas_limit,
+        is_static: false,
+    };
+    let result = vm.call(host, inputs, 0).into_result(gas_limit);
+    host.finish_transaction();
+    Ok(result)
 }
 
 /// The code a deploy stores for `code` in `format`, checked: ZVM code goes into a `ZVMC` container (if it
@@ -262,13 +459,20 @@ struct Writer {
     config: NodeConfig,
     vm: Vm,
     cache: StateCache,
+    stats: Arc<StatCounters>,
+    on_commit: Option<CommitObserver>,
 }
 
 impl Writer {
-    fn new(store: Arc<Store>, config: NodeConfig) -> Writer {
+    fn new(
+        store: Arc<Store>,
+        config: NodeConfig,
+        stats: Arc<StatCounters>,
+        on_commit: Option<CommitObserver>,
+    ) -> Writer {
         let vm = Vm::new(config.tier, config.limits.clone());
         let cache = StateCache::new(config.cache);
-        Writer { store, config, vm, cache }
+        Writer { store, config, vm, cache, stats, on_commit }
     }
 
     fn run(mut self, jobs: Receiver<Job>) {
@@ -283,17 +487,24 @@ impl Writer {
             let requests: Vec<&Request> = batch.iter().map(|j| &j.request).collect();
             match self.commit(&requests) {
                 Ok(replies) => {
-                    for (job, reply) in batch.iter().zip(replies) {
-                        // A caller that stopped waiting does not mind.
-                        let _ = job.reply.send(reply);
+                    let size = batch.len() as u64;
+                    self.stats.commits.fetch_add(1, Ordering::Relaxed);
+                    self.stats.committed.fetch_add(size, Ordering::Relaxed);
+                    self.stats.largest_batch.fetch_max(size, Ordering::Relaxed);
+                    if let Some(observe) = &mut self.on_commit {
+                        let receipts: Vec<&Receipt> = replies.iter().filter_map(|r| r.as_ref().ok()).collect();
+                        observe(&receipts);
+                    }
+                    for (job, reply) in batch.into_iter().zip(replies) {
+                        (job.done)(reply);
                     }
                 }
                 Err(e) => {
                     // The batch is not in the database; the cache may show it. Start the cache over.
                     self.cache.clear();
                     let e = Arc::new(e);
-                    for job in &batch {
-                        let _ = job.reply.send(Err(NodeError::Store(e.clone())));
+                    for job in batch {
+                        (job.done)(Err(NodeError::Store(e.clone())));
                     }
                 }
             }
@@ -379,30 +590,11 @@ impl Writer {
                 })
             }
             Request::Call { caller, to, value, input, gas_limit } => {
-                if input.len() > MAX_CALL_INPUT {
-                    return Err(NodeError::BadRequest(format!("call data over {MAX_CALL_INPUT} bytes")));
-                }
-                if *gas_limit > block.gas_limit {
-                    return Err(NodeError::BadRequest(format!(
-                        "gas limit {gas_limit} over the node's limit {}",
-                        block.gas_limit
-                    )));
-                }
                 let mut reader = self.cache.over(batch.reader());
                 let mut host = StateHost::new(&mut reader, block.clone());
-                host.set_tx(TxEnv { origin: *caller, ..TxEnv::default() });
-                let inputs = CallInputs {
-                    caller: *caller,
-                    address: *to,
-                    code_address: *to,
-                    value: *value,
-                    transfer: Some(*value),
-                    input: input.clone(),
-                    gas_limit: *gas_limit,
-                    is_static: false,
-                };
-                let result = self.vm.call(&mut host, inputs, 0).into_result(*gas_limit);
-                host.finish_transaction();
+                let call =
+                    Query { caller: *caller, to: *to, value: *value, input: input.clone(), gas_limit: *gas_limit };
+                let result = message_call(&self.vm, &mut host, call)?;
                 let diff = host.into_diff(*caller, block.number)?;
                 Ok(Outcome {
                     diff,

@@ -207,6 +207,22 @@ fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A snapshot reads state as the commit batch does: a read-only call ([`crate::Node::query`]) runs on it.
+impl StateReader for ReadView {
+    fn account(&mut self, address: Address) -> Result<Option<AccountRow>, StoreError> {
+        self.state.account(address)
+    }
+    fn code(&mut self, hash: &[u8; 32]) -> Result<Arc<[u8]>, StoreError> {
+        self.state.code(hash)
+    }
+    fn slot(&mut self, address: Address, key: U256) -> Result<U256, StoreError> {
+        self.state.slot(address, key)
+    }
+    fn has_storage(&mut self, address: Address) -> Result<bool, StoreError> {
+        self.state.has_storage(address)
+    }
+}
+
 /// A consistent snapshot of the committed state, receipts and names.
 pub struct ReadView {
     meta: ReadOnlyTable<&'static str, u64>,

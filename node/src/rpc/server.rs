@@ -1,0 +1,594 @@
+//! The RPC server: a QUIC endpoint in front of a [`Node`].
+//!
+//! # Streams
+//! A client opens one bidirectional stream per request, writes one request frame and reads one reply
+//! frame; a subscription is a stream that stays open and carries a frame per event. Streams are
+//! independent: a slow request never holds up another, and a broken one only ends itself.
+//!
+//! # Bounds
+//! Everything a peer can make the server hold is bounded: the request frame (its length is checked before
+//! the buffer is allocated), the streams per connection (QUIC flow control), the connections, the time a
+//! request may take (reading it, running it and answering it), the requests waiting for the writer and for
+//! the query threads (semaphores sized to their queues, so a request waits asynchronously instead of
+//! blocking a runtime thread), and each subscriber's buffer. A frame that cannot be decoded gets an error
+//! reply on its own stream and nothing else happens.
+//!
+//! # Events
+//! The node's writer hands each durable batch's receipts to the [`Hub`] before answering any of the
+//! batch's callers; the hub copies each matching log into each subscriber's bounded channel with
+//! `try_send`, never waiting. A subscriber whose channel is full has fallen behind: it is dropped — it
+//! receives what was buffered, then a [`ErrorCode::Lagged`] error, and the stream ends — so that no
+//! subscriber can slow the writer or make the server buffer without bound.
+//!
+//! # Authorisation
+//! State-changing requests (deploy, call, register a name) carry the node's token, compared in constant
+//! time (only its length can leak). Reads need none. The token stands for the node's operator: a caller
+//! with it can act as any account, since the RPC carries no signatures yet.
+
+use super::protocol::{
+    decode_request, encode_frame, CallArgs, ErrorCode, ErrorReply, Event, Filter, Format, Health, Log, Metrics,
+    Outcome, Receipt, Reply, Request, Response, MAX_REPLY_FRAME, MAX_REQUEST_FRAME, MAX_TOPICS, VERSION,
+};
+use super::tls::{self, Identity, TlsError};
+use crate::node::{CommitObserver, Node, NodeConfig, NodeError, Query};
+use crate::StoreError;
+use quinn::crypto::rustls::QuicServerConfig;
+use ruint::aliases::U256;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use zvm_runtime::executor::CodeFormat;
+use zvm_runtime::{Address, ExecResult};
+
+/// How the server runs.
+#[derive(Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// The token state-changing requests must carry (not empty).
+    pub token: String,
+    pub identity: Identity,
+    /// Longest time from a request's first byte to its reply (subscriptions excepted).
+    pub request_timeout: Duration,
+    /// Most open connections; more are refused.
+    pub max_connections: u64,
+    /// Most concurrent request streams per connection.
+    pub max_streams: u32,
+    /// Events buffered per subscriber before it counts as lagging.
+    pub subscriber_buffer: usize,
+    /// A connection silent this long is closed (clients send keep-alives).
+    pub idle_timeout: Duration,
+}
+
+impl ServerConfig {
+    /// Defaults for everything but the address, the token and the certificate.
+    pub fn new(listen: SocketAddr, token: String, identity: Identity) -> ServerConfig {
+        ServerConfig {
+            listen,
+            token,
+            identity,
+            request_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            max_streams: 1024,
+            subscriber_buffer: 1024,
+            idle_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    #[error("the node: {0}")]
+    Node(#[from] NodeError),
+    #[error("{0}")]
+    Tls(#[from] TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("an empty token would let anyone change state")]
+    EmptyToken,
+}
+
+/// A running server (see the module docs). Dropping it stops accepting; [`Server::run`] returns.
+pub struct Server {
+    endpoint: quinn::Endpoint,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    node: Node,
+    token: Vec<u8>,
+    hub: Arc<Hub>,
+    started: Instant,
+    request_timeout: Duration,
+    max_connections: u64,
+    subscriber_buffer: usize,
+    /// Permits for requests in the writer's queue and the query threads' queue: a request waits for one
+    /// (asynchronously) so that handing it to the node never blocks.
+    writes: Arc<Semaphore>,
+    queries: Arc<Semaphore>,
+    connections: AtomicU64,
+    requests: AtomicU64,
+    errors: AtomicU64,
+    calls: AtomicU64,
+    queried: AtomicU64,
+}
+
+impl Server {
+    /// Opens the node's database at `db` and starts listening. Must be called inside a Tokio runtime.
+    pub fn start(db: &Path, node_config: NodeConfig, config: ServerConfig) -> Result<Server, ServerError> {
+        if config.token.is_empty() {
+            return Err(ServerError::EmptyToken);
+        }
+        let crypto = QuicServerConfig::try_from(tls::server_config(config.identity)?)
+            .map_err(|e| TlsError::Rustls(rustls::Error::General(e.to_string())))?;
+        let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+        let mut transport = quinn::TransportConfig::default();
+        transport
+            .max_concurrent_bidi_streams(config.max_streams.into())
+            .max_concurrent_uni_streams(0u8.into())
+            .max_idle_timeout(config.idle_timeout.try_into().ok());
+        server_config.transport_config(Arc::new(transport));
+
+        let hub = Arc::new(Hub::default());
+        let observer_hub = hub.clone();
+        let observer: CommitObserver = Box::new(move |receipts| observer_hub.publish(receipts));
+        let (writes, queries) = (node_config.queue, node_config.queue);
+        let node = Node::open_observed(db, node_config, Some(observer))?;
+        let endpoint = quinn::Endpoint::server(server_config, config.listen)
+            .map_err(|source| ServerError::Listen { addr: config.listen, source })?;
+        let shared = Arc::new(Shared {
+            node,
+            token: config.token.into_bytes(),
+            hub,
+            started: Instant::now(),
+            request_timeout: config.request_timeout,
+            max_connections: config.max_connections,
+            subscriber_buffer: config.subscriber_buffer.max(1),
+            writes: Arc::new(Semaphore::new(writes)),
+            queries: Arc::new(Semaphore::new(queries)),
+            connections: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+            queried: AtomicU64::new(0),
+        });
+        Ok(Server { endpoint, shared })
+    }
+
+    /// The address it listens on (with the port the system chose for port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.endpoint.local_addr()
+    }
+
+    /// Accepts connections until [`Server::close`].
+    pub async fn run(&self) {
+        while let Some(incoming) = self.endpoint.accept().await {
+            if self.shared.connections.load(Ordering::Relaxed) >= self.shared.max_connections {
+                incoming.refuse();
+                continue;
+            }
+            let shared = self.shared.clone();
+            tokio::spawn(async move {
+                if let Ok(connection) = incoming.await {
+                    shared.connections.fetch_add(1, Ordering::Relaxed);
+                    serve_connection(&shared, connection).await;
+                    shared.connections.fetch_sub(1, Ordering::Relaxed);
+                }
+            });
+        }
+    }
+
+    /// Stops accepting and closes every connection; requests already handed to the node still commit.
+    pub fn close(&self) {
+        self.endpoint.close(0u8.into(), b"the server is stopping");
+    }
+
+    /// Waits until every connection is closed.
+    pub async fn wait_idle(&self) {
+        self.endpoint.wait_idle().await;
+    }
+}
+
+async fn serve_connection(shared: &Arc<Shared>, connection: quinn::Connection) {
+    while let Ok((send, recv)) = connection.accept_bi().await {
+        let shared = shared.clone();
+        tokio::spawn(async move { shared.serve_stream(send, recv).await });
+    }
+}
+
+/// Reads one frame of at most `max` bytes of body. The length is checked before anything is allocated.
+pub(crate) async fn read_frame(recv: &mut quinn::RecvStream, max: u32) -> Result<Vec<u8>, FrameError> {
+    let mut len = [0u8; 4];
+    recv.read_exact(&mut len).await.map_err(|e| match e {
+        quinn::ReadExactError::FinishedEarly(0) => FrameError::End,
+        e => FrameError::read(e),
+    })?;
+    let len = u32::from_be_bytes(len);
+    if len > max {
+        return Err(FrameError::TooLarge { len, max });
+    }
+    let mut body = vec![0u8; len as usize];
+    recv.read_exact(&mut body).await.map_err(FrameError::read)?;
+    Ok(body)
+}
+
+/// Why a frame could not be read.
+#[derive(Debug, Error)]
+pub enum FrameError {
+    #[error("a frame of {len} bytes, over the limit of {max}")]
+    TooLarge { len: u32, max: u32 },
+    #[error("the stream ended before a frame")]
+    End,
+    #[error("the stream ended inside a frame")]
+    Truncated,
+    #[error("reading the stream: {0}")]
+    Read(#[from] quinn::ReadError),
+}
+
+impl FrameError {
+    fn read(e: quinn::ReadExactError) -> FrameError {
+        match e {
+            quinn::ReadExactError::FinishedEarly(_) => FrameError::Truncated,
+            quinn::ReadExactError::ReadError(e) => FrameError::Read(e),
+        }
+    }
+}
+
+fn error(code: ErrorCode, message: impl Into<String>) -> ErrorReply {
+    ErrorReply::new(code, message)
+}
+
+impl Shared {
+    async fn serve_stream(&self, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let deadline = tokio::time::Instant::now() + self.request_timeout;
+        let request = match tokio::time::timeout_at(deadline, read_frame(&mut recv, MAX_REQUEST_FRAME)).await {
+            Err(_) => Err(error(ErrorCode::Timeout, "the request frame did not arrive in time")),
+            Ok(Err(e @ FrameError::TooLarge { .. })) => {
+                // Nothing more of it is read: tell the peer to stop sending.
+                let _ = recv.stop(0u8.into());
+                Err(error(ErrorCode::FrameTooLarge, e.to_string()))
+            }
+            Ok(Err(e)) => Err(error(ErrorCode::Malformed, e.to_string())),
+            Ok(Ok(body)) => decode_request(&body),
+        };
+        let reply = match request {
+            Ok(Request::Subscribe(filter)) => self.stream_events(filter, &mut send).await,
+            Ok(request) => Some(tokio::time::timeout_at(deadline, self.dispatch(request)).await.unwrap_or_else(|_| {
+                Err(error(ErrorCode::Timeout, "the request took too long (a state-changing one may still commit)"))
+            })),
+            Err(e) => Some(Err(e)),
+        };
+        if let Some(reply) = reply {
+            if reply.is_err() {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            // A peer that went away does not need its answer.
+            let _ = write_reply(&mut send, &reply).await;
+            let _ = send.finish();
+        }
+    }
+
+    /// Answers one request (a subscription is answered by [`Shared::stream_events`]).
+    async fn dispatch(&self, request: Request) -> Reply {
+        match request {
+            Request::Health => self.health().map(Response::Health),
+            Request::Metrics => self.metrics().map(Response::Metrics),
+            Request::Deploy { token, deployer, code, format, salt } => {
+                self.authorize(&token)?;
+                let format = match format {
+                    Format::Evm => CodeFormat::Evm,
+                    Format::Zvm => CodeFormat::Zvm,
+                    Format::Wasm => {
+                        return Err(error(ErrorCode::Unsupported, "this node does not run WASM contracts yet"))
+                    }
+                };
+                let salt = salt.map(|s| U256::from_be_bytes(s));
+                self.submit(crate::Request::Deploy { deployer: Address(deployer), code, format, salt }).await
+            }
+            Request::Call { token, call } => {
+                self.authorize(&token)?;
+                let Query { caller, to, value, input, gas_limit } = self.contract_call(call)?;
+                self.submit(crate::Request::Call { caller, to, value, input, gas_limit }).await
+            }
+            Request::Query(call) => {
+                let query = self.contract_call(call)?;
+                self.query(query).await
+            }
+            Request::GetCode { address } => self.code(Address(address)),
+            Request::GetStorage { address, slot } => self.read(|view| {
+                let address = Address(address);
+                view.account(address)?.ok_or_else(|| no_account(address))?;
+                Ok(Response::Storage(view.storage(address, U256::from_be_bytes(slot))?.to_be_bytes()))
+            }),
+            Request::GetReceipt { id } => self.read(|view| match view.receipt(id)? {
+                Some(receipt) => Ok(Response::Receipt(wire_receipt(receipt))),
+                None => Err(error(ErrorCode::NotFound, format!("no receipt {id}"))),
+            }),
+            Request::Resolve { name } => self.read(|view| match view.resolve(&name)? {
+                Some(address) => Ok(Response::Resolved(address.0)),
+                None => Err(error(ErrorCode::NotFound, format!("no contract is named `{name}`"))),
+            }),
+            Request::RegisterName { token, name, address } => {
+                self.authorize(&token)?;
+                self.submit(crate::Request::RegisterName { name, address: Address(address) }).await
+            }
+            // Handled by `serve_stream`: a subscription is not one reply.
+            Request::Subscribe(_) => Err(error(ErrorCode::Internal, "a subscription reached the request path")),
+        }
+    }
+
+    fn authorize(&self, token: &str) -> Result<(), ErrorReply> {
+        if bool::from(token.as_bytes().ct_eq(&self.token)) {
+            Ok(())
+        } else {
+            Err(error(
+                ErrorCode::Unauthorized,
+                "a state-changing request needs the node's token (--token or ZVM_TOKEN)",
+            ))
+        }
+    }
+
+    /// Runs `f` on a snapshot of the committed state.
+    fn read<T>(&self, f: impl FnOnce(&mut crate::ReadView) -> Result<T, ErrorReply>) -> Result<T, ErrorReply> {
+        let mut view = self.node.read().map_err(store_error)?;
+        f(&mut view)
+    }
+
+    /// `call` as the node takes it, if its callee is a contract.
+    fn contract_call(&self, call: CallArgs) -> Result<Query, ErrorReply> {
+        let to = Address(call.to);
+        let has_code = self.read(|view| Ok(view.account(to)?.is_some_and(|a| a.code_hash.is_some())))?;
+        if !has_code {
+            return Err(error(ErrorCode::NotFound, format!("no contract at {to}")));
+        }
+        Ok(Query {
+            caller: Address(call.caller),
+            to,
+            value: U256::from_be_bytes(call.value),
+            input: call.input,
+            gas_limit: call.gas_limit,
+        })
+    }
+
+    /// Hands a state-changing request to the writer and waits (asynchronously) until it is durable.
+    async fn submit(&self, request: crate::Request) -> Reply {
+        let permit = self.writes.clone().acquire_owned().await.map_err(|_| unavailable())?;
+        let (tx, rx) = oneshot::channel();
+        self.node.submit_then(request, move |outcome| {
+            drop(permit);
+            let _ = tx.send(outcome);
+        });
+        let receipt = rx.await.unwrap_or(Err(NodeError::Stopped)).map_err(node_error)?;
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        Ok(Response::Receipt(wire_receipt(receipt)))
+    }
+
+    async fn query(&self, query: Query) -> Reply {
+        let permit = self.queries.clone().acquire_owned().await.map_err(|_| unavailable())?;
+        let (tx, rx) = oneshot::channel();
+        self.node.query_then(query, move |outcome| {
+            drop(permit);
+            let _ = tx.send(outcome);
+        });
+        let result: ExecResult = rx.await.unwrap_or(Err(NodeError::Stopped)).map_err(node_error)?;
+        self.queried.fetch_add(1, Ordering::Relaxed);
+        Ok(Response::Queried(Outcome {
+            status: result.status.name(),
+            gas_used: result.gas_used,
+            output: result.output,
+            logs: result.logs.into_iter().map(wire_log).collect(),
+        }))
+    }
+
+    fn code(&self, address: Address) -> Reply {
+        self.read(|view| {
+            let code = view.code(address)?;
+            let info = view.contract(address)?;
+            match info {
+                Some(info) if !code.is_empty() => {
+                    let format = match info.format {
+                        CodeFormat::Evm => Format::Evm,
+                        CodeFormat::Zvm => Format::Zvm,
+                    };
+                    Ok(Response::Code { format, code: code.to_vec() })
+                }
+                _ => Err(error(ErrorCode::NotFound, format!("no contract at {address}"))),
+            }
+        })
+    }
+
+    fn health(&self) -> Result<Health, ErrorReply> {
+        self.read(|view| {
+            Ok(Health {
+                server: env!("CARGO_PKG_VERSION").into(),
+                protocol: VERSION,
+                uptime_ms: self.uptime_ms(),
+                block: view.block()?,
+                receipts: view.calls()?,
+            })
+        })
+    }
+
+    fn metrics(&self) -> Result<Metrics, ErrorReply> {
+        let stats = self.node.stats();
+        let db_bytes = std::fs::metadata(self.node.path())
+            .map(|m| m.len())
+            .map_err(|e| error(ErrorCode::Internal, format!("{}: {e}", self.node.path().display())))?;
+        Ok(Metrics {
+            uptime_ms: self.uptime_ms(),
+            connections: self.connections.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            calls: self.calls.load(Ordering::Relaxed),
+            queries: self.queried.load(Ordering::Relaxed),
+            commits: stats.commits,
+            committed: stats.committed,
+            largest_batch: stats.largest_batch,
+            subscribers: self.hub.subscribers(),
+            lagged: self.hub.lagged.load(Ordering::Relaxed),
+            db_bytes,
+        })
+    }
+
+    fn uptime_ms(&self) -> u64 {
+        self.started.elapsed().as_millis().try_into().unwrap_or(u64::MAX)
+    }
+
+    /// Streams the logs that match `filter` until the peer stops reading (`None`: nothing more to say),
+    /// the subscriber lags or the node stops (the final error).
+    async fn stream_events(&self, filter: Filter, send: &mut quinn::SendStream) -> Option<Reply> {
+        if filter.topics.len() > MAX_TOPICS {
+            return Some(Err(error(ErrorCode::BadRequest, format!("a filter names at most {MAX_TOPICS} topics"))));
+        }
+        let (tx, mut rx) = mpsc::channel(self.subscriber_buffer);
+        let lagged = Arc::new(AtomicBool::new(false));
+        self.hub.add(Subscriber { filter, tx, lagged: lagged.clone() });
+        write_reply(send, &Ok(Response::Subscribed)).await.ok()?;
+        loop {
+            let event = tokio::select! {
+                event = rx.recv() => event,
+                _ = send.stopped() => return None,
+            };
+            match event {
+                Some(event) => write_reply(send, &Ok(Response::Event(event))).await.ok()?,
+                None if lagged.load(Ordering::Relaxed) => {
+                    let why = format!("the subscriber fell {} events behind and was dropped", self.subscriber_buffer);
+                    return Some(Err(error(ErrorCode::Lagged, why)));
+                }
+                None => return Some(Err(unavailable())),
+            }
+        }
+    }
+}
+
+/// Writes one reply frame; a reply too large for a frame becomes an error reply.
+async fn write_reply(send: &mut quinn::SendStream, reply: &Reply) -> Result<(), quinn::WriteError> {
+    let frame = encode_frame(reply, MAX_REPLY_FRAME).or_else(|e| {
+        encode_frame::<Reply>(
+            &Err(error(ErrorCode::Internal, format!("the reply cannot be sent: {e}"))),
+            MAX_REPLY_FRAME,
+        )
+    });
+    match frame {
+        Ok(frame) => send.write_all(&frame).await,
+        // An error reply always fits a frame; if even it could not be encoded, the stream just ends.
+        Err(_) => Ok(()),
+    }
+}
+
+fn unavailable() -> ErrorReply {
+    error(ErrorCode::Unavailable, "the node is stopping")
+}
+
+fn no_account(address: Address) -> ErrorReply {
+    error(ErrorCode::NotFound, format!("no account at {address}"))
+}
+
+fn store_error(e: StoreError) -> ErrorReply {
+    error(ErrorCode::Internal, format!("store: {e}"))
+}
+
+impl From<StoreError> for ErrorReply {
+    fn from(e: StoreError) -> ErrorReply {
+        store_error(e)
+    }
+}
+
+/// The error reply for a request the node refused or failed.
+fn node_error(e: NodeError) -> ErrorReply {
+    let code = match &e {
+        NodeError::Deploy(_) => ErrorCode::InvalidCode,
+        NodeError::Rejected(_) | NodeError::NameTaken { .. } => ErrorCode::Rejected,
+        NodeError::BadName { .. } | NodeError::BadRequest(_) => ErrorCode::BadRequest,
+        NodeError::Store(_) | NodeError::Internal(_) => ErrorCode::Internal,
+        NodeError::Stopped => ErrorCode::Unavailable,
+    };
+    error(code, e.to_string())
+}
+
+fn wire_log(log: zvm_runtime::Log) -> Log {
+    Log { address: log.address.0, topics: log.topics.iter().map(|t| t.to_be_bytes()).collect(), data: log.data }
+}
+
+fn wire_receipt(r: crate::Receipt) -> Receipt {
+    Receipt {
+        id: r.id,
+        block: r.block,
+        status: r.status.name(),
+        gas_used: r.gas_used,
+        gas_refunded: r.gas_refunded,
+        output: r.output,
+        logs: r.logs.into_iter().map(wire_log).collect(),
+        created: r.created.map(|a| a.0),
+    }
+}
+
+/// One subscription's end of the hub.
+struct Subscriber {
+    filter: Filter,
+    tx: mpsc::Sender<Event>,
+    lagged: Arc<AtomicBool>,
+}
+
+/// Fans durable logs out to subscribers (see the module docs).
+#[derive(Default)]
+struct Hub {
+    subscribers: Mutex<Vec<Subscriber>>,
+    lagged: AtomicU64,
+}
+
+impl Hub {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Subscriber>> {
+        // Publishing cannot leave the list half-changed, so a poisoned lock is still a good list.
+        self.subscribers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn add(&self, subscriber: Subscriber) {
+        self.lock().push(subscriber);
+    }
+
+    fn subscribers(&self) -> u64 {
+        self.lock().iter().filter(|s| !s.tx.is_closed()).count() as u64
+    }
+
+    /// Called by the writer with a durable batch's receipts: never waits.
+    fn publish(&self, receipts: &[&crate::Receipt]) {
+        let mut subscribers = self.lock();
+        if subscribers.is_empty() || receipts.iter().all(|r| r.logs.is_empty()) {
+            return;
+        }
+        let events: Vec<Event> = receipts
+            .iter()
+            .flat_map(|r| {
+                r.logs.iter().enumerate().map(|(index, log)| Event {
+                    receipt: r.id,
+                    block: r.block,
+                    index: index as u32,
+                    log: wire_log(log.clone()),
+                })
+            })
+            .collect();
+        let mut lagged = 0;
+        subscribers.retain(|s| {
+            for event in events.iter().filter(|e| s.filter.matches(&e.log)) {
+                match s.tx.try_send(event.clone()) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        s.lagged.store(true, Ordering::Relaxed);
+                        lagged += 1;
+                        return false;
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => return false,
+                }
+            }
+            true
+        });
+        self.lagged.fetch_add(lagged, Ordering::Relaxed);
+    }
+}

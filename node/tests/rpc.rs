@@ -1,0 +1,280 @@
+//! The RPC end to end over loopback QUIC: every request's round trip, bad input (each gets an error reply,
+//! the server stays up, the state is unchanged), and event streaming.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use zvm_node::rpc::protocol::{CallArgs, Filter, Format, Request, Response, Word, MAX_REQUEST_FRAME, VERSION};
+use zvm_node::rpc::{Client, ClientConfig, ClientError, ErrorCode, Identity, Server, ServerConfig, Trust};
+use zvm_node::NodeConfig;
+use zvm_runtime::executor::Tier;
+
+/// EVM: increments slot 0, emits `LOG1(topic = call data word 0, data = the new count)` and returns it.
+const LOGGER: &str = "5f54600101805f555f525f3560205fa160205ff3";
+/// EVM: emits 64 empty `LOG0`s.
+fn spray() -> Vec<u8> {
+    let mut code = hex::decode("5f5fa0".repeat(64)).unwrap();
+    code.push(0);
+    code
+}
+const TOKEN: &str = "s3cret";
+const ME: [u8; 20] = [0xCA; 20];
+
+struct Harness {
+    server: Arc<Server>,
+    client: Arc<Client>,
+    endpoint: String,
+    cert: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(subscriber_buffer: usize) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.redb");
+    let (identity, cert) = Identity::self_signed_for(&db).unwrap();
+    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), TOKEN.into(), identity);
+    config.subscriber_buffer = subscriber_buffer;
+    let node = NodeConfig { tier: Tier::Interp, ..NodeConfig::default() };
+    let server = Arc::new(Server::start(&db, node, config).unwrap());
+    let endpoint = server.local_addr().unwrap().to_string();
+    let running = server.clone();
+    tokio::spawn(async move { running.run().await });
+    let client = Arc::new(connect(&endpoint, &cert, Some(TOKEN)).await);
+    Harness { server, client, endpoint, cert, _dir: dir }
+}
+
+async fn connect(endpoint: &str, cert: &Path, token: Option<&str>) -> Client {
+    let trust = Trust::pinned_file(cert).unwrap();
+    Client::connect(endpoint, ClientConfig::new(trust, token.map(String::from))).await.unwrap()
+}
+
+fn word(n: u64) -> Word {
+    let mut w = [0u8; 32];
+    w[24..].copy_from_slice(&n.to_be_bytes());
+    w
+}
+
+fn call_args(to: [u8; 20], input: Vec<u8>) -> CallArgs {
+    CallArgs { caller: ME, to, value: [0; 32], input, gas_limit: 100_000 }
+}
+
+async fn deploy(client: &Client, code: Vec<u8>) -> [u8; 20] {
+    client.deploy(ME, code, Format::Evm, None).await.unwrap().created.unwrap()
+}
+
+fn code_of(e: ClientError) -> ErrorCode {
+    match e {
+        ClientError::Server(reply) => reply.code,
+        other => panic!("expected an error reply, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn every_request_round_trips() {
+    let h = start(1024).await;
+    let c = &h.client;
+    let health = c.health().await.unwrap();
+    assert_eq!((health.protocol, health.block, health.receipts), (VERSION, 0, 0));
+
+    let logger = deploy(c, hex::decode(LOGGER).unwrap()).await;
+    let zasm = include_str!("../../examples/counter.zasm");
+    let zvm_code = zvm_compiler::frontend::zvm::asm::assemble(zasm).unwrap();
+    let counter = c.deploy(ME, zvm_code, Format::Zvm, Some(word(7))).await.unwrap();
+    assert_eq!((counter.id, counter.status.as_str()), (2, "success"));
+    let counter = counter.created.unwrap();
+
+    let receipt = c.call(call_args(logger, word(0xAB).to_vec())).await.unwrap();
+    assert_eq!((receipt.id, receipt.status.as_str(), receipt.output.clone()), (3, "success", word(1).to_vec()));
+    assert_eq!(receipt.logs.len(), 1);
+    assert_eq!((receipt.logs[0].address, receipt.logs[0].topics.clone()), (logger, vec![word(0xAB)]));
+    assert_eq!(c.call(call_args(counter, vec![])).await.unwrap().output, word(1).to_vec());
+
+    // A query sees the committed state, runs the call, and commits nothing.
+    let outcome = c.query(call_args(logger, vec![])).await.unwrap();
+    assert_eq!((outcome.status.as_str(), outcome.output, outcome.logs.len()), ("success", word(2).to_vec(), 1));
+    assert_eq!(c.storage(logger, word(0)).await.unwrap(), word(1));
+
+    assert_eq!(c.code(logger).await.unwrap(), (Format::Evm, hex::decode(LOGGER).unwrap()));
+    let (format, stored) = c.code(counter).await.unwrap();
+    assert_eq!(format, Format::Zvm);
+    assert!(stored.starts_with(b"ZVMC"));
+    assert_eq!(c.receipt(3).await.unwrap(), receipt);
+
+    let named = c.register_name("logger", logger).await.unwrap();
+    assert_eq!(named.id, 5);
+    assert_eq!(c.resolve("logger").await.unwrap(), logger);
+
+    let metrics = c.metrics().await.unwrap();
+    assert_eq!((metrics.calls, metrics.queries, metrics.errors, metrics.connections), (5, 1, 0, 1));
+    assert!(metrics.commits >= 1 && metrics.committed == 5 && metrics.db_bytes > 0);
+    let health = c.health().await.unwrap();
+    assert_eq!(health.receipts, 5);
+    h.server.close();
+}
+
+#[tokio::test]
+async fn bad_input_gets_error_replies_and_changes_nothing() {
+    let h = start(1024).await;
+    let c = &h.client;
+    let logger = deploy(c, hex::decode(LOGGER).unwrap()).await;
+    c.call(call_args(logger, vec![])).await.unwrap();
+    let before = (c.health().await.unwrap().receipts, c.storage(logger, word(0)).await.unwrap());
+
+    let raw = |body: &[u8]| {
+        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(body);
+        frame
+    };
+    let expect = |reply: Result<zvm_node::rpc::protocol::Reply, ClientError>, code: ErrorCode| {
+        assert_eq!(reply.unwrap().unwrap_err().code, code);
+    };
+    // Oversized: refused from its length alone, before the body is read or allocated.
+    let mut huge = (MAX_REQUEST_FRAME + 1).to_be_bytes().to_vec();
+    huge.extend_from_slice(&[VERSION, 0]);
+    expect(c.exchange(&huge).await, ErrorCode::FrameTooLarge);
+    expect(c.exchange(&u32::MAX.to_be_bytes()).await, ErrorCode::FrameTooLarge);
+    // Malformed: garbage after a valid kind, a truncated frame, an empty stream, trailing bytes.
+    expect(c.exchange(&raw(&[VERSION, 3, 0xFF, 0xFF])).await, ErrorCode::Malformed);
+    expect(c.exchange(&[0, 0, 0, 100, VERSION, 0]).await, ErrorCode::Malformed);
+    expect(c.exchange(&[]).await, ErrorCode::Malformed);
+    expect(c.exchange(&raw(&[VERSION, 0, 0])).await, ErrorCode::Malformed);
+    // Unknown request type, wrong version.
+    expect(c.exchange(&raw(&[VERSION, 200])).await, ErrorCode::UnknownRequest);
+    expect(c.exchange(&raw(&[VERSION + 1, 0])).await, ErrorCode::UnsupportedVersion);
+
+    // Wrong or missing token: refused, for each state-changing request.
+    let other = connect(&h.endpoint, &h.cert, Some("s3cres")).await;
+    assert_eq!(code_of(other.call(call_args(logger, vec![])).await.unwrap_err()), ErrorCode::Unauthorized);
+    assert_eq!(code_of(other.deploy(ME, vec![0], Format::Evm, None).await.unwrap_err()), ErrorCode::Unauthorized);
+    assert_eq!(code_of(other.register_name("x", logger).await.unwrap_err()), ErrorCode::Unauthorized);
+    let anonymous = connect(&h.endpoint, &h.cert, None).await;
+    assert!(matches!(anonymous.call(call_args(logger, vec![])).await, Err(ClientError::NoToken)));
+    let empty = Request::Call { token: String::new(), call: call_args(logger, vec![]) };
+    assert_eq!(code_of(anonymous.request(&empty).await.unwrap_err()), ErrorCode::Unauthorized);
+    // ... but reads need no token.
+    assert_eq!(anonymous.storage(logger, word(0)).await.unwrap(), before.1);
+
+    // Unknown addresses, receipts and names.
+    let nobody = [0x11; 20];
+    assert_eq!(code_of(c.call(call_args(nobody, vec![])).await.unwrap_err()), ErrorCode::NotFound);
+    assert_eq!(code_of(c.query(call_args(nobody, vec![])).await.unwrap_err()), ErrorCode::NotFound);
+    assert_eq!(code_of(c.code(nobody).await.unwrap_err()), ErrorCode::NotFound);
+    assert_eq!(code_of(c.storage(nobody, word(0)).await.unwrap_err()), ErrorCode::NotFound);
+    assert_eq!(code_of(c.receipt(999).await.unwrap_err()), ErrorCode::NotFound);
+    assert_eq!(code_of(c.resolve("nobody").await.unwrap_err()), ErrorCode::NotFound);
+
+    // Invalid bytecode, oversized call data, gas over the limit, bad names, too many topics, WASM.
+    let bad_zvm = c.deploy(ME, vec![0xFF; 40], Format::Zvm, None).await.unwrap_err();
+    assert_eq!(code_of(bad_zvm), ErrorCode::InvalidCode);
+    let zvmc_as_evm = c.deploy(ME, b"ZVMC\x01\x00".to_vec(), Format::Evm, None).await.unwrap_err();
+    assert_eq!(code_of(zvmc_as_evm), ErrorCode::InvalidCode);
+    let too_big = c.deploy(ME, vec![0; 100_000], Format::Evm, None).await.unwrap_err();
+    assert_eq!(code_of(too_big), ErrorCode::InvalidCode);
+    let long_input = c.call(call_args(logger, vec![0; (1 << 20) + 1])).await.unwrap_err();
+    assert_eq!(code_of(long_input), ErrorCode::BadRequest);
+    let greedy = CallArgs { gas_limit: u64::MAX, ..call_args(logger, vec![]) };
+    assert_eq!(code_of(c.call(greedy).await.unwrap_err()), ErrorCode::BadRequest);
+    assert_eq!(code_of(c.register_name("Bad Name", logger).await.unwrap_err()), ErrorCode::BadRequest);
+    c.register_name("taken", logger).await.unwrap();
+    assert_eq!(code_of(c.register_name("taken", nobody).await.unwrap_err()), ErrorCode::Rejected);
+    let wasm = c.deploy(ME, b"\0asm".to_vec(), Format::Wasm, None).await.unwrap_err();
+    assert_eq!(code_of(wasm), ErrorCode::Unsupported);
+    let topics = Filter { address: None, topics: vec![None; 5] };
+    assert!(matches!(c.subscribe(topics).await, Err(ClientError::Server(e)) if e.code == ErrorCode::BadRequest));
+
+    // The server is up, and nothing changed but the one name registered on purpose.
+    let health = c.health().await.unwrap();
+    assert_eq!(health.receipts, before.0 + 1);
+    assert_eq!(c.storage(logger, word(0)).await.unwrap(), before.1);
+    assert_eq!(c.call(call_args(logger, vec![])).await.unwrap().output, word(2).to_vec());
+    let metrics = c.metrics().await.unwrap();
+    assert!(metrics.errors >= 25, "{metrics:?}");
+    h.server.close();
+}
+
+#[tokio::test]
+async fn subscribers_get_exactly_the_matching_logs_in_order() {
+    let h = start(1024).await;
+    let c = &h.client;
+    let a = deploy(c, hex::decode(LOGGER).unwrap()).await;
+    let b = deploy(c, hex::decode(LOGGER).unwrap()).await;
+    let mut all = c.subscribe(Filter::default()).await.unwrap();
+    let mut a_topic_1 = c.subscribe(Filter { address: Some(a), topics: vec![Some(word(1))] }).await.unwrap();
+    assert_eq!(c.metrics().await.unwrap().subscribers, 2);
+
+    // Concurrent calls, so that several share a commit.
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..30u64 {
+        let (c, to) = (h.client.clone(), if i % 3 == 0 { b } else { a });
+        calls.spawn(async move { c.call(call_args(to, word(i % 2).to_vec())).await.unwrap() });
+    }
+    let receipts = calls.join_all().await;
+    let mut expected_all: Vec<(u64, [u8; 20], Word)> =
+        receipts.iter().map(|r| (r.id, r.logs[0].address, r.logs[0].topics[0])).collect();
+    expected_all.sort();
+    let expected_a1: Vec<_> = expected_all.iter().filter(|e| e.1 == a && e.2 == word(1)).cloned().collect();
+
+    let mut got_all = Vec::new();
+    for _ in 0..expected_all.len() {
+        let event = all.next().await.unwrap().unwrap();
+        got_all.push((event.receipt, event.log.address, event.log.topics[0]));
+    }
+    assert_eq!(got_all, expected_all, "every log, in commit order");
+    let mut got_a1 = Vec::new();
+    for _ in 0..expected_a1.len() {
+        let event = a_topic_1.next().await.unwrap().unwrap();
+        got_a1.push((event.receipt, event.log.address, event.log.topics[0]));
+    }
+    assert_eq!(got_a1, expected_a1, "only a's logs with topic 1");
+    // Nothing else is pending for the filtered subscriber: the next event is a later call's.
+    let last = c.call(call_args(a, word(1).to_vec())).await.unwrap();
+    assert_eq!(a_topic_1.next().await.unwrap().unwrap().receipt, last.id);
+    h.server.close();
+}
+
+#[tokio::test]
+async fn a_lagging_subscriber_is_dropped_with_an_error_and_the_writer_goes_on() {
+    let h = start(1).await;
+    let c = &h.client;
+    let spray = deploy(c, spray()).await;
+    let mut slow = c.subscribe(Filter::default()).await.unwrap();
+    // One call, 64 logs in one batch, a buffer of one: the subscriber cannot keep up.
+    assert_eq!(c.call(call_args(spray, vec![])).await.unwrap().logs.len(), 64);
+    let mut events = 0;
+    let end = loop {
+        match tokio::time::timeout(Duration::from_secs(5), slow.next()).await.unwrap() {
+            Some(Ok(_)) => events += 1,
+            other => break other,
+        }
+    };
+    assert!(matches!(&end, Some(Err(ClientError::Server(e))) if e.code == ErrorCode::Lagged), "{end:?}");
+    assert!(events < 64);
+    let metrics = c.metrics().await.unwrap();
+    assert_eq!((metrics.lagged, metrics.subscribers), (1, 0));
+    // The writer was never held up.
+    assert_eq!(c.call(call_args(spray, vec![])).await.unwrap().status, "success");
+    h.server.close();
+}
+
+#[tokio::test]
+async fn a_wrong_pin_or_no_server_fails_to_connect_with_a_clear_error() {
+    let h = start(1024).await;
+    let other_dir = tempfile::tempdir().unwrap();
+    let (_, other_cert) = Identity::self_signed_for(&other_dir.path().join("x")).unwrap();
+    let trust = Trust::pinned_file(&other_cert).unwrap();
+    let wrong = Client::connect(&h.endpoint, ClientConfig::new(trust, None)).await;
+    assert!(matches!(&wrong, Err(ClientError::Unreachable { why, .. }) if why.contains("pinned")), "{:?}", wrong.err());
+    // Insecure accepts any certificate.
+    let insecure = Client::connect(&h.endpoint, ClientConfig::new(Trust::Insecure, None)).await.unwrap();
+    assert!(matches!(insecure.request(&Request::Health).await, Ok(Response::Health(_))));
+    h.server.close();
+    // Nothing listens: a timeout, said plainly.
+    let mut config = ClientConfig::new(Trust::Insecure, None);
+    config.connect_timeout = Duration::from_millis(300);
+    let none = Client::connect("127.0.0.1:9", config).await;
+    assert!(
+        matches!(&none, Err(ClientError::Unreachable { why, .. }) if why.contains("zvm serve")),
+        "{:?}",
+        none.err()
+    );
+}

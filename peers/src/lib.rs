@@ -11,6 +11,8 @@
 //! - [`zvm_peer`]: runs a transaction with [`zvm_runtime::tx::transact`] on a chosen tier.
 //! - [`revm_peer`]: runs it on revm (Cancun rules, an in-memory `CacheDB<EmptyDB>`), configured to validate
 //!   exactly what zvm validates, and turns revm's state diff into the same [`Summary`].
+//! - [`compare`](mod@compare): runs one transaction on every zvm tier and on revm and says how they differ, if they do;
+//!   also runs whole fixture files that way, and finds the test data in `../shared`.
 //! - [`fixtures`]: loads the inputs — Ethereum state-test files and the simplified contract fixtures — through
 //!   `zvm_statetest`'s model and setup, so every peer starts from one description of the case.
 //!
@@ -21,11 +23,13 @@
 //! revm is a dependency of this crate only, and this crate is only ever a dev-dependency (tests, benches,
 //! fuzz targets): the product never links a peer.
 
+pub mod compare;
 pub mod fixtures;
 pub mod revm_peer;
 pub mod summary;
 pub mod zvm_peer;
 
+pub use compare::{compare, Comparer, Mismatch, TIERS};
 pub use fixtures::{load_cases, Case, LoadError};
 pub use revm_peer::{run_revm, PeerError};
 pub use summary::{AccountState, Hex, LogEntry, PostState, Run, Status, Summary};

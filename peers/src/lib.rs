@@ -13,6 +13,8 @@
 //!   exactly what zvm validates, and turns revm's state diff into the same [`Summary`].
 //! - [`compare`](mod@compare): runs one transaction on every zvm tier and on revm and says how they differ, if they do;
 //!   also runs whole fixture files that way, and finds the test data in `../shared`.
+//! - [`generate`]: random EVM programs and a small world to run them in, decoded from bytes (for the
+//!   property tests and the `evm_tiers` fuzz target).
 //! - [`fixtures`]: loads the inputs — Ethereum state-test files and the simplified contract fixtures — through
 //!   `zvm_statetest`'s model and setup, so every peer starts from one description of the case.
 //!
@@ -25,6 +27,7 @@
 
 pub mod compare;
 pub mod fixtures;
+pub mod generate;
 pub mod revm_peer;
 pub mod summary;
 pub mod zvm_peer;

@@ -64,6 +64,8 @@ impl Exit {
 
 /// Refunds are capped at `gas_used / MAX_REFUND_QUOTIENT` (EIP-3529).
 pub const MAX_REFUND_QUOTIENT: u64 = 5;
+/// Bytes of room a frame's memory takes when it first grows (see `Frame::mem_expand`).
+const MIN_MEMORY_CAPACITY: usize = 4096;
 
 /// Result of a frame operation: `Err` stops execution.
 pub type FrameResult<T> = Result<T, Exit>;
@@ -222,6 +224,11 @@ impl<'a> Frame<'a> {
         let new_len = new_words * 32;
         if new_len > self.limits.max_memory {
             return Err(Exit::Trap(TrapCode::MemoryLimit));
+        }
+        // The first growth takes room for a few KiB at once: growing by doubling from a few words cost a
+        // string of reallocations and copies in a typical call.
+        if self.memory.capacity() < new_len as usize {
+            self.memory.reserve((new_len as usize).max(MIN_MEMORY_CAPACITY) - self.memory.len());
         }
         self.memory.resize(new_len as usize, 0);
         self.sync_memory();

@@ -26,6 +26,7 @@ use crate::result::{ExecResult, Log, Status};
 use crate::schedule::calls;
 use ruint::aliases::U256;
 use std::cell::RefCell;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -40,6 +41,89 @@ pub const STACK_SEGMENT: usize = 4 << 20;
 /// Prepared programs kept per machine; past it the cache starts over (init code makes it grow without bound
 /// otherwise).
 const MAX_CACHED_PROGRAMS: usize = 4096;
+
+/// Prepared programs by code, looked up on every call. Hashing the whole code on each lookup (foldhash, about
+/// 0.6 instructions a byte) cost a sixth of a small contract call, on top of the comparison with the stored
+/// code that a hit needs anyway. So programs are filed first under a sketch of the code: its length and its
+/// first and last [`SKETCH_BYTES`] bytes (Solidity's metadata hash at the end sets contracts apart), hashed
+/// with a per-process seed. A sketch with one program costs a hit the sketch and the comparison only. Codes
+/// that share a sketch (by chance, or made to) go to a map under it keyed by the whole code, hashed as
+/// before: a lookup there costs what every lookup used to, never more comparisons than one.
+struct Programs<V = Rc<Contract>> {
+    by_sketch: HashMap<u64, Filed<V>, foldhash::fast::RandomState>,
+    /// Seeds the sketch's hash.
+    seed: foldhash::quality::RandomState,
+    len: usize,
+}
+
+/// The programs under one sketch.
+enum Filed<V> {
+    One(Box<[u8]>, V),
+    Many(HashMap<Box<[u8]>, V, foldhash::quality::RandomState>),
+}
+
+/// Bytes at each end of the code that go into its sketch.
+const SKETCH_BYTES: usize = 64;
+
+impl<V> Default for Programs<V> {
+    fn default() -> Self {
+        Programs { by_sketch: HashMap::default(), seed: Default::default(), len: 0 }
+    }
+}
+
+impl<V> Programs<V> {
+    fn sketch(&self, code: &[u8]) -> u64 {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = self.seed.build_hasher();
+        h.write_usize(code.len());
+        let n = code.len().min(SKETCH_BYTES);
+        h.write(&code[..n]);
+        h.write(&code[code.len() - n..]);
+        h.finish()
+    }
+
+    fn get(&self, code: &[u8]) -> Option<&V> {
+        match self.by_sketch.get(&self.sketch(code))? {
+            Filed::One(stored, contract) => (**stored == *code).then_some(contract),
+            Filed::Many(map) => map.get(code),
+        }
+    }
+
+    fn insert(&mut self, code: &[u8], contract: V) {
+        let sketch = self.sketch(code);
+        match self.by_sketch.entry(sketch) {
+            Entry::Vacant(e) => {
+                e.insert(Filed::One(code.into(), contract));
+                self.len += 1;
+            }
+            Entry::Occupied(mut e) => {
+                let filed = e.get_mut();
+                if let Filed::One(stored, _) = filed {
+                    if **stored == *code {
+                        *filed = Filed::One(code.into(), contract);
+                        return;
+                    }
+                    let Filed::One(stored, first) = std::mem::replace(filed, Filed::Many(HashMap::default())) else {
+                        unreachable!()
+                    };
+                    if let Filed::Many(map) = filed {
+                        map.insert(stored, first);
+                    }
+                }
+                if let Filed::Many(map) = filed {
+                    if map.insert(code.into(), contract).is_none() {
+                        self.len += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.by_sketch.clear();
+        self.len = 0;
+    }
+}
 
 /// A message call to run: who calls, whose storage and code, with what.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,10 +211,8 @@ pub struct Vm {
     pub limits: Limits,
     /// How code without a container is read.
     pub format: CodeFormat,
-    /// Prepared programs by code. Code is looked up on every call, so the map hashes with foldhash, which
-    /// reads a large contract several times faster than the standard SipHash (hashing 24 KiB of code that
-    /// way cost more than running a typical call); it is seeded per process like SipHash.
-    programs: RefCell<HashMap<Box<[u8]>, Rc<Contract>, foldhash::quality::RandomState>>,
+    /// Prepared programs by code (see [`Programs`]).
+    programs: RefCell<Programs>,
     /// Operand-stack buffers of finished frames, for the next frames: allocating and zeroing a fresh
     /// 32 KiB buffer was a third of a small contract call. A reused buffer keeps the old frame's words, which
     /// no frame can observe: every read is below the stack height (`stack.check`), and every slot below the
@@ -186,7 +268,7 @@ impl Vm {
 
     /// Number of prepared programs in the cache.
     pub fn cached_programs(&self) -> usize {
-        self.programs.borrow().len()
+        self.programs.borrow().len
     }
 
     /// Runs a message call at call depth `depth`. State changes are kept only if it succeeds.
@@ -305,10 +387,10 @@ impl Vm {
             _ => Contract::load_as(format, code, self.tier, &self.limits)?,
         });
         let mut programs = self.programs.borrow_mut();
-        if programs.len() >= MAX_CACHED_PROGRAMS {
+        if programs.len >= MAX_CACHED_PROGRAMS {
             programs.clear();
         }
-        programs.insert(code.into(), contract.clone());
+        programs.insert(code, contract.clone());
         Ok(contract)
     }
 }
@@ -355,6 +437,41 @@ fn address_of_hash(hash: &[u8; 32]) -> Address {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Codes that share a sketch (same length, same first and last bytes) are told apart by their whole
+    /// code; a code is found exactly when it was inserted; the count is of distinct codes.
+    #[test]
+    fn programs_tell_apart_codes_with_the_same_sketch() {
+        let mut programs = Programs::<u32>::default();
+        let base: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        let variant = |at: usize| {
+            let mut c = base.clone();
+            c[at] ^= 0xff;
+            c
+        };
+        let (a, b, c) = (variant(500), variant(501), variant(502));
+        assert_eq!(programs.sketch(&a), programs.sketch(&b));
+        assert_eq!(programs.get(&a), None);
+        programs.insert(&a, 1);
+        assert_eq!(programs.get(&a), Some(&1));
+        assert_eq!(programs.get(&b), None);
+        programs.insert(&b, 2);
+        programs.insert(&c, 3);
+        programs.insert(&base, 4);
+        programs.insert(&[], 5);
+        programs.insert(&[7], 6);
+        for (code, v) in [(&a[..], 1), (&b, 2), (&c, 3), (&base, 4), (&[], 5), (&[7], 6)] {
+            assert_eq!(programs.get(code), Some(&v));
+        }
+        assert_eq!(programs.get(&variant(503)), None);
+        assert_eq!(programs.get(&variant(0)), None);
+        assert_eq!(programs.get(&[8]), None);
+        assert_eq!(programs.len, 6);
+        programs.insert(&b, 7);
+        assert_eq!((programs.get(&b), programs.len), (Some(&7), 6));
+        programs.clear();
+        assert_eq!((programs.get(&a), programs.len), (None, 0));
+    }
 
     fn addr(hex_str: &str) -> Address {
         let bytes = hex::decode(hex_str).expect("hex");

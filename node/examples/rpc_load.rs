@@ -3,11 +3,15 @@
 //! queries), and the process's memory with 1,000 and 10,000 deployed contracts.
 //!
 //! ```sh
-//! cargo run --release -p zvm-node --example rpc_load [SECONDS] [CONNECTIONS] [STREAMS_PER_CONNECTION]
+//! cargo run --release -p zvm-node --example rpc_load [SECONDS] [CONNECTIONS] [STREAMS_PER_CONNECTION] [--separate]
 //! ```
 //!
-//! Server and clients share the process (and the machine's cores); the memory figures are the process's
-//! resident set, clients included.
+//! By default server and clients share the process (and the machine's cores); with `--separate` the
+//! clients run in a child process (this program again, `client ...`), so that the server's CPU time is its
+//! own. Each row also gives the CPU time (user + system) the server's process spent per request: with
+//! the clients in the process it includes theirs. Then the peak resident set of the load process, and
+//! the memory figures, measured in a fresh process (a server and one client, with 1,000 and 10,000
+//! contracts): the resident set of that process.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,10 +29,13 @@ const ME: [u8; 20] = [0x10; 20];
 struct Setup {
     server: Arc<Server>,
     clients: Vec<Arc<Client>>,
+    endpoint: String,
+    cert: std::path::PathBuf,
+    separate: bool,
     _dir: tempfile::TempDir,
 }
 
-async fn setup(max_batch: usize, connections: usize) -> Result<Setup, Error> {
+async fn setup(max_batch: usize, connections: usize, separate: bool) -> Result<Setup, Error> {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("state.redb");
     let (identity, cert) = Identity::self_signed_for(&db)?;
@@ -37,30 +44,76 @@ async fn setup(max_batch: usize, connections: usize) -> Result<Setup, Error> {
     let endpoint = server.local_addr()?.to_string();
     let running = server.clone();
     tokio::spawn(async move { running.run().await });
+    let clients = connect(&endpoint, &cert, connections).await?;
+    Ok(Setup { server, clients, endpoint, cert, separate, _dir: dir })
+}
+
+async fn connect(endpoint: &str, cert: &std::path::Path, connections: usize) -> Result<Vec<Arc<Client>>, Error> {
     let mut clients = Vec::new();
     for _ in 0..connections {
-        let config = ClientConfig::new(Trust::pinned_file(&cert)?, Some(TOKEN.into()));
-        clients.push(Arc::new(Client::connect(&endpoint, config).await?));
+        let config = ClientConfig::new(Trust::pinned_file(cert)?, Some(TOKEN.into()));
+        clients.push(Arc::new(Client::connect(endpoint, config).await?));
     }
-    Ok(Setup { server, clients, _dir: dir })
+    Ok(clients)
+}
+
+/// CPU time (user + system) of this process so far, in seconds.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command (which is in parentheses): utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn call(to: [u8; 20]) -> CallArgs {
     CallArgs { caller: ME, to, value: [0; 32], input: vec![], gas_limit: 100_000 }
 }
 
-/// Drives `streams` concurrent requests per connection for `seconds`; prints the rate and latencies.
+/// Drives `streams` concurrent requests per connection for `seconds` (from a child process if the setup
+/// says so); prints the rate, the latencies and the CPU time per request.
 async fn drive(
     label: &str,
     setup: &Setup,
     to: [u8; 20],
     durable: bool,
     seconds: f64,
-    streams: usize,
+    (connections, streams): (usize, usize),
 ) -> Result<(), Error> {
+    let cpu = cpu_seconds();
+    let line = if setup.separate {
+        let mut command = std::process::Command::new(std::env::current_exe()?);
+        command.args(["client", &setup.endpoint, &setup.cert.display().to_string(), &hex::encode(to)]).args([
+            seconds.to_string(),
+            connections.to_string(),
+            streams.to_string(),
+            durable.to_string(),
+        ]);
+        let out = tokio::task::spawn_blocking(move || command.output()).await??;
+        if !out.status.success() {
+            return Err(format!("the client process: {}", String::from_utf8_lossy(&out.stderr)).into());
+        }
+        String::from_utf8(out.stdout)?
+    } else {
+        load(&setup.clients[..connections], to, durable, seconds, streams).await?
+    };
+    let (count, rest) = line.trim().split_once(' ').ok_or("no count")?;
+    let per_call = (cpu_seconds() - cpu) * 1e6 / count.parse::<f64>()?.max(1.0);
+    println!("{label:<40} {rest}   ({count} calls, {per_call:.0} µs CPU/call in the server's process)");
+    Ok(())
+}
+
+/// The load itself: returns "COUNT RATE_AND_LATENCIES".
+async fn load(
+    clients: &[Arc<Client>],
+    to: [u8; 20],
+    durable: bool,
+    seconds: f64,
+    streams: usize,
+) -> Result<String, Error> {
     let end = Instant::now() + Duration::from_secs_f64(seconds);
     let mut tasks = tokio::task::JoinSet::new();
-    for client in &setup.clients {
+    for client in clients {
         for _ in 0..streams {
             let client = client.clone();
             tasks.spawn(async move {
@@ -87,21 +140,40 @@ async fn drive(
     all.sort_unstable();
     let pct =
         |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0);
-    println!(
-        "{label:<40} {:>8.0} calls/s   p50 {:>6} µs   p99 {:>6} µs   ({} calls)",
+    Ok(format!(
+        "{} {:>8.0} calls/s   p50 {:>6} µs   p99 {:>6} µs",
+        all.len(),
         all.len() as f64 / elapsed,
         pct(0.50),
         pct(0.99),
-        all.len()
-    );
-    Ok(())
+    ))
+}
+
+/// The child process of `--separate`: `client ENDPOINT CERT TO SECONDS CONNECTIONS STREAMS DURABLE`.
+fn client_process(args: &[String]) -> Result<(), Error> {
+    let [endpoint, cert, to, seconds, connections, streams, durable] = args else {
+        return Err("client ENDPOINT CERT TO SECONDS CONNECTIONS STREAMS DURABLE".into());
+    };
+    let to: [u8; 20] = hex::decode(to)?.try_into().map_err(|_| "a 20-byte address")?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let clients = connect(endpoint, std::path::Path::new(cert), connections.parse()?).await?;
+        let line = load(&clients, to, durable.parse()?, seconds.parse()?, streams.parse()?).await?;
+        println!("{line}");
+        Ok(())
+    })
 }
 
 fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
+}
+
+/// A memory figure of this process from `/proc/self/status` (`VmRSS:` now, `VmHWM:` the peak), in MiB.
+fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kib: f64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0.0);
     kib / 1024.0
@@ -148,29 +220,57 @@ fn word(n: u64) -> Word {
 }
 
 fn main() -> Result<(), Error> {
-    let mut args = std::env::args().skip(1);
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    if all.first().map(String::as_str) == Some("client") {
+        return client_process(&all[1..]);
+    }
+    if all.first().map(String::as_str) == Some("memory") {
+        return memory_process();
+    }
+    let separate = all.iter().any(|a| a == "--separate");
+    let mut args = all.iter().filter(|a| *a != "--separate");
     let seconds: f64 = args.next().map_or(Ok(5.0), |s| s.parse())?;
     let connections: usize = args.next().map_or(Ok(8), |s| s.parse())?;
     let streams: usize = args.next().map_or(Ok(64), |s| s.parse())?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        println!("{connections} connections x {streams} concurrent requests, {seconds} s each");
+        let clients = if separate { "a separate process" } else { "the server's process" };
+        println!("{connections} connections x {streams} concurrent requests, {seconds} s each; clients in {clients}");
         for (label, max_batch) in [("durable calls, group commit", 1024), ("durable calls, one fsync per call", 1)] {
-            let setup = setup(max_batch, connections).await?;
+            let setup = setup(max_batch, connections, separate).await?;
             let counter = setup.clients[0].deploy(ME, hex::decode(COUNTER)?, Format::Evm, None).await?;
             let counter = counter.created.ok_or("no address")?;
-            drive(label, &setup, counter, true, seconds, streams).await?;
+            let all = (connections, streams);
+            drive(label, &setup, counter, true, seconds, all).await?;
             if max_batch > 1 {
-                drive("read-only queries (no commit)", &setup, counter, false, seconds, streams).await?;
+                drive("read-only queries (no commit)", &setup, counter, false, seconds, all).await?;
                 let m = setup.clients[0].metrics().await?;
                 println!(
                     "  commits {}, requests committed {}, largest batch {}",
                     m.commits, m.committed, m.largest_batch
                 );
+                drive("1 client x 1: durable call", &setup, counter, true, seconds.min(2.0), (1, 1)).await?;
+                drive("1 client x 1: read-only query", &setup, counter, false, seconds.min(2.0), (1, 1)).await?;
             }
             setup.server.close();
         }
-        let setup = setup(1024, 1).await?;
+        println!("peak RSS of this process during the load: {:.1} MiB", status_mib("VmHWM:"));
+        Ok::<_, Error>(())
+    })?;
+    // Memory in a fresh process: this one's heap keeps the high-water mark of the load above.
+    let out = std::process::Command::new(std::env::current_exe()?).arg("memory").output()?;
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    if !out.status.success() {
+        return Err(format!("the memory process: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    Ok(())
+}
+
+/// The child process that measures memory: a server and one client in a fresh process.
+fn memory_process() -> Result<(), Error> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let setup = setup(1024, 1, false).await?;
         println!("RSS with the server up and nothing deployed: {:.1} MiB", rss_mib());
         let mut deployed = 0;
         for n in [1_000, 10_000] {

@@ -21,7 +21,8 @@
 //! [`Node::query`] runs a call on a snapshot of the committed state ([`Node::read`]) and throws its changes
 //! away: it never queues behind the writer and never commits. It runs on one of a few query threads, each
 //! with its own [`Vm`] (a `Vm` caches prepared programs and is bound to its thread), so a hot contract is
-//! compiled once per query thread.
+//! compiled once per query thread. A busy query thread reuses its snapshot from one query to the next
+//! until something is committed (it always includes every call acknowledged before the query was sent).
 //!
 //! # Watching commits
 //! [`Node::open_observed`] takes a function the writer calls with the receipts of each batch right after
@@ -243,9 +244,9 @@ impl Node {
         node.queries = Some(queries);
         let query_jobs = Arc::new(Mutex::new(query_jobs));
         for i in 0..config.query_threads {
-            let (store, jobs, config) = (store.clone(), query_jobs.clone(), config.clone());
-            node.threads
-                .push(spawn(&format!("zvm-node-query-{i}"), Box::new(move || run_queries(&store, &config, &jobs)))?);
+            let (store, jobs, config, stats) = (store.clone(), query_jobs.clone(), config.clone(), stats.clone());
+            let body = move || run_queries(&store, &config, &stats, &jobs);
+            node.threads.push(spawn(&format!("zvm-node-query-{i}"), Box::new(body))?);
         }
         let (queue, jobs) = mpsc::sync_channel(config.queue);
         node.queue = Some(queue);
@@ -296,6 +297,11 @@ impl Node {
         self.store.read()
     }
 
+    /// One account of the committed state (cheaper than a [`Node::read`] view for a single look-up).
+    pub fn account(&self, address: Address) -> Result<Option<crate::AccountRow>, StoreError> {
+        self.store.account(address)
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -336,29 +342,66 @@ impl Drop for Node {
 }
 
 /// A query thread: runs queries on snapshots with its own `Vm` until the node stops.
-fn run_queries(store: &Store, config: &NodeConfig, jobs: &Mutex<Receiver<QueryJob>>) {
+///
+/// A snapshot is reused by the next query as long as nothing has been committed since it was taken (the
+/// writer counts a commit before it answers any of its callers, so a query sent after a call was
+/// acknowledged never reuses a snapshot older than that call) and the thread has not gone idle: opening
+/// one (a read transaction and its seven tables) costs as much as running a small contract.
+fn run_queries(store: &Store, config: &NodeConfig, stats: &StatCounters, jobs: &Mutex<Receiver<QueryJob>>) {
     let vm = Vm::new(config.tier, config.limits.clone());
+    let mut snapshot: Option<(u64, ReadView)> = None;
     loop {
         // The lock is held only to take one job; a poisoned lock means a sibling panicked while taking
         // one, which leaves the receiver intact.
-        let job = match jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() {
-            Ok(job) => job,
-            Err(_) => return,
+        let job = {
+            let jobs = jobs.lock().unwrap_or_else(|p| p.into_inner());
+            match jobs.try_recv() {
+                Ok(job) => job,
+                Err(_) => {
+                    // Idle: let the snapshot go, so that no read transaction outlives a busy spell (an open
+                    // one keeps the pages of its state from being reused while the writer goes on).
+                    snapshot = None;
+                    match jobs.recv() {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    }
+                }
+            }
         };
-        let outcome = catch_unwind(AssertUnwindSafe(|| run_query(store, config, &vm, &job.query)))
-            .unwrap_or_else(|panic| Err(NodeError::Internal(panic_message(&panic))));
+        // Read before the snapshot is taken: the snapshot is at least as new as the count says.
+        let commits = stats.commits.load(Ordering::Acquire);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let view = match snapshot.take() {
+                Some((at, view)) if at == commits => view,
+                _ => store.read()?,
+            };
+            let (view, result) = run_query(view, config, &vm, &job.query);
+            snapshot = view.map(|view| (commits, view));
+            result
+        }))
+        .unwrap_or_else(|panic| Err(NodeError::Internal(panic_message(&panic))));
         (job.done)(outcome);
     }
 }
 
-fn run_query(store: &Store, config: &NodeConfig, vm: &Vm, query: &Query) -> Result<ExecResult, NodeError> {
-    let mut view = store.read()?;
-    let block = BlockEnv { number: view.block()? + 1, ..config.block.clone() };
+/// Runs `query` on `view`; gives the view back for the next query unless a read failed.
+fn run_query(
+    mut view: ReadView,
+    config: &NodeConfig,
+    vm: &Vm,
+    query: &Query,
+) -> (Option<ReadView>, Result<ExecResult, NodeError>) {
+    let block = match view.block() {
+        Ok(number) => BlockEnv { number: number + 1, ..config.block.clone() },
+        Err(e) => return (None, Err(e.into())),
+    };
     let mut host = StateHost::new(&mut view, block);
-    let result = message_call(vm, &mut host, query.clone())?;
+    let result = message_call(vm, &mut host, query.clone());
     // The diff is not kept, but a failed read makes the result meaningless.
-    host.into_diff(query.caller, 0)?;
-    Ok(result)
+    match host.into_diff(query.caller, 0) {
+        Ok(_) => (Some(view), result),
+        Err(e) => (None, Err(e.into())),
+    }
 }
 
 /// Runs a message call on `host` (checked against the block's gas limit) and ends its transaction.
@@ -488,7 +531,8 @@ impl Writer {
             match self.commit(&requests) {
                 Ok(replies) => {
                     let size = batch.len() as u64;
-                    self.stats.commits.fetch_add(1, Ordering::Relaxed);
+                    // Release: a query thread that sees the new count takes a new snapshot.
+                    self.stats.commits.fetch_add(1, Ordering::Release);
                     self.stats.committed.fetch_add(size, Ordering::Relaxed);
                     self.stats.largest_batch.fetch_max(size, Ordering::Relaxed);
                     if let Some(observe) = &mut self.on_commit {

@@ -163,3 +163,38 @@ fn snapshots_taken_while_calls_commit_show_only_whole_calls() {
     assert!(reads > 0);
     assert_eq!(node.read().unwrap().storage(pair, U256::from(1)).unwrap(), U256::from(500));
 }
+
+#[test]
+fn a_query_sees_every_call_acknowledged_before_it_even_while_query_threads_stay_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = open(&dir.path().join("db"), 1024);
+    let counter = deploy_counter(&node);
+    let query =
+        || zvm_node::Query { caller: DEPLOYER, to: counter, value: U256::ZERO, input: vec![], gas_limit: 100_000 };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    /// Stops the background queries however the check ends (a failed assertion included).
+    struct Stop<'a>(&'a std::sync::atomic::AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    std::thread::scope(|s| {
+        // Background queries keep the query threads busy, so that they reuse their snapshots.
+        for _ in 0..3 {
+            s.spawn(|| {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    node.query(query()).unwrap();
+                }
+            });
+        }
+        let _stop = Stop(&stop);
+        for i in 1..=200u64 {
+            let receipt = node.execute(call(counter)).unwrap();
+            assert_eq!(receipt.output, U256::from(i).to_be_bytes::<32>().to_vec());
+            // The counter returns the stored count plus one; the query's changes are thrown away.
+            let seen = node.query(query()).unwrap().output;
+            assert_eq!(seen, U256::from(i + 1).to_be_bytes::<32>().to_vec(), "after call {i}");
+        }
+    });
+}

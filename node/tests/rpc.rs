@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use zvm_node::rpc::protocol::{CallArgs, Filter, Format, Request, Response, Word, MAX_REQUEST_FRAME, VERSION};
+use zvm_node::rpc::protocol::{
+    CallArgs, Filter, Format, Request, Response, Word, MAX_REQUEST_FRAME, PIPELINED, VERSION,
+};
 use zvm_node::rpc::{Client, ClientConfig, ClientError, ErrorCode, Identity, Server, ServerConfig, Trust};
 use zvm_node::NodeConfig;
 use zvm_runtime::executor::Tier;
@@ -74,7 +76,7 @@ async fn every_request_round_trips() {
     let h = start(1024).await;
     let c = &h.client;
     let health = c.health().await.unwrap();
-    assert_eq!((health.protocol, health.block, health.receipts), (VERSION, 0, 0));
+    assert_eq!((health.protocol, health.block, health.receipts), (PIPELINED, 0, 0));
 
     let logger = deploy(c, hex::decode(LOGGER).unwrap()).await;
     let zasm = include_str!("../../examples/counter.zasm");
@@ -140,7 +142,47 @@ async fn bad_input_gets_error_replies_and_changes_nothing() {
     expect(c.exchange(&raw(&[VERSION, 0, 0])).await, ErrorCode::Malformed);
     // Unknown request type, wrong version.
     expect(c.exchange(&raw(&[VERSION, 200])).await, ErrorCode::UnknownRequest);
-    expect(c.exchange(&raw(&[VERSION + 1, 0])).await, ErrorCode::UnsupportedVersion);
+    expect(c.exchange(&raw(&[PIPELINED + 1, 0])).await, ErrorCode::UnsupportedVersion);
+
+    // A pipelined stream: a bad frame gets an error under its own id and the stream goes on; a frame too
+    // short for an id, or of another version, gets one under id 0; an oversized one ends the stream.
+    let tagged = |id: u32, body: &[u8]| {
+        let mut b = vec![PIPELINED];
+        b.extend_from_slice(&id.to_be_bytes());
+        b.extend_from_slice(body);
+        raw(&b)
+    };
+    let mut stream = tagged(1, &[0]); // Health
+    stream.extend(tagged(2, &[3, 0xFF, 0xFF])); // a Call that does not decode
+    stream.extend(tagged(3, &[200])); // unknown kind
+    stream.extend(tagged(4, &[10, 0, 0])); // Subscribe: needs a stream of its own
+    stream.extend(raw(&[PIPELINED, 0])); // no id
+    stream.extend(raw(&[VERSION, 0])); // version 1 inside a pipelined stream
+    stream.extend(tagged(5, &[7, 0])); // GetReceipt 0: not found
+    stream.extend((MAX_REQUEST_FRAME + 1).to_be_bytes()); // oversized: the stream ends here
+    stream.extend(tagged(6, &[0]));
+    let bodies = c.exchange_frames(&stream, 100).await.unwrap();
+    let mut replies: Vec<(u32, Option<ErrorCode>)> = bodies
+        .iter()
+        .map(|b| {
+            let (id, reply) = zvm_node::rpc::protocol::decode_pipelined_reply(b).unwrap();
+            (id, reply.err().map(|e| e.code))
+        })
+        .collect();
+    replies.sort_by_key(|r| (r.0, r.1.map(u16::from)));
+    assert_eq!(
+        replies,
+        [
+            (0, Some(ErrorCode::Malformed)),
+            (0, Some(ErrorCode::FrameTooLarge)),
+            (0, Some(ErrorCode::UnsupportedVersion)),
+            (1, None),
+            (2, Some(ErrorCode::Malformed)),
+            (3, Some(ErrorCode::UnknownRequest)),
+            (4, Some(ErrorCode::BadRequest)),
+            (5, Some(ErrorCode::NotFound)),
+        ]
+    );
 
     // Wrong or missing token: refused, for each state-changing request.
     let other = connect(&h.endpoint, &h.cert, Some("s3cres")).await;

@@ -1,21 +1,24 @@
-//! The RPC client: [`Client`] (async, one QUIC connection, a stream per request, so requests from many
-//! tasks run concurrently over it) and [`Blocking`] (a private single-threaded runtime around a client,
+//! The RPC client: [`Client`] (async, one QUIC connection with one pipelined stream: requests from many
+//! tasks run concurrently over it, each tagged with an id, their replies matched by id as they come) and [`Blocking`] (a private single-threaded runtime around a client,
 //! for command-line tools).
 //!
 //! Every reply frame is bounded ([`MAX_REPLY_FRAME`]) before it is allocated, connecting has a timeout
 //! (an address where nothing listens gives no answer over UDP, only silence), and so does every request.
 
 use super::protocol::{
-    decode_reply, encode_frame, CallArgs, ErrorReply, Event, Filter, Format, Health, Metrics, Outcome, Receipt, Reply,
-    Request, Response, Word, MAX_REPLY_FRAME, MAX_REQUEST_FRAME,
+    decode_pipelined_reply, decode_reply, encode_frame, encode_pipelined, CallArgs, ErrorReply, Event, Filter, Format,
+    Health, Metrics, Outcome, Receipt, Reply, Request, Response, Word, MAX_REPLY_FRAME, MAX_REQUEST_FRAME,
 };
 use super::server::{read_frame, FrameError};
 use super::tls::{self, TlsError, Trust};
 use quinn::crypto::rustls::QuicClientConfig;
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
 
 /// How a client connects.
 #[derive(Clone, Debug)]
@@ -76,6 +79,122 @@ pub struct Client {
     endpoint: quinn::Endpoint,
     connection: quinn::Connection,
     config: ClientConfig,
+    /// Opened with the first request: a stream the server has seen but that carries nothing would be
+    /// taken for a version 1 stream whose request is late.
+    pipe: tokio::sync::OnceCell<Pipe>,
+}
+
+/// The client's end of its pipelined stream: a task writes the queued request frames (all those queued
+/// at the time in one write), another reads the replies and hands each to the request with its id.
+struct Pipe {
+    next_id: AtomicU32,
+    waiting: Arc<Mutex<Waiting>>,
+    frames: mpsc::UnboundedSender<Vec<u8>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+/// Requests waiting for their reply, by id; once the stream has failed, why.
+#[derive(Default)]
+struct Waiting {
+    by_id: HashMap<u32, oneshot::Sender<Reply>>,
+    failed: Option<String>,
+}
+
+impl Waiting {
+    /// Ends every waiting request (their callers see `why`) and any later one.
+    fn fail(&mut self, why: String) {
+        self.failed.get_or_insert(why);
+        self.by_id.clear();
+    }
+}
+
+fn lock(waiting: &Mutex<Waiting>) -> std::sync::MutexGuard<'_, Waiting> {
+    // Nothing panics while holding it with the map half-changed.
+    waiting.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Pipe {
+    async fn open(connection: &quinn::Connection) -> Result<Pipe, ClientError> {
+        let (mut send, mut recv) = connection.open_bi().await?;
+        let waiting = Arc::new(Mutex::new(Waiting::default()));
+        let (frames, mut queued) = mpsc::unbounded_channel::<Vec<u8>>();
+        tokio::spawn(async move {
+            let mut buffer = Vec::new();
+            while let Some(frame) = queued.recv().await {
+                buffer.extend_from_slice(&frame);
+                while buffer.len() < 1 << 16 {
+                    match queued.try_recv() {
+                        Ok(frame) => buffer.extend_from_slice(&frame),
+                        Err(_) => break,
+                    }
+                }
+                if send.write_all(&buffer).await.is_err() {
+                    return; // the reader sees the connection fail
+                }
+                buffer.clear();
+            }
+            let _ = send.finish();
+        });
+        let replies = waiting.clone();
+        let reader = tokio::spawn(async move {
+            let why = loop {
+                let body = match read_frame(&mut recv, MAX_REPLY_FRAME).await {
+                    Ok(body) => body,
+                    Err(FrameError::End) => break "the server ended the stream".to_string(),
+                    Err(e) => break e.to_string(),
+                };
+                match decode_pipelined_reply(&body) {
+                    // An error about the stream itself: the server ends it.
+                    Ok((0, Err(e))) => break format!("the server answered: {e}"),
+                    Ok((id, reply)) => {
+                        // A request that timed out is no longer waiting.
+                        if let Some(tx) = lock(&replies).by_id.remove(&id) {
+                            let _ = tx.send(reply);
+                        }
+                    }
+                    Err(e) => break format!("the server sent something this client cannot read: {e}"),
+                }
+            };
+            lock(&replies).fail(why);
+        });
+        Ok(Pipe { next_id: AtomicU32::new(1), waiting, frames, reader })
+    }
+
+    async fn request(&self, request: &Request, timeout: Duration) -> Result<Reply, ClientError> {
+        let id = match self.next_id.fetch_add(1, Ordering::Relaxed) {
+            0 => self.next_id.fetch_add(1, Ordering::Relaxed), // 0 is the stream's own
+            id => id,
+        };
+        let frame =
+            encode_pipelined(id, request, MAX_REQUEST_FRAME).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut waiting = lock(&self.waiting);
+            if let Some(why) = &waiting.failed {
+                return Err(ClientError::Connection(why.clone()));
+            }
+            waiting.by_id.insert(id, tx);
+        }
+        let failed = || ClientError::Connection(lock(&self.waiting).failed.clone().unwrap_or_default());
+        self.frames.send(frame).map_err(|_| failed())?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_)) => Err(failed()),
+            Err(_) => {
+                lock(&self.waiting).by_id.remove(&id);
+                Err(ClientError::Timeout(timeout))
+            }
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // The reader holds the stream, and so the connection: stop it so that the connection closes.
+        if let Some(pipe) = self.pipe.get() {
+            pipe.reader.abort();
+        }
+    }
 }
 
 impl Client {
@@ -108,17 +227,18 @@ impl Client {
                 return Err(unreachable(format!("no answer within {secs} s (is `zvm serve` running there?)")));
             }
         };
-        Ok(Client { endpoint: quic, connection, config })
+        Ok(Client { endpoint: quic, connection, config, pipe: tokio::sync::OnceCell::new() })
     }
 
-    /// Sends `request` and returns the server's reply (an error reply is [`ClientError::Server`]).
+    /// Sends `request` on the pipelined stream and returns the server's reply (an error reply is
+    /// [`ClientError::Server`]).
     pub async fn request(&self, request: &Request) -> Result<Response, ClientError> {
-        let frame = encode_frame(request, MAX_REQUEST_FRAME).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        Ok(self.exchange(&frame).await??)
+        let pipe = self.pipe.get_or_try_init(|| Pipe::open(&self.connection)).await?;
+        Ok(pipe.request(request, self.config.request_timeout).await??)
     }
 
-    /// Sends raw bytes as a request stream and reads one reply frame: [`Client::request`] without the
-    /// encoding, so that tests can send what no encoder would.
+    /// Sends raw bytes on a stream of their own (version 1: one request, one reply) and reads one reply
+    /// frame, so that tests can send what no encoder would.
     pub async fn exchange(&self, bytes: &[u8]) -> Result<Reply, ClientError> {
         let timeout = self.config.request_timeout;
         tokio::time::timeout(timeout, async {
@@ -127,6 +247,28 @@ impl Client {
             // The server may already have answered and stopped reading (an oversized frame).
             let _ = send.finish();
             read_reply(&mut recv).await
+        })
+        .await
+        .map_err(|_| ClientError::Timeout(timeout))?
+    }
+
+    /// Sends raw bytes on a stream of their own, finishes it, and returns the bodies of the reply frames
+    /// the server writes until it ends the stream (at most `most`): for tests of pipelined streams.
+    pub async fn exchange_frames(&self, bytes: &[u8], most: usize) -> Result<Vec<Vec<u8>>, ClientError> {
+        let timeout = self.config.request_timeout;
+        tokio::time::timeout(timeout, async {
+            let (mut send, mut recv) = self.connection.open_bi().await?;
+            send.write_all(bytes).await?;
+            let _ = send.finish();
+            let mut bodies = Vec::new();
+            while bodies.len() < most {
+                match read_frame(&mut recv, MAX_REPLY_FRAME).await {
+                    Ok(body) => bodies.push(body),
+                    Err(FrameError::End) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(bodies)
         })
         .await
         .map_err(|_| ClientError::Timeout(timeout))?

@@ -21,11 +21,18 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use thiserror::Error;
 
-/// The protocol version this build speaks (the first byte of every frame body).
+/// Version 1 frames (the first byte of the body): one request per stream, one reply, or a subscription.
 pub const VERSION: u8 = 1;
-/// The TLS application protocol (ALPN) of version 1: a client and a server that disagree fail the
-/// handshake instead of exchanging frames they cannot read.
-pub const ALPN: &[u8] = b"zvm-rpc/1";
+/// Version 2 frames: a *pipelined* stream carrying many requests, each tagged with a request id (4 bytes,
+/// big-endian, after the version byte); the replies carry the same id and may come in any order.
+pub const PIPELINED: u8 = 2;
+/// The TLS application protocols (ALPN) the server offers, newest first: a client and a server that share
+/// none fail the handshake instead of exchanging frames they cannot read. A server speaking `zvm-rpc/2`
+/// still takes version 1 streams.
+pub const ALPN: &[u8] = b"zvm-rpc/2";
+pub const ALPN_V1: &[u8] = b"zvm-rpc/1";
+/// Bytes of a pipelined body before its message: the version byte and the request id.
+pub const PIPELINED_HEADER: usize = 5;
 /// Largest request body: room for the largest call data (1 MiB) or contract code, with headers.
 pub const MAX_REQUEST_FRAME: u32 = 2 << 20;
 /// Largest reply body a client accepts (a receipt's output and logs are bounded by gas, far below this).
@@ -311,8 +318,20 @@ pub enum EncodeError {
 
 /// `message` as a frame (length, version, postcard), refused if its body is over `max`.
 pub fn encode_frame<T: Serialize>(message: &T, max: u32) -> Result<Vec<u8>, EncodeError> {
-    let mut frame = vec![0, 0, 0, 0, VERSION];
-    frame = postcard::to_extend(message, frame)?;
+    finish_frame(postcard::to_extend(message, vec![0, 0, 0, 0, VERSION])?, max)
+}
+
+/// `message` as a pipelined frame (length, version 2, request id, postcard), refused if its body is over
+/// `max`.
+pub fn encode_pipelined<T: Serialize>(id: u32, message: &T, max: u32) -> Result<Vec<u8>, EncodeError> {
+    let mut frame = Vec::with_capacity(64);
+    frame.extend_from_slice(&[0, 0, 0, 0, PIPELINED]);
+    frame.extend_from_slice(&id.to_be_bytes());
+    finish_frame(postcard::to_extend(message, frame)?, max)
+}
+
+/// Writes the length of a frame built with 4 placeholder bytes in front.
+fn finish_frame(mut frame: Vec<u8>, max: u32) -> Result<Vec<u8>, EncodeError> {
     let size = frame.len() - 4;
     let len = u32::try_from(size).ok().filter(|&n| n <= max).ok_or(EncodeError::TooLarge { size, max })?;
     frame[..4].copy_from_slice(&len.to_be_bytes());
@@ -328,6 +347,41 @@ pub fn decode_request(body: &[u8]) -> Result<Request, ErrorReply> {
             format!("protocol version {version} is not supported; this server speaks version {VERSION}"),
         ));
     }
+    decode_message(rest)
+}
+
+/// Decodes a pipelined request body: its id and the request, or an error about the frame as a whole
+/// (too short to hold an id, or not version 2).
+pub fn decode_pipelined_request(body: &[u8]) -> Result<(u32, Result<Request, ErrorReply>), ErrorReply> {
+    match body.split_first() {
+        Some((&PIPELINED, rest)) if rest.len() >= 4 => {
+            let id = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+            Ok((id, decode_message(&rest[4..])))
+        }
+        Some((&PIPELINED, _)) => Err(malformed("a pipelined frame without a request id")),
+        Some((&version, _)) => Err(ErrorReply::new(
+            ErrorCode::UnsupportedVersion,
+            format!("a version {version} frame on a pipelined stream (version {PIPELINED})"),
+        )),
+        None => Err(malformed("an empty frame")),
+    }
+}
+
+/// Decodes a pipelined reply body: its request id and the reply.
+pub fn decode_pipelined_reply(body: &[u8]) -> Result<(u32, Reply), String> {
+    match body.split_first() {
+        Some((&PIPELINED, rest)) if rest.len() >= 4 => {
+            let id = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+            Ok((id, decode_all(&rest[4..])?))
+        }
+        Some((&PIPELINED, _)) => Err("a pipelined reply without a request id".into()),
+        Some((version, _)) => Err(format!("a reply in protocol version {version} on a pipelined stream")),
+        None => Err("an empty reply frame".into()),
+    }
+}
+
+/// Decodes a request message (kind byte first).
+fn decode_message(rest: &[u8]) -> Result<Request, ErrorReply> {
     let &kind = rest.first().ok_or_else(|| malformed("a frame without a request kind"))?;
     if kind >= REQUEST_KINDS {
         return Err(ErrorReply::new(ErrorCode::UnknownRequest, format!("unknown request kind {kind}")));
@@ -411,6 +465,21 @@ mod tests {
         assert_eq!(decode_reply(&frame[4..]).unwrap(), reply);
         assert_eq!(ErrorCode::NotFound.to_string(), "not_found");
         assert_eq!(ErrorCode::Other(99).to_string(), "error 99");
+    }
+
+    #[test]
+    fn pipelined_frames_carry_their_id() {
+        let request = Request::GetReceipt { id: 7 };
+        let frame = encode_pipelined(0x0102_0304, &request, MAX_REQUEST_FRAME).unwrap();
+        assert_eq!(&frame[4..10], &[PIPELINED, 1, 2, 3, 4, 7]);
+        assert_eq!(decode_pipelined_request(&frame[4..]), Ok((0x0102_0304, Ok(request))));
+        let unknown = decode_pipelined_request(&[PIPELINED, 0, 0, 0, 9, 200]).unwrap();
+        assert_eq!((unknown.0, unknown.1.unwrap_err().code), (9, ErrorCode::UnknownRequest));
+        assert_eq!(decode_pipelined_request(&[PIPELINED, 0, 0]).unwrap_err().code, ErrorCode::Malformed);
+        assert_eq!(decode_pipelined_request(&[VERSION, 0]).unwrap_err().code, ErrorCode::UnsupportedVersion);
+        let reply: Reply = Err(ErrorReply::new(ErrorCode::NotFound, "no"));
+        let frame = encode_pipelined(9, &reply, MAX_REPLY_FRAME).unwrap();
+        assert_eq!(decode_pipelined_reply(&frame[4..]).unwrap(), (9, reply));
     }
 
     #[test]

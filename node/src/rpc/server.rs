@@ -1,13 +1,19 @@
 //! The RPC server: a QUIC endpoint in front of a [`Node`].
 //!
 //! # Streams
-//! A client opens one bidirectional stream per request, writes one request frame and reads one reply
-//! frame; a subscription is a stream that stays open and carries a frame per event. Streams are
-//! independent: a slow request never holds up another, and a broken one only ends itself.
+//! A stream's first frame says what it is. Version 2 ([`PIPELINED`]): a long-lived stream carrying many
+//! requests, each tagged with an id; each runs in its own task as soon as it is read, and its reply,
+//! tagged with the same id, is written as soon as it is ready (out of order; the replies ready at the time
+//! go out in one write). This is how [`super::Client`] sends everything but subscriptions: no stream is
+//! opened or closed per request. Version 1: one request frame, one reply frame, then the stream ends; a
+//! subscription is such a stream that stays open and carries a frame per event. A slow request never
+//! holds up another, and a broken stream only ends itself.
 //!
 //! # Bounds
 //! Everything a peer can make the server hold is bounded: the request frame (its length is checked before
-//! the buffer is allocated), the streams per connection (QUIC flow control), the connections, the time a
+//! the buffer is allocated), the streams per connection (QUIC flow control), the requests in flight on a
+//! pipelined stream (past `max_streams` the server stops reading it until replies are written, so
+//! a peer that does not read its replies stalls only itself), the connections, the time a
 //! request may take (reading it, running it and answering it), the requests waiting for the writer and for
 //! the query threads (semaphores sized to their queues, so a request waits asynchronously instead of
 //! blocking a runtime thread), and each subscriber's buffer. A frame that cannot be decoded gets an error
@@ -26,8 +32,9 @@
 //! with it can act as any account, since the RPC carries no signatures yet.
 
 use super::protocol::{
-    decode_request, encode_frame, CallArgs, ErrorCode, ErrorReply, Event, Filter, Format, Health, Log, Metrics,
-    Outcome, Receipt, Reply, Request, Response, MAX_REPLY_FRAME, MAX_REQUEST_FRAME, MAX_TOPICS, VERSION,
+    decode_pipelined_request, decode_request, encode_frame, encode_pipelined, CallArgs, ErrorCode, ErrorReply, Event,
+    Filter, Format, Health, Log, Metrics, Outcome, Receipt, Reply, Request, Response, MAX_REPLY_FRAME,
+    MAX_REQUEST_FRAME, MAX_TOPICS, PIPELINED,
 };
 use super::tls::{self, Identity, TlsError};
 use crate::node::{CommitObserver, Node, NodeConfig, NodeError, Query};
@@ -41,7 +48,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 use thiserror::Error;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use zvm_runtime::executor::CodeFormat;
 use zvm_runtime::{Address, ExecResult};
 
@@ -56,7 +63,8 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Most open connections; more are refused.
     pub max_connections: u64,
-    /// Most concurrent request streams per connection.
+    /// Most concurrent request streams per connection, and most requests in flight on one pipelined
+    /// stream.
     pub max_streams: u32,
     /// Events buffered per subscriber before it counts as lagging.
     pub subscriber_buffer: usize,
@@ -106,6 +114,7 @@ struct Shared {
     started: Instant,
     request_timeout: Duration,
     max_connections: u64,
+    max_pipelined: usize,
     subscriber_buffer: usize,
     /// Permits for requests in the writer's queue and the query threads' queue: a request waits for one
     /// (asynchronously) so that handing it to the node never blocks.
@@ -148,6 +157,7 @@ impl Server {
             started: Instant::now(),
             request_timeout: config.request_timeout,
             max_connections: config.max_connections,
+            max_pipelined: (config.max_streams as usize).max(1),
             subscriber_buffer: config.subscriber_buffer.max(1),
             writes: Arc::new(Semaphore::new(writes)),
             queries: Arc::new(Semaphore::new(queries)),
@@ -244,10 +254,14 @@ fn error(code: ErrorCode, message: impl Into<String>) -> ErrorReply {
 }
 
 impl Shared {
-    async fn serve_stream(&self, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
+    async fn serve_stream(self: Arc<Self>, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
         let deadline = tokio::time::Instant::now() + self.request_timeout;
-        let request = match tokio::time::timeout_at(deadline, read_frame(&mut recv, MAX_REQUEST_FRAME)).await {
+        let first = match tokio::time::timeout_at(deadline, read_frame(&mut recv, MAX_REQUEST_FRAME)).await {
+            Ok(Ok(body)) if body.first() == Some(&PIPELINED) => return self.serve_pipeline(send, recv, body).await,
+            first => first,
+        };
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let request = match first {
             Err(_) => Err(error(ErrorCode::Timeout, "the request frame did not arrive in time")),
             Ok(Err(e @ FrameError::TooLarge { .. })) => {
                 // Nothing more of it is read: tell the peer to stop sending.
@@ -259,9 +273,7 @@ impl Shared {
         };
         let reply = match request {
             Ok(Request::Subscribe(filter)) => self.stream_events(filter, &mut send).await,
-            Ok(request) => Some(tokio::time::timeout_at(deadline, self.dispatch(request)).await.unwrap_or_else(|_| {
-                Err(error(ErrorCode::Timeout, "the request took too long (a state-changing one may still commit)"))
-            })),
+            Ok(request) => Some(self.answer(request, deadline).await),
             Err(e) => Some(Err(e)),
         };
         if let Some(reply) = reply {
@@ -271,6 +283,106 @@ impl Shared {
             // A peer that went away does not need its answer.
             let _ = write_reply(&mut send, &reply).await;
             let _ = send.finish();
+        }
+    }
+
+    /// Runs one request (not a subscription) within `deadline`.
+    async fn answer(&self, request: Request, deadline: tokio::time::Instant) -> Reply {
+        tokio::time::timeout_at(deadline, self.dispatch(request)).await.unwrap_or_else(|_| {
+            Err(error(ErrorCode::Timeout, "the request took too long (a state-changing one may still commit)"))
+        })
+    }
+
+    /// Serves a pipelined stream (see the module docs) whose first frame is `first`: reads request frames
+    /// until the peer finishes its side, runs each in its own task (at most `max_pipelined` at once: past
+    /// that the stream is not read, and QUIC flow control holds the peer back) and writes each reply, tagged
+    /// with its request's id, as soon as it is ready — several ready replies go out in one write.
+    async fn serve_pipeline(self: Arc<Self>, send: quinn::SendStream, mut recv: quinn::RecvStream, first: Vec<u8>) {
+        let (replies, queued) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_pipelined(send, queued));
+        let window = Arc::new(Semaphore::new(self.max_pipelined));
+        let mut body = first;
+        loop {
+            let Ok(permit) = window.clone().acquire_owned().await else { break };
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let deadline = tokio::time::Instant::now() + self.request_timeout;
+            match decode_pipelined_request(&body) {
+                Ok((id, Ok(Request::Subscribe(_)))) => {
+                    let e =
+                        error(ErrorCode::BadRequest, "a subscription needs a stream of its own (a version 1 frame)");
+                    self.send_pipelined(&replies, id, Err(e), Some(permit));
+                }
+                Ok((id, Ok(request))) => {
+                    let (shared, replies) = (self.clone(), replies.clone());
+                    tokio::spawn(async move {
+                        let reply = shared.answer(request, deadline).await;
+                        shared.send_pipelined(&replies, id, reply, Some(permit));
+                    });
+                }
+                // The frame was whole, so the stream is still in step: answer and go on.
+                Ok((id, Err(e))) => self.send_pipelined(&replies, id, Err(e), Some(permit)),
+                Err(e) => self.send_pipelined(&replies, 0, Err(e), Some(permit)),
+            }
+            if replies.is_closed() {
+                break; // the peer stopped reading
+            }
+            // Waiting for the next request has no limit (the connection's idle timeout ends a silent
+            // peer); a frame, once begun, must arrive within the request timeout.
+            let mut len = [0u8; 4];
+            match recv.read_exact(&mut len).await {
+                Ok(()) => {}
+                Err(quinn::ReadExactError::FinishedEarly(0)) => break,
+                Err(e) => {
+                    let e = error(ErrorCode::Malformed, FrameError::read(e).to_string());
+                    self.send_pipelined(&replies, 0, Err(e), None);
+                    break;
+                }
+            }
+            let len = u32::from_be_bytes(len);
+            if len > MAX_REQUEST_FRAME {
+                // Nothing more of the stream is read: its frames can no longer be told apart.
+                let _ = recv.stop(0u8.into());
+                let e = FrameError::TooLarge { len, max: MAX_REQUEST_FRAME };
+                self.send_pipelined(&replies, 0, Err(error(ErrorCode::FrameTooLarge, e.to_string())), None);
+                break;
+            }
+            let mut next = vec![0u8; len as usize];
+            let deadline = tokio::time::Instant::now() + self.request_timeout;
+            match tokio::time::timeout_at(deadline, recv.read_exact(&mut next)).await {
+                Ok(Ok(())) => body = next,
+                Ok(Err(e)) => {
+                    let e = error(ErrorCode::Malformed, FrameError::read(e).to_string());
+                    self.send_pipelined(&replies, 0, Err(e), None);
+                    break;
+                }
+                Err(_) => {
+                    let e = error(ErrorCode::Timeout, "the request frame did not arrive in time");
+                    self.send_pipelined(&replies, 0, Err(e), None);
+                    break;
+                }
+            }
+        }
+        // The writer ends once every request still running has queued its reply.
+        drop(replies);
+        let _ = writer.await;
+    }
+
+    /// Queues the reply to pipelined request `id` (0: an error about the stream itself) for the stream's
+    /// writer; `permit` (the request's place in the window) is released once the reply is written.
+    fn send_pipelined(&self, replies: &PipelinedReplies, id: u32, reply: Reply, permit: Option<OwnedSemaphorePermit>) {
+        if reply.is_err() {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        let frame = encode_pipelined(id, &reply, MAX_REPLY_FRAME).or_else(|e| {
+            encode_pipelined::<Reply>(
+                id,
+                &Err(error(ErrorCode::Internal, format!("the reply cannot be sent: {e}"))),
+                MAX_REPLY_FRAME,
+            )
+        });
+        if let Ok(frame) = frame {
+            // The writer is gone only if the peer stopped reading.
+            let _ = replies.send((frame, permit));
         }
     }
 
@@ -343,7 +455,7 @@ impl Shared {
     /// `call` as the node takes it, if its callee is a contract.
     fn contract_call(&self, call: CallArgs) -> Result<Query, ErrorReply> {
         let to = Address(call.to);
-        let has_code = self.read(|view| Ok(view.account(to)?.is_some_and(|a| a.code_hash.is_some())))?;
+        let has_code = self.node.account(to).map_err(store_error)?.is_some_and(|a| a.code_hash.is_some());
         if !has_code {
             return Err(error(ErrorCode::NotFound, format!("no contract at {to}")));
         }
@@ -407,7 +519,7 @@ impl Shared {
         self.read(|view| {
             Ok(Health {
                 server: env!("CARGO_PKG_VERSION").into(),
-                protocol: VERSION,
+                protocol: PIPELINED,
                 uptime_ms: self.uptime_ms(),
                 block: view.block()?,
                 receipts: view.calls()?,
@@ -465,6 +577,39 @@ impl Shared {
             }
         }
     }
+}
+
+/// The queue of a pipelined stream's encoded replies, each with its request's place in the window (none
+/// for an error about the stream itself). Bounded by the window: a reply holds its permit until written.
+type PipelinedReplies = mpsc::UnboundedSender<(Vec<u8>, Option<OwnedSemaphorePermit>)>;
+
+/// Writes a pipelined stream's replies as they come, every reply ready at the time in one write (up to
+/// 64 KiB), until every sender is gone; then finishes the stream.
+async fn write_pipelined(
+    mut send: quinn::SendStream,
+    mut queued: mpsc::UnboundedReceiver<(Vec<u8>, Option<OwnedSemaphorePermit>)>,
+) {
+    let mut buffer = Vec::new();
+    let mut permits = Vec::new();
+    while let Some((frame, permit)) = queued.recv().await {
+        buffer.extend_from_slice(&frame);
+        permits.push(permit);
+        while buffer.len() < 1 << 16 {
+            match queued.try_recv() {
+                Ok((frame, permit)) => {
+                    buffer.extend_from_slice(&frame);
+                    permits.push(permit);
+                }
+                Err(_) => break,
+            }
+        }
+        if send.write_all(&buffer).await.is_err() {
+            return; // the peer went away: dropping `queued` tells the reader
+        }
+        buffer.clear();
+        permits.clear();
+    }
+    let _ = send.finish();
 }
 
 /// Writes one reply frame; a reply too large for a frame becomes an error reply.

@@ -97,7 +97,7 @@ pub(crate) fn server_config(identity: Identity) -> Result<rustls::ServerConfig, 
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_no_client_auth()
         .with_single_cert(identity.chain, identity.key)?;
-    config.alpn_protocols = vec![super::protocol::ALPN.to_vec()];
+    config.alpn_protocols = vec![super::protocol::ALPN.to_vec(), super::protocol::ALPN_V1.to_vec()];
     Ok(config)
 }
 

@@ -8,10 +8,12 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The libraries' directory, `target/<profile>`: this test runs as `target/<profile>/deps/c_abi-<hash>`.
-fn profile_dir() -> PathBuf {
+/// The libraries' directory, `target/<profile>/deps`: this test runs as `target/<profile>/deps/c_abi-<hash>`,
+/// and `cargo test` leaves the libraries it built for this run next to it (only `cargo build` copies them up
+/// to `target/<profile>`, where a stale pair from an earlier build may lie).
+fn libraries_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test's own path");
-    exe.parent().and_then(Path::parent).expect("the test runs from target/<profile>/deps").to_owned()
+    exe.parent().expect("the test runs from target/<profile>/deps").to_owned()
 }
 
 /// Runs `command` and fails the test, with its output, unless it succeeds.
@@ -48,7 +50,7 @@ fn smoke_args(dir: &Path, name: &str) -> [PathBuf; 2] {
 
 #[test]
 fn smoke_c_program_runs_linked_statically_and_dynamically_and_clean_under_valgrind() {
-    let lib_dir = profile_dir();
+    let lib_dir = libraries_dir();
     for lib in ["libzvm.a", "libzvm.so"] {
         assert!(lib_dir.join(lib).exists(), "{} missing: cargo builds it with the tests", lib_dir.join(lib).display());
     }

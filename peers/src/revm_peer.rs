@@ -160,19 +160,8 @@ fn pre_state(pre: &InMemoryHost) -> PostState {
 /// Runs `tx` on revm on the pre-state and block of `pre`, and summarises it.
 pub fn run_revm(pre: &InMemoryHost, tx: &Transaction) -> Result<Run, PeerError> {
     let mut state = pre_state(pre);
-    let rejected = |state, detail: String| Run {
-        summary: Summary {
-            status: Status::Rejected,
-            gas_used: 0,
-            output: Hex::default(),
-            logs: Vec::new(),
-            created: None,
-            state,
-        },
-        detail,
-    };
     if tx.tx_type == TxType::Blob && tx.to.is_none() {
-        return Ok(rejected(state, "rejected: a blob transaction cannot create a contract".into()));
+        return Ok(Run::rejected(state, "rejected: a blob transaction cannot create a contract".into()));
     }
     let block = revm_block(&pre.block)?;
     let tx_env = revm_tx(tx, &pre.block)?;
@@ -180,7 +169,7 @@ pub fn run_revm(pre: &InMemoryHost, tx: &Transaction) -> Result<Run, PeerError> 
         Context::mainnet().with_db(revm_db(pre)).with_block(block).with_cfg(revm_cfg(&pre.block)).build_mainnet();
     let result = match evm.transact(tx_env) {
         Ok(result) => result,
-        Err(EVMError::Transaction(invalid)) => return Ok(rejected(state, format!("rejected: {invalid}"))),
+        Err(EVMError::Transaction(invalid)) => return Ok(Run::rejected(state, format!("rejected: {invalid}"))),
         Err(other) => return Err(PeerError::Revm(other.to_string())),
     };
     apply_diff(&mut state, result.state)?;

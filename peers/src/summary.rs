@@ -113,6 +113,23 @@ pub struct Run {
     pub detail: String,
 }
 
+impl Run {
+    /// A transaction that was invalid and never ran: nothing used, `state` unchanged, `detail` says why.
+    pub fn rejected(state: PostState, detail: String) -> Run {
+        Run {
+            summary: Summary {
+                status: Status::Rejected,
+                gas_used: 0,
+                output: Hex::default(),
+                logs: Vec::new(),
+                created: None,
+                state,
+            },
+            detail,
+        }
+    }
+}
+
 /// Reads the post-state of a host whose transaction has finished.
 pub fn post_state_of_host(host: &InMemoryHost) -> PostState {
     host.accounts

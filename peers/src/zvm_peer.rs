@@ -21,17 +21,7 @@ pub fn run_zvm_on(vm: &Vm, pre: &InMemoryHost, tx: &Transaction) -> Run {
     let outcome = transact(vm, &mut host, tx);
     let state = post_state_of_host(&host);
     match outcome {
-        Err(invalid) => Run {
-            summary: Summary {
-                status: Status::Rejected,
-                gas_used: 0,
-                output: Hex::default(),
-                logs: Vec::new(),
-                created: None,
-                state,
-            },
-            detail: format!("rejected: {invalid}"),
-        },
+        Err(invalid) => Run::rejected(state, format!("rejected: {invalid}")),
         Ok(outcome) => {
             let (status, detail) = match &outcome.status {
                 ZvmStatus::Success => (Status::Success, String::new()),

@@ -12,7 +12,7 @@
 use core::mem::offset_of;
 
 /// Bumped whenever the layout of [`VmCtx`] or [`Helpers`] or the meaning of a status changes.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// The version of zvm's lowering and code generation (frontends, IR passes, the Cranelift translation).
 ///
@@ -22,7 +22,7 @@ pub const ABI_VERSION: u32 = 1;
 /// [`ABI_VERSION`] stays the same. Forgetting it makes zvm run stale code from caches written before the
 /// change. (Releases also change the key through the crate version, so this matters most between
 /// releases, during development.)
-pub const CODEGEN_VERSION: u32 = 1;
+pub const CODEGEN_VERSION: u32 = 2;
 
 /// A 256-bit word as four little-endian 64-bit limbs (limb 0 is the least significant).
 pub type Word = [u64; 4];
@@ -59,6 +59,8 @@ pub struct VmCtx {
     pub call_depth: u64,
     /// Maximum depth of IR-level `call`s.
     pub max_call_depth: u64,
+    /// The module's globals: one 8-byte slot each, in the module's order (`i32`/`f32` in the low 4 bytes).
+    pub globals: *mut u64,
     /// The runtime's helper functions.
     pub helpers: *const Helpers,
 }
@@ -74,6 +76,7 @@ pub mod ctx_offsets {
     pub const STACK_CAP: i32 = offset_of!(VmCtx, stack_cap) as i32;
     pub const CALL_DEPTH: i32 = offset_of!(VmCtx, call_depth) as i32;
     pub const MAX_CALL_DEPTH: i32 = offset_of!(VmCtx, max_call_depth) as i32;
+    pub const GLOBALS: i32 = offset_of!(VmCtx, globals) as i32;
     pub const HELPERS: i32 = offset_of!(VmCtx, helpers) as i32;
 }
 
@@ -104,6 +107,14 @@ pub struct Helpers {
     pub word_binary: unsafe extern "C" fn(op: u32, a: *const Word, b: *const Word, out: *mut Word),
     /// Pure `w256` ternary operations (`op` from [`ternop_code`]).
     pub word_ternary: unsafe extern "C" fn(op: u32, a: *const Word, b: *const Word, c: *const Word, out: *mut Word),
+    /// `mem.grow pages`: returns the old size in pages, or `u64::MAX` if memory cannot grow. Never stops.
+    pub mem_grow: unsafe extern "C" fn(ctx: *mut VmCtx, pages: u64) -> u64,
+    /// `mem.fill dst, byte, len`.
+    pub mem_fill: unsafe extern "C" fn(ctx: *mut VmCtx, dst: u64, byte: u32, len: u64) -> u32,
+    /// `mem.init SEG dst, src, len`.
+    pub mem_init: unsafe extern "C" fn(ctx: *mut VmCtx, seg: u32, dst: u64, src: u64, len: u64) -> u32,
+    /// `data.drop SEG`. Never stops.
+    pub data_drop: unsafe extern "C" fn(ctx: *mut VmCtx, seg: u32),
 }
 
 /// Byte offsets of the [`Helpers`] fields.
@@ -119,6 +130,10 @@ pub mod helper_offsets {
     pub const HALT: i32 = offset_of!(Helpers, halt) as i32;
     pub const WORD_BINARY: i32 = offset_of!(Helpers, word_binary) as i32;
     pub const WORD_TERNARY: i32 = offset_of!(Helpers, word_ternary) as i32;
+    pub const MEM_GROW: i32 = offset_of!(Helpers, mem_grow) as i32;
+    pub const MEM_FILL: i32 = offset_of!(Helpers, mem_fill) as i32;
+    pub const MEM_INIT: i32 = offset_of!(Helpers, mem_init) as i32;
+    pub const DATA_DROP: i32 = offset_of!(Helpers, data_drop) as i32;
 }
 
 use zvm_ir::{BinOp, DataSrc, EnvField, HashAlg, HostFn, TernOp};

@@ -15,6 +15,7 @@ pub struct FunctionBuilder<'a> {
     func: &'a mut Function,
     current: Option<Block>,
     callee_results: &'a dyn Fn(FuncId) -> Option<Vec<Type>>,
+    globals: &'a [Type],
 }
 
 fn no_callees(_: FuncId) -> Option<Vec<Type>> {
@@ -29,13 +30,23 @@ impl<'a> FunctionBuilder<'a> {
 
     /// A builder that can also emit `call`s, taking callee result types from `callee_results`.
     pub fn with_callees(func: &'a mut Function, callee_results: &'a dyn Fn(FuncId) -> Option<Vec<Type>>) -> Self {
+        Self::with_module(func, callee_results, &[])
+    }
+
+    /// A builder that can emit `call`s and `global.get`s, taking callee result types from `callee_results`
+    /// and global types from `globals`.
+    pub fn with_module(
+        func: &'a mut Function,
+        callee_results: &'a dyn Fn(FuncId) -> Option<Vec<Type>>,
+        globals: &'a [Type],
+    ) -> Self {
         if func.blocks.is_empty() {
             let entry = func.add_block();
             for ty in func.sig.params.clone() {
                 func.add_block_param(entry, ty);
             }
         }
-        Self { func, current: Some(Function::ENTRY), callee_results }
+        Self { func, current: Some(Function::ENTRY), callee_results, globals }
     }
 
     /// The function being built.
@@ -80,7 +91,7 @@ impl<'a> FunctionBuilder<'a> {
     /// If there is no current block: a frontend bug, never input-dependent.
     pub fn ins(&mut self, op: Op) -> Inst {
         let block = self.current.expect("no current block: switch_to_block first");
-        let results = self.func.infer_result_types(&op, self.callee_results).unwrap_or_default();
+        let results = self.func.infer_result_types(&op, self.callee_results, self.globals).unwrap_or_default();
         let terminator = op.is_terminator();
         let inst = self.func.create_inst(op, &results);
         self.func.blocks[block.index()].insts.push(inst);

@@ -118,13 +118,22 @@ impl Function {
     }
 
     /// Result types of `op` given the types of its operands in this function; `callees` gives the result
-    /// types of module functions for `call`. Returns `None` where the operand types make no sense (the
+    /// types of module functions for `call`, `globals` the types of the module's globals. Returns `None` where the operand types make no sense (the
     /// verifier reports it).
-    pub fn infer_result_types(&self, op: &Op, callees: &dyn Fn(FuncId) -> Option<Vec<Type>>) -> Option<Vec<Type>> {
+    pub fn infer_result_types(
+        &self,
+        op: &Op,
+        callees: &dyn Fn(FuncId) -> Option<Vec<Type>>,
+        globals: &[Type],
+    ) -> Option<Vec<Type>> {
         let ty = |v: Value| self.values.get(v.index()).map(|d| d.ty);
         Some(match op {
             Op::Iconst { ty, .. } | Op::Fconst { ty, .. } => vec![*ty],
             Op::Wconst { .. } => vec![Type::W256],
+            Op::FUnary { arg, .. } => vec![ty(*arg)?],
+            Op::FBinary { op, args } => vec![if op.is_comparison() { Type::I32 } else { ty(args[0])? }],
+            Op::MemGrow { .. } => vec![Type::I64],
+            Op::GlobalGet { index } => vec![*globals.get(*index as usize)?],
             Op::Unary { op, arg } => {
                 let t = ty(*arg)?;
                 match op {
@@ -151,6 +160,10 @@ impl Function {
             | Op::MemExpand { .. }
             | Op::MemCopy { .. }
             | Op::DataCopy { .. }
+            | Op::MemFill { .. }
+            | Op::MemInit { .. }
+            | Op::DataDrop { .. }
+            | Op::GlobalSet { .. }
             | Op::StackCheck { .. }
             | Op::StackSet { .. }
             | Op::StackAdjust { .. }
@@ -167,6 +180,16 @@ impl Function {
     }
 }
 
+/// The linear memory a module asks for (WebAssembly's memory type). Stack-machine frontends leave the
+/// default: no pages at the start, grown by `mem.expand` only up to the runtime's limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MemoryPlan {
+    /// Pages of [`crate::instructions::WASM_PAGE`] bytes the memory has when execution starts.
+    pub min_pages: u64,
+    /// Most pages `mem.grow` may reach (`None`: only the runtime's memory limit applies).
+    pub max_pages: Option<u64>,
+}
+
 /// A set of functions with one entry point: the unit a frontend produces and a tier runs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Module {
@@ -174,12 +197,24 @@ pub struct Module {
     /// The function execution starts in. It takes no parameters; its results are discarded (output leaves
     /// through `halt`, or is empty when it returns).
     pub entry: FuncId,
+    /// Types of the module's globals, each zero when execution starts (an initializer is code in the
+    /// entry's path). Globals are `i32`, `i64`, `f32` or `f64`.
+    pub globals: Vec<Type>,
+    /// Data segments `mem.init` copies from (and `data.drop` empties).
+    pub data: Vec<Vec<u8>>,
+    /// The linear memory's initial and maximum size.
+    pub memory: MemoryPlan,
 }
 
 impl Module {
+    /// A module of `functions` starting at `entry`, without globals, data segments or initial memory.
+    pub fn new(functions: Vec<Function>, entry: FuncId) -> Self {
+        Self { functions, entry, globals: Vec::new(), data: Vec::new(), memory: MemoryPlan::default() }
+    }
+
     /// A module of one function, which is also the entry.
     pub fn single(function: Function) -> Self {
-        Self { functions: vec![function], entry: FuncId(0) }
+        Self::new(vec![function], FuncId(0))
     }
 
     /// A function by id.

@@ -27,7 +27,7 @@ pub enum TrapCode {
     IntegerOverflow = 2,
     /// Integer division by zero (`i32`/`i64` only; `w256` division by zero gives 0).
     IntegerDivByZero = 3,
-    /// A float-to-int conversion of NaN or an out-of-range value.
+    /// A trapping float-to-int conversion of NaN. (An out-of-range value traps `int_overflow`.)
     BadConversion = 4,
     /// A memory access outside the current memory size.
     MemoryOutOfBounds = 5,
@@ -265,6 +265,161 @@ pub enum ConvOp {
     /// `w256 -> i64`: the value as an unsigned 64-bit integer, saturated to `u64::MAX` (all ones) if it is
     /// larger. Used for jump targets and offsets, where every huge value is equally invalid.
     SatU64,
+    /// Float to signed integer (`f32`/`f64` -> `i32`/`i64`), truncating toward zero. Traps `bad_conversion`
+    /// on NaN and `int_overflow` when the truncated value does not fit.
+    FToS,
+    /// Float to unsigned integer, truncating; traps like `FToS`.
+    FToU,
+    /// Float to signed integer, truncating and saturating: NaN gives 0, out-of-range values the nearest bound.
+    FToSSat,
+    /// Float to unsigned integer, truncating and saturating like `FToSSat`.
+    FToUSat,
+    /// Signed integer (`i32`/`i64`) to float, rounding to nearest, ties to even.
+    SToF,
+    /// Unsigned integer to float, rounding to nearest, ties to even.
+    UToF,
+    /// `f32 -> f64`, exact (a NaN becomes the canonical NaN).
+    FPromote,
+    /// `f64 -> f32`, rounding to nearest, ties to even (a NaN becomes the canonical NaN).
+    FDemote,
+    /// Reinterprets the bits between an integer and a float type of the same size.
+    Bitcast,
+}
+
+impl ConvOp {
+    /// Every conversion, in declaration order.
+    pub const ALL: [ConvOp; 13] = [
+        ConvOp::Zext,
+        ConvOp::Sext,
+        ConvOp::Trunc,
+        ConvOp::SatU64,
+        ConvOp::FToS,
+        ConvOp::FToU,
+        ConvOp::FToSSat,
+        ConvOp::FToUSat,
+        ConvOp::SToF,
+        ConvOp::UToF,
+        ConvOp::FPromote,
+        ConvOp::FDemote,
+        ConvOp::Bitcast,
+    ];
+
+    /// Whether the conversion is defined from type `from` to type `to`.
+    pub const fn accepts(self, from: Type, to: Type) -> bool {
+        match self {
+            ConvOp::Zext | ConvOp::Sext => from.is_int() && to.is_int() && to.bytes() > from.bytes(),
+            ConvOp::Trunc => from.is_int() && to.is_int() && to.bytes() < from.bytes(),
+            ConvOp::SatU64 => matches!(from, Type::W256) && matches!(to, Type::I64),
+            ConvOp::FToS | ConvOp::FToU | ConvOp::FToSSat | ConvOp::FToUSat => from.is_float() && matches!(to, Type::I32 | Type::I64),
+            ConvOp::SToF | ConvOp::UToF => matches!(from, Type::I32 | Type::I64) && to.is_float(),
+            ConvOp::FPromote => matches!(from, Type::F32) && matches!(to, Type::F64),
+            ConvOp::FDemote => matches!(from, Type::F64) && matches!(to, Type::F32),
+            ConvOp::Bitcast => {
+                from.bytes() == to.bytes() && from.is_float() != to.is_float() && !matches!(from, Type::W256)
+            }
+        }
+    }
+}
+
+/// One-operand float operations (`f32`, `f64`). `abs`, `neg` only change the sign bit (a NaN keeps its
+/// payload); the others return the canonical NaN for any NaN result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FUnOp {
+    Abs,
+    Neg,
+    Sqrt,
+    /// Round toward +infinity.
+    Ceil,
+    /// Round toward -infinity.
+    Floor,
+    /// Round toward zero.
+    Trunc,
+    /// Round to nearest, ties to even.
+    Nearest,
+}
+
+impl FUnOp {
+    /// Every operation, in declaration order.
+    pub const ALL: [FUnOp; 7] =
+        [FUnOp::Abs, FUnOp::Neg, FUnOp::Sqrt, FUnOp::Ceil, FUnOp::Floor, FUnOp::Trunc, FUnOp::Nearest];
+
+    /// The text-form name (`fabs`, `fnearest`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            FUnOp::Abs => "fabs",
+            FUnOp::Neg => "fneg",
+            FUnOp::Sqrt => "fsqrt",
+            FUnOp::Ceil => "fceil",
+            FUnOp::Floor => "ffloor",
+            FUnOp::Trunc => "ftrunc",
+            FUnOp::Nearest => "fnearest",
+        }
+    }
+}
+
+/// Two-operand float operations (both operands of one float type). Arithmetic results that are NaN are the
+/// canonical NaN (positive, quiet, zero payload), so results never depend on the machine. `min`/`max`
+/// follow WebAssembly: NaN if either operand is NaN, and `-0 < +0`. Comparisons are IEEE (false with a NaN,
+/// except `ne`) and give an `i32`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FBinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Min,
+    Max,
+    /// The magnitude of `a` with the sign of `b` (bitwise; NaN payloads are kept).
+    Copysign,
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+}
+
+impl FBinOp {
+    /// Every operation, in declaration order.
+    pub const ALL: [FBinOp; 13] = [
+        FBinOp::Add,
+        FBinOp::Sub,
+        FBinOp::Mul,
+        FBinOp::Div,
+        FBinOp::Min,
+        FBinOp::Max,
+        FBinOp::Copysign,
+        FBinOp::Eq,
+        FBinOp::Ne,
+        FBinOp::Lt,
+        FBinOp::Gt,
+        FBinOp::Le,
+        FBinOp::Ge,
+    ];
+
+    /// True for the comparisons, whose result is an `i32`.
+    pub const fn is_comparison(self) -> bool {
+        matches!(self, FBinOp::Eq | FBinOp::Ne | FBinOp::Lt | FBinOp::Gt | FBinOp::Le | FBinOp::Ge)
+    }
+
+    /// The text-form name (`fadd`, `flt`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            FBinOp::Add => "fadd",
+            FBinOp::Sub => "fsub",
+            FBinOp::Mul => "fmul",
+            FBinOp::Div => "fdiv",
+            FBinOp::Min => "fmin",
+            FBinOp::Max => "fmax",
+            FBinOp::Copysign => "fcopysign",
+            FBinOp::Eq => "feq",
+            FBinOp::Ne => "fne",
+            FBinOp::Lt => "flt",
+            FBinOp::Gt => "fgt",
+            FBinOp::Le => "fle",
+            FBinOp::Ge => "fge",
+        }
+    }
 }
 
 /// Hash functions over a memory range.
@@ -442,6 +597,9 @@ impl EnvField {
         }
     }
 }
+
+/// Bytes in a WebAssembly memory page (the unit of [`Op::MemGrow`]).
+pub const WASM_PAGE: u64 = 65536;
 
 /// Maximum number of topics of a log.
 pub const MAX_LOG_TOPICS: u8 = 4;
@@ -648,6 +806,16 @@ pub enum Op {
         op: TernOp,
         args: [Value; 3],
     },
+    /// One-operand float operation.
+    FUnary {
+        op: FUnOp,
+        arg: Value,
+    },
+    /// Two-operand float operation.
+    FBinary {
+        op: FBinOp,
+        args: [Value; 2],
+    },
     /// Converts `arg` to type `to`.
     Convert {
         op: ConvOp,
@@ -687,6 +855,29 @@ pub enum Op {
     /// Traps `heap_oob` unless both ranges are inside memory.
     MemCopy {
         args: [Value; 3],
+    },
+    /// WebAssembly `memory.grow`: grows memory by `arg: i64` pages of [`WASM_PAGE`] bytes (zero-filled).
+    /// The result (`i64`) is the old size in pages, or all ones (-1) if the new size would pass the
+    /// module's [`crate::MemoryPlan::max_pages`] or the runtime's memory limit (memory is then unchanged).
+    /// Costs no gas itself: the frontend charges per page before it.
+    MemGrow {
+        arg: Value,
+    },
+    /// `memfill dst:i64, byte:i32, len:i64`: sets `len` bytes at `dst` to the low byte of `byte`. Traps
+    /// `heap_oob` unless the range is inside memory.
+    MemFill {
+        args: [Value; 3],
+    },
+    /// `meminit SEG dst:i64, src:i64, len:i64`: copies `len` bytes of the module's data segment `SEG` from
+    /// `src` to memory at `dst`. Traps `heap_oob` if the source range passes the segment's end (a dropped
+    /// segment has length 0) or the destination range is not inside memory.
+    MemInit {
+        seg: u32,
+        args: [Value; 3],
+    },
+    /// Drops data segment `seg`: afterwards it has length 0, for the rest of the execution.
+    DataDrop {
+        seg: u32,
     },
     /// Hash of memory `[offset, offset+len)` (`i64`s) into a `w256`. Traps `heap_oob` outside memory.
     Hash {
@@ -732,6 +923,17 @@ pub enum Op {
     /// Moves the top of the stack by `delta` items (new items are undefined until written).
     StackAdjust {
         delta: i32,
+    },
+
+    // ---- globals ---------------------------------------------------------------------------------------
+    /// Reads module global `index` (its type is the module's [`crate::Module::globals`] entry).
+    GlobalGet {
+        index: u32,
+    },
+    /// Writes module global `index`.
+    GlobalSet {
+        index: u32,
+        value: Value,
     },
 
     // ---- gas -------------------------------------------------------------------------------------------
@@ -825,15 +1027,28 @@ impl Op {
             | Op::GasCost { .. }
             | Op::GasBlock { .. }
             | Op::GasLeft
+            | Op::DataDrop { .. }
+            | Op::GlobalGet { .. }
             | Op::Trap { .. } => vec![],
-            Op::Unary { arg, .. } | Op::Convert { arg, .. } | Op::DataLoad { arg, .. } | Op::GasCharge { arg } => {
+            Op::Unary { arg, .. }
+            | Op::FUnary { arg, .. }
+            | Op::Convert { arg, .. }
+            | Op::DataLoad { arg, .. }
+            | Op::GasCharge { arg }
+            | Op::MemGrow { arg } => {
                 vec![*arg]
             }
-            Op::StackSet { value, .. } => vec![*value],
-            Op::Binary { args, .. } | Op::MemExpand { args } | Op::Hash { args, .. } | Op::Halt { args, .. } => {
-                args.to_vec()
-            }
-            Op::Ternary { args, .. } | Op::MemCopy { args } | Op::DataCopy { args, .. } => args.to_vec(),
+            Op::StackSet { value, .. } | Op::GlobalSet { value, .. } => vec![*value],
+            Op::Binary { args, .. }
+            | Op::FBinary { args, .. }
+            | Op::MemExpand { args }
+            | Op::Hash { args, .. }
+            | Op::Halt { args, .. } => args.to_vec(),
+            Op::Ternary { args, .. }
+            | Op::MemCopy { args }
+            | Op::MemFill { args }
+            | Op::MemInit { args, .. }
+            | Op::DataCopy { args, .. } => args.to_vec(),
             Op::Select { cond, args } => vec![*cond, args[0], args[1]],
             Op::Load { addr, .. } => vec![*addr],
             Op::Store { addr, value, .. } => vec![*addr, *value],

@@ -4,7 +4,7 @@
 //! the operations it does not inline, and constant folding may use them: one definition, so the tiers cannot
 //! drift apart. Narrow integers are passed as `u64` bit patterns (an `i32` in the low 32 bits, zero-extended).
 
-use crate::instructions::{BinOp, TernOp, TrapCode, UnOp};
+use crate::instructions::{BinOp, ConvOp, FBinOp, FUnOp, TernOp, TrapCode, UnOp};
 use crate::types::Type;
 use ruint::aliases::{U256, U512};
 
@@ -261,6 +261,214 @@ pub fn int_binary(op: BinOp, ty: Type, a: u64, b: u64) -> Result<u64, TrapCode> 
     Ok(if op.is_comparison() { r } else { wrap_int(ty, r) })
 }
 
+// ---- floats -------------------------------------------------------------------------------------------
+
+/// The canonical `f32` NaN: positive, quiet, zero payload. Every arithmetic NaN result is this.
+pub const CANONICAL_NAN_F32: u32 = 0x7fc0_0000;
+/// The canonical `f64` NaN.
+pub const CANONICAL_NAN_F64: u64 = 0x7ff8_0000_0000_0000;
+
+/// Float arithmetic, written once for `f32` and `f64`.
+trait Float: Copy + PartialOrd + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> {
+    const CANONICAL_NAN: u64;
+    const SIGN: u64;
+    fn from_bits64(bits: u64) -> Self;
+    fn to_bits64(self) -> u64;
+    fn is_nan(self) -> bool;
+    fn mul(self, o: Self) -> Self;
+    fn div(self, o: Self) -> Self;
+    fn sqrt(self) -> Self;
+    fn ceil(self) -> Self;
+    fn floor(self) -> Self;
+    fn trunc(self) -> Self;
+    fn nearest(self) -> Self;
+    fn to_f64(self) -> f64;
+}
+
+macro_rules! impl_float {
+    ($t:ty, $bits:ty, $nan:expr) => {
+        impl Float for $t {
+            const CANONICAL_NAN: u64 = $nan as u64;
+            const SIGN: u64 = 1 << (<$bits>::BITS - 1);
+            fn from_bits64(bits: u64) -> Self {
+                <$t>::from_bits(bits as $bits)
+            }
+            fn to_bits64(self) -> u64 {
+                u64::from(self.to_bits())
+            }
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
+            }
+            fn mul(self, o: Self) -> Self {
+                self * o
+            }
+            fn div(self, o: Self) -> Self {
+                self / o
+            }
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            fn ceil(self) -> Self {
+                <$t>::ceil(self)
+            }
+            fn floor(self) -> Self {
+                <$t>::floor(self)
+            }
+            fn trunc(self) -> Self {
+                <$t>::trunc(self)
+            }
+            fn nearest(self) -> Self {
+                <$t>::round_ties_even(self)
+            }
+            fn to_f64(self) -> f64 {
+                f64::from(self)
+            }
+        }
+    };
+}
+
+impl_float!(f32, u32, CANONICAL_NAN_F32);
+impl_float!(f64, u64, CANONICAL_NAN_F64);
+
+/// The bits of an arithmetic result: the canonical NaN for any NaN.
+fn canonical<F: Float>(x: F) -> u64 {
+    if x.is_nan() {
+        F::CANONICAL_NAN
+    } else {
+        x.to_bits64()
+    }
+}
+
+fn funary<F: Float>(op: FUnOp, bits: u64) -> u64 {
+    let a = F::from_bits64(bits);
+    match op {
+        FUnOp::Abs => bits & !F::SIGN,
+        FUnOp::Neg => bits ^ F::SIGN,
+        FUnOp::Sqrt => canonical(a.sqrt()),
+        FUnOp::Ceil => canonical(a.ceil()),
+        FUnOp::Floor => canonical(a.floor()),
+        FUnOp::Trunc => canonical(a.trunc()),
+        FUnOp::Nearest => canonical(a.nearest()),
+    }
+}
+
+fn fbinary<F: Float>(op: FBinOp, x: u64, y: u64) -> u64 {
+    let (a, b) = (F::from_bits64(x), F::from_bits64(y));
+    match op {
+        FBinOp::Add => canonical(a + b),
+        FBinOp::Sub => canonical(a - b),
+        FBinOp::Mul => canonical(a.mul(b)),
+        FBinOp::Div => canonical(a.div(b)),
+        FBinOp::Min | FBinOp::Max => {
+            if a.is_nan() || b.is_nan() {
+                F::CANONICAL_NAN
+            } else if a == b {
+                // Equal, so both zero or the same number: the sign decides between -0 and +0.
+                if op == FBinOp::Min {
+                    x | y
+                } else {
+                    x & y
+                }
+            } else if (a < b) == (op == FBinOp::Min) {
+                x
+            } else {
+                y
+            }
+        }
+        FBinOp::Copysign => (x & !F::SIGN) | (y & F::SIGN),
+        FBinOp::Eq => u64::from(a == b),
+        FBinOp::Ne => u64::from(a != b),
+        FBinOp::Lt => u64::from(a < b),
+        FBinOp::Gt => u64::from(a > b),
+        FBinOp::Le => u64::from(a <= b),
+        FBinOp::Ge => u64::from(a >= b),
+    }
+}
+
+/// `f32`/`f64` one-operand operations on bit patterns (an `f32` in the low 32 bits).
+pub fn float_unary(op: FUnOp, ty: Type, a: u64) -> u64 {
+    match ty {
+        Type::F32 => funary::<f32>(op, a & 0xffff_ffff),
+        _ => funary::<f64>(op, a),
+    }
+}
+
+/// `f32`/`f64` two-operand operations on bit patterns (comparisons give 0 or 1).
+pub fn float_binary(op: FBinOp, ty: Type, a: u64, b: u64) -> u64 {
+    match ty {
+        Type::F32 => fbinary::<f32>(op, a & 0xffff_ffff, b & 0xffff_ffff),
+        _ => fbinary::<f64>(op, a, b),
+    }
+}
+
+/// Truncates a float toward zero into an integer of type `to`, as `FToS`/`FToU` (trapping) or
+/// `FToSSat`/`FToUSat` define it.
+fn float_to_int<F: Float>(op: ConvOp, to: Type, a: F) -> Result<u64, TrapCode> {
+    let signed = matches!(op, ConvOp::FToS | ConvOp::FToSSat);
+    let saturating = matches!(op, ConvOp::FToSSat | ConvOp::FToUSat);
+    let x = a.to_f64(); // exact
+    if saturating {
+        return Ok(match (to, signed) {
+            (Type::I32, true) => u64::from(x as i32 as u32),
+            (Type::I32, false) => u64::from(x as u32),
+            (_, true) => x as i64 as u64,
+            (_, false) => x as u64,
+        });
+    }
+    if x.is_nan() {
+        return Err(TrapCode::BadConversion);
+    }
+    let t = x.trunc();
+    // The bounds are powers of two, exact in every float type.
+    let bits = if to == Type::I32 { 32 } else { 64 };
+    let (lo, hi) = if signed { (-(2f64.powi(bits - 1)), 2f64.powi(bits - 1)) } else { (0.0, 2f64.powi(bits)) };
+    if !(t >= lo && t < hi) {
+        return Err(TrapCode::IntegerOverflow);
+    }
+    Ok(match (to, signed) {
+        (Type::I32, true) => u64::from(t as i32 as u32),
+        (Type::I32, false) => u64::from(t as u32),
+        (_, true) => t as i64 as u64,
+        (_, false) => t as u64,
+    })
+}
+
+/// The float conversions of [`ConvOp`] (`ftos` .. `bitcast`) on bit patterns. Integer conversions are not
+/// handled here (they are plain bit operations); for them this returns the operand unchanged.
+pub fn float_convert(op: ConvOp, from: Type, to: Type, a: u64) -> Result<u64, TrapCode> {
+    let int_bits = |x: u64| wrap_int(if from == Type::I32 { Type::I32 } else { Type::I64 }, x);
+    Ok(match op {
+        ConvOp::FToS | ConvOp::FToU | ConvOp::FToSSat | ConvOp::FToUSat => match from {
+            Type::F32 => float_to_int(op, to, f32::from_bits64(a))?,
+            _ => float_to_int(op, to, f64::from_bits64(a))?,
+        },
+        ConvOp::SToF | ConvOp::UToF => {
+            let x = int_bits(a);
+            let signed = op == ConvOp::SToF;
+            match (from, signed, to) {
+                (Type::I32, true, Type::F32) => u64::from((x as u32 as i32 as f32).to_bits()),
+                (Type::I32, false, Type::F32) => u64::from((x as u32 as f32).to_bits()),
+                (Type::I32, true, _) => f64::from(x as u32 as i32).to_bits(),
+                (Type::I32, false, _) => f64::from(x as u32).to_bits(),
+                (_, true, Type::F32) => u64::from((x as i64 as f32).to_bits()),
+                (_, false, Type::F32) => u64::from((x as f32).to_bits()),
+                (_, true, _) => (x as i64 as f64).to_bits(),
+                (_, false, _) => (x as f64).to_bits(),
+            }
+        }
+        ConvOp::FPromote => canonical(f64::from(f32::from_bits64(a))),
+        ConvOp::FDemote => canonical(f64::from_bits64(a) as f32),
+        ConvOp::Bitcast => {
+            if to.bytes() == 4 {
+                a & 0xffff_ffff
+            } else {
+                a
+            }
+        }
+        ConvOp::Zext | ConvOp::Sext | ConvOp::Trunc | ConvOp::SatU64 => a,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,5 +538,55 @@ mod tests {
         assert_eq!(memory_cost(1), 3);
         assert_eq!(memory_cost(32), 3 * 32 + 2);
         assert_eq!(memory_cost(u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn float_nans_are_canonical_and_signs_bitwise() {
+        let nan = u64::from(0xffc0_1234u32); // negative NaN with a payload
+        let one = u64::from(1f32.to_bits());
+        assert_eq!(float_binary(FBinOp::Add, Type::F32, nan, one), u64::from(CANONICAL_NAN_F32));
+        assert_eq!(float_unary(FUnOp::Sqrt, Type::F64, (-1f64).to_bits()), CANONICAL_NAN_F64);
+        assert_eq!(float_unary(FUnOp::Neg, Type::F32, nan), u64::from(0x7fc0_1234u32));
+        assert_eq!(float_unary(FUnOp::Abs, Type::F32, nan), u64::from(0x7fc0_1234u32));
+        assert_eq!(float_binary(FBinOp::Copysign, Type::F32, one, nan), u64::from((-1f32).to_bits()));
+        assert_eq!(float_binary(FBinOp::Eq, Type::F32, nan, nan), 0);
+        assert_eq!(float_binary(FBinOp::Ne, Type::F32, nan, nan), 1);
+    }
+
+    #[test]
+    fn float_min_max_order_zeros() {
+        let (pz, nz) = (0f64.to_bits(), (-0f64).to_bits());
+        assert_eq!(float_binary(FBinOp::Min, Type::F64, pz, nz), nz);
+        assert_eq!(float_binary(FBinOp::Min, Type::F64, nz, pz), nz);
+        assert_eq!(float_binary(FBinOp::Max, Type::F64, nz, pz), pz);
+        assert_eq!(float_binary(FBinOp::Max, Type::F64, 1f64.to_bits(), 2f64.to_bits()), 2f64.to_bits());
+        assert_eq!(float_binary(FBinOp::Min, Type::F64, 1f64.to_bits(), f64::NAN.to_bits()), CANONICAL_NAN_F64);
+    }
+
+    #[test]
+    fn float_rounding_ties_to_even() {
+        let r = |x: f64| f64::from_bits(float_unary(FUnOp::Nearest, Type::F64, x.to_bits()));
+        assert_eq!(r(2.5), 2.0);
+        assert_eq!(r(3.5), 4.0);
+        assert_eq!(r(-0.5).to_bits(), (-0f64).to_bits());
+    }
+
+    #[test]
+    fn float_to_int_traps_and_saturates_like_webassembly() {
+        let f32b = |x: f32| u64::from(x.to_bits());
+        let cvt = |op, from, to, a| float_convert(op, from, to, a);
+        assert_eq!(cvt(ConvOp::FToS, Type::F32, Type::I32, f32b(-1.9)), Ok(u64::from(-1i32 as u32)));
+        assert_eq!(cvt(ConvOp::FToS, Type::F32, Type::I32, f32b(2147483648.0)), Err(TrapCode::IntegerOverflow));
+        assert_eq!(cvt(ConvOp::FToS, Type::F32, Type::I32, f32b(-2147483648.0)), Ok(0x8000_0000));
+        assert_eq!(cvt(ConvOp::FToU, Type::F32, Type::I32, f32b(-0.9)), Ok(0));
+        assert_eq!(cvt(ConvOp::FToU, Type::F32, Type::I32, f32b(-1.0)), Err(TrapCode::IntegerOverflow));
+        assert_eq!(cvt(ConvOp::FToU, Type::F64, Type::I64, f64::NAN.to_bits()), Err(TrapCode::BadConversion));
+        assert_eq!(cvt(ConvOp::FToSSat, Type::F64, Type::I32, 1e10f64.to_bits()), Ok(0x7fff_ffff));
+        assert_eq!(cvt(ConvOp::FToUSat, Type::F64, Type::I64, (-5f64).to_bits()), Ok(0));
+        assert_eq!(cvt(ConvOp::FToSSat, Type::F32, Type::I64, f32b(f32::NAN)), Ok(0));
+        // u64::MAX rounds to 2^64 in f32: ties to even, as WebAssembly requires.
+        assert_eq!(cvt(ConvOp::UToF, Type::I64, Type::F32, u64::MAX), Ok(f32b(18446744073709551616.0)));
+        assert_eq!(cvt(ConvOp::SToF, Type::I32, Type::F64, 0xffff_ffff), Ok((-1f64).to_bits()));
+        assert_eq!(cvt(ConvOp::FDemote, Type::F64, Type::F32, f64::NAN.to_bits()), Ok(u64::from(CANONICAL_NAN_F32)));
     }
 }

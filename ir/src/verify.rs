@@ -22,7 +22,7 @@
 
 use crate::entities::{Block, FuncId, Inst, Value};
 use crate::function::{Function, Module, ValueDef};
-use crate::instructions::{BlockCall, ConvOp, HostFn, MemAccess, Op, MAX_LOG_TOPICS};
+use crate::instructions::{BlockCall, HostFn, MemAccess, Op, MAX_LOG_TOPICS};
 use crate::text::{opcode_name, print_inst};
 use crate::types::Type;
 use std::collections::HashSet;
@@ -428,7 +428,7 @@ impl<'a> FuncVerifier<'a> {
         self.check_types(b, inst, op);
         let results = &func.insts[inst.index()].results;
         let module = self.module;
-        if let Some(expected) = func.infer_result_types(op, &|f| module.results_of(f)) {
+        if let Some(expected) = func.infer_result_types(op, &|f| module.results_of(f), &module.globals) {
             let actual: Option<Vec<Type>> = results.iter().map(|&v| self.ty(v)).collect();
             if let Some(actual) = actual.filter(|a| *a != expected) {
                 self.report(
@@ -519,6 +519,35 @@ impl<'a> FuncVerifier<'a> {
         }
     }
 
+    fn expect_float(&mut self, b: Block, inst: Inst, v: Value, role: Role<'_>) {
+        if let Some(t) = self.ty(v) {
+            if !t.is_float() {
+                self.report(Some(b), Some(inst), format!("{role} must be a float, not {t}"));
+            }
+        }
+    }
+
+    fn check_segment(&mut self, b: Block, inst: Inst, seg: u32) {
+        if seg as usize >= self.module.data.len() {
+            self.report(Some(b), Some(inst), format!("data segment {seg} does not exist"));
+        }
+    }
+
+    /// The type of global `index`, reporting it if it does not exist or has a type globals cannot have.
+    fn check_global(&mut self, b: Block, inst: Inst, index: u32) -> Option<Type> {
+        match self.module.globals.get(index as usize) {
+            None => {
+                self.report(Some(b), Some(inst), format!("global {index} does not exist"));
+                None
+            }
+            Some(Type::W256) => {
+                self.report(Some(b), Some(inst), format!("global {index} is a w256; globals are i32/i64/f32/f64"));
+                None
+            }
+            Some(&t) => Some(t),
+        }
+    }
+
     fn check_types(&mut self, b: Block, inst: Inst, op: &Op) {
         use Role::{Of, Operand, Text};
         match op {
@@ -568,32 +597,40 @@ impl<'a> FuncVerifier<'a> {
             }
             Op::Convert { op: conv, to, arg } => {
                 let Some(from) = self.ty(*arg) else { return };
-                let message = match conv {
-                    ConvOp::Zext | ConvOp::Sext => {
-                        (!(from.is_int() && to.is_int() && to.bytes() > from.bytes())).then(|| {
-                            format!(
-                                "`{}` must widen an integer to a strictly wider integer type, not {from} to {to}",
-                                opcode_name(op)
-                            )
-                        })
-                    }
-                    ConvOp::Trunc => (!(from.is_int() && to.is_int() && to.bytes() < from.bytes())).then(|| {
-                        format!(
-                            "`trunc` must narrow an integer to a strictly narrower integer type, not {from} to {to}"
-                        )
-                    }),
-                    ConvOp::SatU64 => {
-                        if from != Type::W256 {
-                            Some(format!("satu64 converts a w256, got {from}"))
-                        } else if *to != Type::I64 {
-                            Some(format!("satu64 converts to i64, not {to}"))
-                        } else {
-                            None
-                        }
-                    }
-                };
-                if let Some(message) = message {
-                    self.report(Some(b), Some(inst), message);
+                if !conv.accepts(from, *to) {
+                    self.report(
+                        Some(b),
+                        Some(inst),
+                        format!("`{}` does not convert {from} to {to}", opcode_name(op)),
+                    );
+                }
+            }
+            Op::FUnary { arg, .. } => self.expect_float(b, inst, *arg, Operand(0, op)),
+            Op::FBinary { args, .. } => {
+                self.expect_float(b, inst, args[0], Operand(0, op));
+                if let Some(t0) = self.ty(args[0]) {
+                    self.expect(b, inst, args[1], t0, Operand(1, op));
+                }
+            }
+            Op::MemGrow { arg } => self.expect(b, inst, *arg, Type::I64, Text("the page count of `mem.grow`")),
+            Op::MemFill { args } => {
+                self.expect(b, inst, args[0], Type::I64, Text("the destination of `mem.fill`"));
+                self.expect(b, inst, args[1], Type::I32, Text("the byte of `mem.fill`"));
+                self.expect(b, inst, args[2], Type::I64, Text("the length of `mem.fill`"));
+            }
+            Op::MemInit { seg, args } => {
+                self.check_segment(b, inst, *seg);
+                for (n, &v) in args.iter().enumerate() {
+                    self.expect(b, inst, v, Type::I64, Operand(n, op));
+                }
+            }
+            Op::DataDrop { seg } => self.check_segment(b, inst, *seg),
+            Op::GlobalGet { index } => {
+                self.check_global(b, inst, *index);
+            }
+            Op::GlobalSet { index, value } => {
+                if let Some(want) = self.check_global(b, inst, *index) {
+                    self.expect(b, inst, *value, want, Text("the value of `global.set`"));
                 }
             }
             Op::Select { cond, args } => {

@@ -8,7 +8,7 @@ use zvm_ir::{
     BinOp, Block, BlockCall, ConvOp, DataSrc, FuncId, Function, FunctionBuilder, HaltKind, HashAlg, HostFn, Inst,
     MemAccess, Module, Op, TernOp, TrapCode, Type, UnOp, Value, U256,
 };
-use zvm_ir::{Signature, ValueDef};
+use zvm_ir::{FBinOp, FUnOp, Signature, ValueDef};
 
 /// A module in canonical form (exactly as the printer writes it) using every kind of syntax. It is also
 /// valid IR.
@@ -212,7 +212,8 @@ fn every_variant_module() -> Module {
     });
     let callee_results = |f: FuncId| (f.0 == 0).then(|| vec![I64, W256]);
     let mut main = Function::new("main fn \"quoted\"\n", Signature::default());
-    let mut b = FunctionBuilder::with_callees(&mut main, &callee_results);
+    let globals = [I32, I64, F32, F64];
+    let mut b = FunctionBuilder::with_module(&mut main, &callee_results, &globals);
     let w = b.wconst(U256::from(0x1234_5678u64));
     let i = b.iconst(I64, i64::MIN);
     let n = b.iconst(I32, -1);
@@ -236,6 +237,22 @@ fn every_variant_module() -> Module {
     b.ins1(Op::Convert { op: ConvOp::Sext, to: W256, arg: i });
     b.ins1(Op::Convert { op: ConvOp::Trunc, to: I32, arg: w });
     let addr = b.ins1(Op::Convert { op: ConvOp::SatU64, to: I64, arg: w });
+    let g = b.ins1(Op::Fconst { ty: F32, bits: 0 });
+    for op in FUnOp::ALL {
+        b.ins1(Op::FUnary { op, arg: f });
+    }
+    for op in FBinOp::ALL {
+        b.ins1(Op::FBinary { op, args: [g, g] });
+    }
+    for op in ConvOp::ALL {
+        for (from, v) in [(I32, n), (I64, i), (F32, g), (F64, f), (W256, w)] {
+            for to in Type::ALL {
+                if op.accepts(from, to) {
+                    b.ins1(Op::Convert { op, to, arg: v });
+                }
+            }
+        }
+    }
     b.ins1(Op::Select { cond: n, args: [f, f] });
     for ty in Type::ALL {
         for width in [1u8, 2, 4, 8, 32] {
@@ -260,6 +277,15 @@ fn every_variant_module() -> Module {
     b.ins1(Op::MemSize);
     b.ins(Op::MemExpand { args: [w, w] });
     b.ins(Op::MemCopy { args: [addr, addr, addr] });
+    b.ins1(Op::MemGrow { arg: addr });
+    b.ins(Op::MemFill { args: [addr, n, addr] });
+    b.ins(Op::MemInit { seg: 1, args: [addr, addr, addr] });
+    b.ins(Op::DataDrop { seg: 0 });
+    for (index, v) in [(0, n), (1, i), (2, g), (3, f)] {
+        let got = b.ins1(Op::GlobalGet { index });
+        b.ins(Op::GlobalSet { index, value: got });
+        b.ins(Op::GlobalSet { index, value: v });
+    }
     for alg in HashAlg::ALL {
         b.ins1(Op::Hash { alg, args: [addr, addr] });
     }
@@ -306,7 +332,11 @@ fn every_variant_module() -> Module {
         b.switch_to_block(blocks[4 + k]);
         b.trap(code);
     }
-    Module { functions: vec![callee, main], entry: FuncId(1) }
+    let mut module = Module::new(vec![callee, main], FuncId(1));
+    module.globals = globals.to_vec();
+    module.data = vec![vec![], vec![0, 0xff, 0x10]];
+    module.memory = zvm_ir::MemoryPlan { min_pages: 1, max_pages: Some(65536) };
+    module
 }
 
 #[test]
@@ -567,7 +597,7 @@ fn parse_errors_have_positions_and_messages() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     let (l, c, m) = parse_err("    v0 = iconst.i64 1\n");
     assert_eq!((l, c), (1, 5));
-    assert!(m.contains("expected `function` or `entry`"), "{m}");
+    assert!(m.contains("expected `function`, `entry`"), "{m}");
     let (l, _, m) = parse_err("function %f() {\nblock0:\n    return\n");
     assert_eq!(l, 1);
     assert!(m.contains("not closed"), "{m}");

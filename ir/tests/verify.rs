@@ -417,12 +417,12 @@ fn illegal_conversions() {
     assert_body_issues(
         "    v0 = iconst.i64 1\n    v1 = zext.i32 v0\n    v2 = sext.i64 v0\n    v3 = trunc.w256 v0\n    v4 = fconst.f64 0\n    v5 = trunc.i32 v4\n    v6 = satu64 v0\n    v7 = wconst 1\n    v8 = satu64.i32 v7\n    return",
         &[
-            "`zext.i32` must widen an integer to a strictly wider integer type, not i64 to i32",
-            "`sext.i64` must widen an integer to a strictly wider integer type, not i64 to i64",
-            "`trunc` must narrow an integer to a strictly narrower integer type, not i64 to w256",
-            "`trunc` must narrow an integer to a strictly narrower integer type, not f64 to i32",
-            "satu64 converts a w256, got i64",
-            "satu64 converts to i64, not i32",
+            "`zext.i32` does not convert i64 to i32",
+            "`sext.i64` does not convert i64 to i64",
+            "`trunc.w256` does not convert i64 to w256",
+            "`trunc.i32` does not convert f64 to i32",
+            "`satu64` does not convert i64 to i64",
+            "`satu64.i32` does not convert w256 to i32",
         ],
     );
 }
@@ -622,7 +622,7 @@ fn conversions_built_with_the_builder() {
         b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::W256, arg: w });
         b.ins(Op::Return { args: vec![] });
     });
-    assert_func_issues(func, &["`zext.w256` must widen an integer to a strictly wider integer type, not w256 to w256"]);
+    assert_func_issues(func, &["`zext.w256` does not convert w256 to w256"]);
 }
 
 /// Random control-flow graphs: every block defines `vK` and uses the value of some block `J`; the verifier

@@ -21,8 +21,22 @@ use zvm_compiler::cranelift::{EntryFn, NativeCode};
 use zvm_ir::{semantics, HaltKind, TrapCode, U256};
 
 /// The helper table native code calls through (`VmCtx::helpers`).
-pub static HELPERS: Helpers =
-    Helpers { mem_expand, mem_copy, hash, data_size, data_load, data_copy, host_call, halt, word_binary, word_ternary };
+pub static HELPERS: Helpers = Helpers {
+    mem_expand,
+    mem_copy,
+    hash,
+    data_size,
+    data_load,
+    data_copy,
+    host_call,
+    halt,
+    word_binary,
+    word_ternary,
+    mem_grow,
+    mem_fill,
+    mem_init,
+    data_drop,
+};
 
 /// Compiled code whose native stack bound is at most this runs on the caller's thread.
 const INLINE_STACK_BYTES: u64 = 256 << 10;
@@ -139,6 +153,39 @@ unsafe extern "C" fn mem_copy(ctx: *mut VmCtx, dst: u64, src: u64, len: u64) -> 
         let frame = unsafe { frame(ctx) };
         status(frame.mem_copy(dst, src, len))
     })
+}
+
+unsafe extern "C" fn mem_grow(ctx: *mut VmCtx, pages: u64) -> u64 {
+    catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: helper contract.
+        let frame = unsafe { frame(ctx) };
+        frame.mem_grow(pages)
+    }))
+    .unwrap_or(u64::MAX)
+}
+
+unsafe extern "C" fn mem_fill(ctx: *mut VmCtx, dst: u64, byte: u32, len: u64) -> u32 {
+    guarded(|| {
+        // SAFETY: helper contract.
+        let frame = unsafe { frame(ctx) };
+        status(frame.mem_fill(dst, byte as u8, len))
+    })
+}
+
+unsafe extern "C" fn mem_init(ctx: *mut VmCtx, seg: u32, dst: u64, src: u64, len: u64) -> u32 {
+    guarded(|| {
+        // SAFETY: helper contract.
+        let frame = unsafe { frame(ctx) };
+        status(frame.mem_init(seg, dst, src, len))
+    })
+}
+
+unsafe extern "C" fn data_drop(ctx: *mut VmCtx, seg: u32) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: helper contract.
+        let frame = unsafe { frame(ctx) };
+        frame.data_drop(seg);
+    }));
 }
 
 unsafe extern "C" fn hash(ctx: *mut VmCtx, alg: u32, offset: u64, len: u64, out: *mut Word) -> u32 {

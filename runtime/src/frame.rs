@@ -17,7 +17,7 @@ use crate::vm::{CallInputs, CreateInputs, FrameOutcome, Vm};
 use ruint::aliases::U256;
 use std::ops::Range;
 use zvm_compiler::abi::{self, Helpers, VmCtx, Word};
-use zvm_ir::{semantics, DataSrc, EnvField, HaltKind, HashAlg, HostFn, TrapCode};
+use zvm_ir::{semantics, DataSrc, EnvField, HaltKind, HashAlg, HostFn, Module, TrapCode, WASM_PAGE};
 
 /// The message a frame executes: who calls which account with what.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -75,6 +75,34 @@ pub fn memory_cost(words: u64) -> u64 {
     semantics::memory_cost(words)
 }
 
+/// The part of a module's execution state that can outlive one frame: linear memory, globals and which
+/// data segments were dropped. A contract call starts from a fresh one ([`Instance::new`]); a WebAssembly
+/// module instantiated by a script or an embedder keeps one across invocations
+/// (`crate::executor::Contract::invoke`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Instance {
+    /// Linear memory.
+    pub memory: Vec<u8>,
+    /// One slot per module global (`i32`/`f32` in the low 32 bits).
+    pub globals: Vec<u64>,
+    /// `dropped[i]`: data segment `i` was dropped (reads as empty).
+    pub dropped: Vec<bool>,
+}
+
+impl Instance {
+    /// The state `module` starts in: `memory.min_pages` zeroed pages, zero globals, every data segment
+    /// present. Traps `memory_limit` if the initial memory is larger than `limits` allow.
+    pub fn new(module: &Module, limits: &Limits) -> Result<Instance, TrapCode> {
+        let bytes = module.memory.min_pages.checked_mul(WASM_PAGE).filter(|&b| b <= limits.max_memory);
+        let bytes = usize::try_from(bytes.ok_or(TrapCode::MemoryLimit)?).map_err(|_| TrapCode::MemoryLimit)?;
+        Ok(Instance {
+            memory: vec![0; bytes],
+            globals: vec![0; module.globals.len()],
+            dropped: vec![false; module.data.len()],
+        })
+    }
+}
+
 /// One execution frame. `repr(C)` with the native context first, so that a `*mut VmCtx` handed to native
 /// code can be turned back into the frame by the helpers.
 #[repr(C)]
@@ -82,6 +110,12 @@ pub struct Frame<'a> {
     /// The part of the frame native code reads and writes directly.
     pub ctx: VmCtx,
     memory: Vec<u8>,
+    globals: Vec<u64>,
+    /// The module's data segments (for `mem.init`) and which of them were dropped.
+    data: &'a [Vec<u8>],
+    dropped: Vec<bool>,
+    /// Most pages `mem.grow` may reach (the module's maximum; the memory limit applies as well).
+    max_pages: Option<u64>,
     stack: Box<[Word]>,
     /// The message being executed.
     pub msg: &'a Message,
@@ -136,11 +170,16 @@ impl<'a> Frame<'a> {
             stack_cap: STACK_LIMIT as u64,
             call_depth: 0,
             max_call_depth: limits.max_call_depth,
+            globals: std::ptr::NonNull::dangling().as_ptr(),
             helpers,
         };
         Self {
             ctx,
             memory: Vec::new(),
+            globals: Vec::new(),
+            data: &[],
+            dropped: Vec::new(),
+            max_pages: None,
             stack,
             msg,
             code,
@@ -160,6 +199,35 @@ impl<'a> Frame<'a> {
     pub fn at_depth(mut self, depth: u32) -> Self {
         self.depth = depth;
         self
+    }
+
+    /// Runs the frame on `instance` of `module`: its memory, globals and dropped segments, and the module's
+    /// data segments and memory maximum. [`Frame::detach`] gives the instance back.
+    pub fn attach(&mut self, module: &'a Module, instance: Instance) {
+        self.memory = instance.memory;
+        self.globals = instance.globals;
+        self.dropped = instance.dropped;
+        self.data = &module.data;
+        self.max_pages = module.memory.max_pages;
+        self.sync_memory();
+        self.ctx.globals = self.globals.as_mut_ptr();
+    }
+
+    /// Takes the instance state back out of the frame (leaving it empty).
+    pub fn detach(&mut self) -> Instance {
+        let instance = Instance {
+            memory: std::mem::take(&mut self.memory),
+            globals: std::mem::take(&mut self.globals),
+            dropped: std::mem::take(&mut self.dropped),
+        };
+        self.sync_memory();
+        self.ctx.globals = self.globals.as_mut_ptr();
+        instance
+    }
+
+    /// The module's globals (`global.get`/`global.set`; native code reaches them through `ctx.globals`).
+    pub fn globals_mut(&mut self) -> &mut [u64] {
+        &mut self.globals
     }
 
     /// Recovers the frame from the context pointer native code was given.
@@ -243,6 +311,52 @@ impl<'a> Frame<'a> {
         match offset.checked_add(len) {
             Some(end) if end <= self.memory.len() as u64 => Ok(offset as usize..end as usize),
             _ => Err(Exit::Trap(TrapCode::MemoryOutOfBounds)),
+        }
+    }
+
+    /// `mem.grow pages`: see [`zvm_ir::Op::MemGrow`]. Returns the old size in pages, or `u64::MAX` when the
+    /// new size would pass the module's maximum or the memory limit.
+    pub fn mem_grow(&mut self, pages: u64) -> u64 {
+        let old = self.memory.len() as u64 / WASM_PAGE;
+        let Some(new) = old.checked_add(pages) else { return u64::MAX };
+        let bytes = new.checked_mul(WASM_PAGE).filter(|&b| b <= self.limits.max_memory);
+        let within_max = self.max_pages.is_none_or(|max| new <= max);
+        match bytes.and_then(|b| usize::try_from(b).ok()) {
+            Some(bytes) if within_max => {
+                self.memory.resize(bytes, 0);
+                self.sync_memory();
+                old
+            }
+            _ => u64::MAX,
+        }
+    }
+
+    /// `mem.fill dst, byte, len`.
+    pub fn mem_fill(&mut self, dst: u64, byte: u8, len: u64) -> FrameResult<()> {
+        let range = self.mem_range(dst, len)?;
+        self.memory[range].fill(byte);
+        Ok(())
+    }
+
+    /// `mem.init seg dst, src, len`: copies from data segment `seg` (empty once dropped).
+    pub fn mem_init(&mut self, seg: u32, dst: u64, src: u64, len: u64) -> FrameResult<()> {
+        let seg = seg as usize;
+        let data: &[u8] = match self.data.get(seg) {
+            Some(d) if !self.dropped.get(seg).copied().unwrap_or(true) => d,
+            Some(_) => &[],
+            None => return Err(Exit::Trap(TrapCode::HostError)),
+        };
+        let end = src.checked_add(len).filter(|&e| e <= data.len() as u64);
+        let Some(end) = end else { return Err(Exit::Trap(TrapCode::MemoryOutOfBounds)) };
+        let range = self.mem_range(dst, len)?;
+        self.memory[range].copy_from_slice(&data[src as usize..end as usize]);
+        Ok(())
+    }
+
+    /// `data.drop seg`.
+    pub fn data_drop(&mut self, seg: u32) {
+        if let Some(d) = self.dropped.get_mut(seg as usize) {
+            *d = true;
         }
     }
 

@@ -680,7 +680,7 @@ fn calls_pass_words_and_propagate_stops() {
         let r2 = b.results(call2)[0];
         return_word(&mut b, r2);
     }
-    let module = Module { functions: vec![main, callee], entry: FuncId(0) };
+    let module = Module::new(vec![main, callee], FuncId(0));
     for level in LEVELS {
         let code = jit(&module, level);
         assert!(!code.is_recursive());
@@ -728,7 +728,7 @@ fn recursive_module() -> Module {
         let r1 = b.binary(BinOp::Add, r, one);
         b.ins(Op::Return { args: vec![r1] });
     }
-    Module { functions: vec![main, rec], entry: FuncId(0) }
+    Module::new(vec![main, rec], FuncId(0))
 }
 
 #[test]
@@ -1508,7 +1508,7 @@ fn deep_recursion_with_many_words() {
         let rs = b.results(call).to_vec();
         b.ins(Op::Return { args: rs });
     }
-    let module = Module { functions: vec![main, rec], entry: FuncId(0) };
+    let module = Module::new(vec![main, rec], FuncId(0));
     let mut rng = Rng(2024);
     let start: Vec<U256> = (0..8).map(|_| rng.word()).collect();
     for level in LEVELS {

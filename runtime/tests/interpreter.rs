@@ -1080,7 +1080,7 @@ fn factorial_module(n: u64) -> Module {
         let r = b.results(inst)[0];
         return_word(&mut b, r);
     }
-    Module { functions: vec![main, fact], entry: FuncId(0) }
+    Module::new(vec![main, fact], FuncId(0))
 }
 
 #[test]
@@ -1127,7 +1127,7 @@ fn depth_module(n: u64) -> Module {
         let r = b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::W256, arg: r });
         return_word(&mut b, r);
     }
-    Module { functions: vec![main, depth], entry: FuncId(0) }
+    Module::new(vec![main, depth], FuncId(0))
 }
 
 #[test]
@@ -1155,7 +1155,7 @@ fn calls_with_several_results() {
         let s = b.results(inst).to_vec();
         return_words(&mut b, &[r[0], r[1], s[0], s[2]]);
     }
-    let module = Module { functions: vec![main, callee], entry: FuncId(0) };
+    let module = Module::new(vec![main, callee], FuncId(0));
     let o = run_full(&module, LOTS, words(&[w(5), w(9)]), &Limits::default());
     assert_eq!(output_words(&o), [w(9), w(5), w(9), w(6)]);
     assert_eq!(o.call_depth, 0);

@@ -94,7 +94,7 @@ fn everything() -> Module {
     let (w, n) = (callee.blocks[0].params[0], callee.blocks[0].params[1]);
     let t = callee.insts[callee.blocks[0].insts[0].index()].results[0];
     callee.insts[last.index()].op = Op::Return { args: vec![w, w, n, t] };
-    Module { functions: vec![main, callee], entry: FuncId(0) }
+    Module::new(vec![main, callee], FuncId(0))
 }
 
 #[test]

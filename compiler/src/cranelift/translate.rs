@@ -97,6 +97,15 @@ fn fold_convert(op: ConvOp, from: Type, to: Type, c: U256) -> Option<U256> {
         ConvOp::Zext => Some(c),
         ConvOp::Trunc => mask(to).map(|m| c & m),
         ConvOp::SatU64 => Some(c.min(U256::from(u64::MAX))),
+        ConvOp::FToS
+        | ConvOp::FToU
+        | ConvOp::FToSSat
+        | ConvOp::FToUSat
+        | ConvOp::SToF
+        | ConvOp::UToF
+        | ConvOp::FPromote
+        | ConvOp::FDemote
+        | ConvOp::Bitcast => None,
         ConvOp::Sext => {
             let bits = match from {
                 Type::I32 => 32,
@@ -853,6 +862,14 @@ impl<'m, 'b> Translator<'m, 'b> {
                 self.b.ins().jump(exit, &[BlockArg::Value(status)]);
             }
             Op::Trap { code } => self.exit_with(trap_status(*code)),
+            Op::FUnary { .. }
+            | Op::FBinary { .. }
+            | Op::MemGrow { .. }
+            | Op::MemFill { .. }
+            | Op::MemInit { .. }
+            | Op::DataDrop { .. }
+            | Op::GlobalGet { .. }
+            | Op::GlobalSet { .. } => return unsupported(format!("{op:?}")),
         }
         Ok(())
     }

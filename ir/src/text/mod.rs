@@ -155,11 +155,20 @@ fn convop_name(op: ConvOp) -> &'static str {
         ConvOp::Sext => "sext",
         ConvOp::Trunc => "trunc",
         ConvOp::SatU64 => "satu64",
+        ConvOp::FToS => "ftos",
+        ConvOp::FToU => "ftou",
+        ConvOp::FToSSat => "ftos_sat",
+        ConvOp::FToUSat => "ftou_sat",
+        ConvOp::SToF => "stof",
+        ConvOp::UToF => "utof",
+        ConvOp::FPromote => "fpromote",
+        ConvOp::FDemote => "fdemote",
+        ConvOp::Bitcast => "bitcast",
     }
 }
 
 fn convop_from_name(s: &str) -> Option<ConvOp> {
-    [ConvOp::Zext, ConvOp::Sext, ConvOp::Trunc, ConvOp::SatU64].into_iter().find(|&c| convop_name(c) == s)
+    ConvOp::ALL.into_iter().find(|&c| convop_name(c) == s)
 }
 
 fn hash_from_name(s: &str) -> Option<HashAlg> {

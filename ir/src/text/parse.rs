@@ -5,8 +5,10 @@
 use super::lexer::{lex, Pos, Tok, Token};
 use super::{binop_name, convop_from_name, datasrc_from_name, hash_from_name, ternop_name, unop_name, ParseError};
 use crate::entities::{Block, FuncId, Inst, Value};
-use crate::function::{BlockData, Function, InstData, Module, Signature, ValueData, ValueDef};
-use crate::instructions::{BinOp, BlockCall, ConvOp, DataSrc, HaltKind, HostFn, MemAccess, Op, TernOp, TrapCode, UnOp};
+use crate::function::{BlockData, Function, InstData, MemoryPlan, Module, Signature, ValueData, ValueDef};
+use crate::instructions::{
+    BinOp, BlockCall, ConvOp, DataSrc, FBinOp, FUnOp, HaltKind, HostFn, MemAccess, Op, TernOp, TrapCode, UnOp,
+};
 use crate::types::Type;
 use ruint::aliases::U256;
 use std::collections::{HashMap, VecDeque};
@@ -17,6 +19,9 @@ type Result<T> = std::result::Result<T, ParseError>;
 pub fn parse(src: &str) -> Result<Module> {
     let mut p = Parser { toks: lex(src)?, i: 0, uses: Vec::new(), block_refs: Vec::new() };
     let mut entry: Option<(FuncId, Pos)> = None;
+    let mut memory: Option<MemoryPlan> = None;
+    let mut globals = Vec::new();
+    let mut data = Vec::new();
     let mut asts = Vec::new();
     loop {
         p.skip_newlines();
@@ -34,13 +39,43 @@ pub fn parse(src: &str) -> Result<Module> {
                 p.end_of_line()?;
                 entry = Some((f, tok.pos));
             }
+            Tok::Word(w) if w == "memory" => {
+                if memory.is_some() {
+                    return Err(tok.pos.error("the memory is declared twice"));
+                }
+                let min_pages = p.u64("minimum pages")?;
+                let max_pages = if p.eat(&Tok::Comma) { Some(p.u64("maximum pages")?) } else { None };
+                p.end_of_line()?;
+                memory = Some(MemoryPlan { min_pages, max_pages });
+            }
+            Tok::Word(w) if w == "global" => {
+                globals.push(p.ty()?);
+                p.end_of_line()?;
+            }
+            Tok::Word(w) if w == "data" => {
+                let (n, npos) = p.number("a data segment (`0x` and hex bytes)")?;
+                data.push(parse_bytes(&n).ok_or_else(|| npos.error(format!("invalid data segment `{n}`")))?);
+                p.end_of_line()?;
+            }
             Tok::Word(w) if w == "function" => asts.push(p.function(tok.pos)?),
-            other => return Err(tok.pos.error(format!("expected `function` or `entry`, found {}", other.describe()))),
+            other => {
+                return Err(tok.pos.error(format!(
+                    "expected `function`, `entry`, `memory`, `global` or `data`, found {}",
+                    other.describe()
+                )))
+            }
         }
     }
     let callee_results: Vec<Vec<Type>> = asts.iter().map(|f| f.sig.results.clone()).collect();
-    let functions = asts.into_iter().map(|ast| build_function(ast, &callee_results)).collect::<Result<Vec<_>>>()?;
-    Ok(Module { functions, entry: entry.map_or(FuncId(0), |e| e.0) })
+    let functions = asts
+        .into_iter()
+        .map(|ast| build_function(ast, &callee_results, &globals))
+        .collect::<Result<Vec<_>>>()?;
+    let mut module = Module::new(functions, entry.map_or(FuncId(0), |e| e.0));
+    module.globals = globals;
+    module.data = data;
+    module.memory = memory.unwrap_or_default();
+    Ok(module)
 }
 
 /// Parses text holding exactly one function (and no `entry` line other than `entry fn0`). Calls in it can
@@ -117,6 +152,15 @@ fn parse_int(s: &str) -> Option<i128> {
     };
     let m = i128::from(magnitude);
     Some(if neg { -m } else { m })
+}
+
+/// `0x` followed by an even number of hex digits.
+fn parse_bytes(s: &str) -> Option<Vec<u8>> {
+    let hex = s.strip_prefix("0x")?;
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
 }
 
 fn parse_u256(s: &str) -> Option<U256> {
@@ -459,6 +503,12 @@ impl Parser {
         if let Some(op) = BinOp::ALL.into_iter().find(|&o| binop_name(o) == opcode) {
             return Ok(Op::Binary { op, args: self.values()? });
         }
+        if let Some(op) = FUnOp::ALL.into_iter().find(|&o| o.name() == opcode) {
+            return Ok(Op::FUnary { op, arg: self.value()? });
+        }
+        if let Some(op) = FBinOp::ALL.into_iter().find(|&o| o.name() == opcode) {
+            return Ok(Op::FBinary { op, args: self.values()? });
+        }
         if let Some(op) = TernOp::ALL.into_iter().find(|&o| ternop_name(o) == opcode) {
             return Ok(Op::Ternary { op, args: self.values()? });
         }
@@ -514,11 +564,27 @@ impl Parser {
                 ["size"] => Op::MemSize,
                 ["expand"] => Op::MemExpand { args: self.values()? },
                 ["copy"] => Op::MemCopy { args: self.values()? },
-                _ => {
-                    return Err(
-                        pos.error(format!("unknown opcode `{opcode}` (expected mem.size, mem.expand or mem.copy)"))
-                    )
+                ["grow"] => Op::MemGrow { arg: self.value()? },
+                ["fill"] => Op::MemFill { args: self.values()? },
+                ["init"] => {
+                    let seg = self.u32("data segment")?;
+                    Op::MemInit { seg, args: self.values()? }
                 }
+                _ => {
+                    return Err(pos.error(format!(
+                        "unknown opcode `{opcode}` (expected mem.size, mem.expand, mem.copy, mem.grow, mem.fill or \
+                         mem.init)"
+                    )))
+                }
+            },
+            "global" => match suffix.as_slice() {
+                ["get"] => Op::GlobalGet { index: self.u32("global index")? },
+                ["set"] => {
+                    let index = self.u32("global index")?;
+                    self.expect(&Tok::Comma)?;
+                    Op::GlobalSet { index, value: self.value()? }
+                }
+                _ => return Err(pos.error(format!("unknown opcode `{opcode}` (expected global.get or global.set)"))),
             },
             "hash" => {
                 suffix_count(1, "hash.ALG")?;
@@ -540,10 +606,11 @@ impl Parser {
                     let src = self.data_src()?;
                     Op::DataCopy { src, args: self.values()? }
                 }
+                ["drop"] => Op::DataDrop { seg: self.u32("data segment")? },
                 _ => {
-                    return Err(
-                        pos.error(format!("unknown opcode `{opcode}` (expected data.size, data.load or data.copy)"))
-                    )
+                    return Err(pos.error(format!(
+                        "unknown opcode `{opcode}` (expected data.size, data.load, data.copy or data.drop)"
+                    )))
                 }
             },
             "stack" => match suffix.as_slice() {
@@ -712,8 +779,16 @@ fn map_op(op: &Op, fv: &dyn Fn(Value) -> Value, fb: &dyn Fn(Block) -> Block) -> 
         | Op::GasCost { .. }
         | Op::GasBlock { .. }
         | Op::GasLeft
+        | Op::DataDrop { .. }
+        | Op::GlobalGet { .. }
         | Op::Trap { .. } => op.clone(),
         Op::Unary { op, arg } => Op::Unary { op: *op, arg: fv(*arg) },
+        Op::FUnary { op, arg } => Op::FUnary { op: *op, arg: fv(*arg) },
+        Op::FBinary { op, args } => Op::FBinary { op: *op, args: v2(args) },
+        Op::MemGrow { arg } => Op::MemGrow { arg: fv(*arg) },
+        Op::MemFill { args } => Op::MemFill { args: v3(args) },
+        Op::MemInit { seg, args } => Op::MemInit { seg: *seg, args: v3(args) },
+        Op::GlobalSet { index, value } => Op::GlobalSet { index: *index, value: fv(*value) },
         Op::Binary { op, args } => Op::Binary { op: *op, args: v2(args) },
         Op::Ternary { op, args } => Op::Ternary { op: *op, args: v3(args) },
         Op::Convert { op, to, arg } => Op::Convert { op: *op, to: *to, arg: fv(*arg) },
@@ -745,7 +820,12 @@ fn map_op(op: &Op, fv: &dyn Fn(Value) -> Value, fb: &dyn Fn(Block) -> Block) -> 
 
 /// Result types of `op` (text numbering) given the types known so far; `None` if they depend on an
 /// operand whose type is not known yet (or on a function that does not exist).
-fn try_infer(op: &Op, known: &HashMap<u32, Type>, callees: &dyn Fn(FuncId) -> Option<Vec<Type>>) -> Option<Vec<Type>> {
+fn try_infer(
+    op: &Op,
+    known: &HashMap<u32, Type>,
+    callees: &dyn Fn(FuncId) -> Option<Vec<Type>>,
+    globals: &[Type],
+) -> Option<Vec<Type>> {
     // A scratch function holding just the operands whose types are known; unknown operands map to a handle
     // outside its arena, for which `infer_result_types` answers `None`.
     let mut scratch = Function::new("", Signature::default());
@@ -759,10 +839,10 @@ fn try_infer(op: &Op, known: &HashMap<u32, Type>, callees: &dyn Fn(FuncId) -> Op
         }
     }
     let mapped = map_op(op, &|v| local.get(&v.0).copied().unwrap_or(Value(u32::MAX)), &|b| b);
-    scratch.infer_result_types(&mapped, callees)
+    scratch.infer_result_types(&mapped, callees, globals)
 }
 
-fn build_function(ast: FuncAst, callee_results: &[Vec<Type>]) -> Result<Function> {
+fn build_function(ast: FuncAst, callee_results: &[Vec<Type>], globals: &[Type]) -> Result<Function> {
     // Blocks, in text order.
     let mut block_index: HashMap<u32, (usize, Pos)> = HashMap::new();
     for (i, b) in ast.blocks.iter().enumerate() {
@@ -818,7 +898,7 @@ fn build_function(ast: FuncAst, callee_results: &[Vec<Type>]) -> Result<Function
         if result_types[i].is_some() {
             continue;
         }
-        let types = match try_infer(&inst.op, &known, &callees) {
+        let types = match try_infer(&inst.op, &known, &callees, globals) {
             Some(types) => types,
             None => {
                 if let Op::Call { func, .. } = inst.op {

@@ -2,7 +2,7 @@
 
 use super::{binop_name, convop_name, is_bare_name, ternop_name, unop_name};
 use crate::entities::{FuncId, Inst, Value};
-use crate::function::{Function, Module};
+use crate::function::{Function, MemoryPlan, Module};
 use crate::instructions::{BlockCall, ConvOp, HaltKind, MemAccess, Op};
 use crate::types::Type;
 use std::fmt::Write;
@@ -11,11 +11,33 @@ use std::fmt::Write;
 /// blank lines.
 pub fn print(module: &Module) -> String {
     let mut out = String::new();
+    let mut header = false;
     if module.entry != FuncId(0) {
         let _ = writeln!(out, "entry {}", module.entry);
-        if !module.functions.is_empty() {
-            out.push('\n');
+        header = true;
+    }
+    if module.memory != MemoryPlan::default() {
+        let _ = write!(out, "memory {}", module.memory.min_pages);
+        if let Some(max) = module.memory.max_pages {
+            let _ = write!(out, ", {max}");
         }
+        out.push('\n');
+        header = true;
+    }
+    for ty in &module.globals {
+        let _ = writeln!(out, "global {ty}");
+        header = true;
+    }
+    for seg in &module.data {
+        out.push_str("data 0x");
+        for byte in seg {
+            let _ = write!(out, "{byte:02x}");
+        }
+        out.push('\n');
+        header = true;
+    }
+    if header && !module.functions.is_empty() {
+        out.push('\n');
     }
     for (i, func) in module.functions.iter().enumerate() {
         if i > 0 {
@@ -176,6 +198,8 @@ fn write_op(out: &mut String, op: &Op) {
         Op::Ternary { op, args } => write!(out, "{} {}, {}, {}", ternop_name(*op), args[0], args[1], args[2]),
         Op::Convert { op: ConvOp::SatU64, to: Type::I64, arg } => write!(out, "satu64 {arg}"),
         Op::Convert { op, to, arg } => write!(out, "{}.{to} {arg}", convop_name(*op)),
+        Op::FUnary { op, arg } => write!(out, "{} {arg}", op.name()),
+        Op::FBinary { op, args } => write!(out, "{} {}, {}", op.name(), args[0], args[1]),
         Op::Select { cond, args } => write!(out, "select {cond}, {}, {}", args[0], args[1]),
         Op::Load { ty, access, addr } => {
             let _ = write!(out, "load.{ty}");
@@ -194,6 +218,12 @@ fn write_op(out: &mut String, op: &Op) {
         Op::MemSize => write!(out, "mem.size"),
         Op::MemExpand { args } => write!(out, "mem.expand {}, {}", args[0], args[1]),
         Op::MemCopy { args } => write!(out, "mem.copy {}, {}, {}", args[0], args[1], args[2]),
+        Op::MemGrow { arg } => write!(out, "mem.grow {arg}"),
+        Op::MemFill { args } => write!(out, "mem.fill {}, {}, {}", args[0], args[1], args[2]),
+        Op::MemInit { seg, args } => write!(out, "mem.init {seg} {}, {}, {}", args[0], args[1], args[2]),
+        Op::DataDrop { seg } => write!(out, "data.drop {seg}"),
+        Op::GlobalGet { index } => write!(out, "global.get {index}"),
+        Op::GlobalSet { index, value } => write!(out, "global.set {index}, {value}"),
         Op::Hash { alg, args } => write!(out, "hash.{} {}, {}", alg.name(), args[0], args[1]),
         Op::DataSize { src } => write!(out, "data.size {}", src.name()),
         Op::DataLoad { src, arg } => write!(out, "data.load {} {arg}", src.name()),

@@ -328,6 +328,8 @@ impl<'a> FunctionLowering<'a> {
             ConvOp::SatU64 => Conv::SatU64,
             ConvOp::Zext | ConvOp::Trunc => Conv::Ext { from, to: Bits::of(to), signed: false },
             ConvOp::Sext => Conv::Ext { from, to: Bits::of(to), signed: true },
+            // Lowered by the interpreter's float support (not yet): placeholder, never reached by lower_inst.
+            _ => Conv::SatU64,
         }
     }
 
@@ -543,6 +545,14 @@ impl<'a> FunctionLowering<'a> {
             }
             Op::Halt { kind, args: [offset, len] } => Inst::Halt { kind, offset: self.reg(offset), len: self.reg(len) },
             Op::Trap { code } => Inst::Trap { code },
+            Op::FUnary { .. }
+            | Op::FBinary { .. }
+            | Op::MemGrow { .. }
+            | Op::MemFill { .. }
+            | Op::MemInit { .. }
+            | Op::DataDrop { .. }
+            | Op::GlobalGet { .. }
+            | Op::GlobalSet { .. } => Inst::Trap { code: zvm_ir::TrapCode::HostError },
         };
         self.emit(inst);
     }

@@ -17,7 +17,9 @@
 //! 3. **Check the symbols**: no undefined, common, TLS or indirect symbols; every defined symbol lies inside
 //!    its section; exactly one global function [`ENTRY_SYMBOL`] in an executable section.
 //! 4. **Read the metadata** ([`ObjectMeta`]): the ABI version must be this build's
-//!    [`zvm_compiler::abi::ABI_VERSION`]; the native stack bound is what the runtime needs to pick a stack.
+//!    [`zvm_compiler::abi::ABI_VERSION`]; the native stack bound is what the runtime needs to pick a stack,
+//!    the dispatch ([`Dispatch`]: the entry function and what every function's invocation needs) what it
+//!    needs to call the entry trampoline.
 //! 5. **Lay out and relocate**: the loaded sections are copied into one anonymous mapping, each at its
 //!    alignment, then every relocation is applied after checking its type (x86_64: `R_X86_64_64`, `PC32`,
 //!    `PLT32`; aarch64: `ABS64`, `CALL26`, `JUMP26`, `ADR_PREL_PG_HI21`, `ADD_ABS_LO12_NC`), that its target
@@ -51,7 +53,7 @@ use std::fmt;
 use thiserror::Error;
 use zvm_compiler::abi::ABI_VERSION;
 use zvm_compiler::cranelift::object::{ObjectMeta, ENTRY_SYMBOL, META_SECTION};
-use zvm_compiler::cranelift::{EntryFn, NativeCode, StackBound, Target};
+use zvm_compiler::cranelift::{Dispatch, EntryFn, NativeCode, StackBound, Target};
 
 /// Largest total size of the loaded sections. Keeps aarch64 branches (+-128 MiB) in range and bounds the
 /// mapping a corrupted header can ask for.
@@ -128,6 +130,7 @@ pub struct LoadedCode {
     map: Mmap,
     entry: EntryFn,
     stack: StackBound,
+    dispatch: Dispatch,
 }
 
 impl LoadedCode {
@@ -146,11 +149,16 @@ impl LoadedCode {
     pub fn stack_bound(&self) -> StackBound {
         self.stack
     }
+
+    /// What the entry trampoline dispatches to, as the object's metadata gives it.
+    pub fn dispatch(&self) -> &Dispatch {
+        &self.dispatch
+    }
 }
 
 // SAFETY: `entry` points into `map`, a read+execute mapping owned by `self` that is never written after
-// `make_exec` and unmapped only on drop; `stack` is the bound from the same object's metadata, written by
-// the compiler that produced the code (objects come from zvm's compiler; see the crate docs).
+// `make_exec` and unmapped only on drop; `stack` and `dispatch` are from the same object's metadata, written
+// by the compiler that produced the code (objects come from zvm's compiler; see the crate docs).
 unsafe impl NativeCode for LoadedCode {
     fn entry(&self) -> EntryFn {
         self.entry
@@ -158,6 +166,10 @@ unsafe impl NativeCode for LoadedCode {
 
     fn stack_bound(&self) -> StackBound {
         self.stack
+    }
+
+    fn dispatch(&self) -> &Dispatch {
+        &self.dispatch
     }
 }
 
@@ -308,9 +320,9 @@ pub fn load(object_bytes: &[u8]) -> Result<LoadedCode, LoadError> {
     wasmtime_internal_jit_icache_coherence::pipeline_flush_mt()?;
     // SAFETY: `entry` is the offset of the `ENTRY_SYMBOL` function inside an executable section of the
     // mapping (checked above), which `emit_object` defines with the entry signature `extern "C" fn(*mut
-    // VmCtx) -> u32` in the ELF calling convention of the host architecture.
+    // VmCtx, u32, *mut u64) -> u32` in the ELF calling convention of the host architecture.
     let entry = unsafe { std::mem::transmute::<*const u8, EntryFn>(code.as_ptr().add(entry)) };
-    Ok(LoadedCode { map: code, entry, stack: meta.stack })
+    Ok(LoadedCode { map: code, entry, stack: meta.stack, dispatch: meta.dispatch })
 }
 
 type Classified = (Vec<Placed>, Vec<(SectionIndex, SectionIndex)>, Option<ObjectMeta>);

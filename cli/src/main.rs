@@ -9,6 +9,8 @@ mod cache_cmd;
 mod node_cmd;
 mod rpc_cmd;
 mod statetest_cmd;
+mod wasm_run;
+mod wast_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -35,6 +37,8 @@ enum Command {
     Cache(cache_cmd::CacheArgs),
     /// Run Ethereum state tests (filled ethereum/tests JSON) and compare state roots and logs.
     Statetest(statetest_cmd::StatetestArgs),
+    /// Run WebAssembly spec scripts (`.wast`) and report `N passed, M failed`.
+    Wast(wast_cmd::WastArgs),
     /// Register, resolve and list contract names in a node's database.
     Names(node_cmd::NamesArgs),
     /// Run a node: the QUIC RPC server over a database (see docs/rpc.md).
@@ -101,6 +105,10 @@ struct RunArgs {
     /// the caller, salt 0); every run of the same code calls that contract and keeps its changes, durably.
     #[arg(long)]
     db: Option<PathBuf>,
+    /// WebAssembly: call the exported function NAME with the arguments that follow (typed by its
+    /// parameters), after instantiating the module.
+    #[arg(long, num_args = 1.., value_names = ["NAME", "ARG"], allow_negative_numbers = true)]
+    invoke: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -124,6 +132,7 @@ fn run(command: Command) -> Result<(), String> {
         Command::Compile(args) => cache_cmd::compile(args),
         Command::Cache(args) => cache_cmd::cache(args),
         Command::Statetest(args) => statetest_cmd::statetest(args),
+        Command::Wast(args) => wast_cmd::wast(args),
         Command::Names(args) => node_cmd::names(args),
         Command::Serve(args) => rpc_cmd::serve(args),
         Command::Deploy(args) => rpc_cmd::deploy(args),
@@ -153,6 +162,7 @@ fn run(command: Command) -> Result<(), String> {
             let mut module = match code_format(&file, &bytes, format.as_deref())? {
                 CodeFormat::Zvm => lower::load(&bytes, max).map_err(|e| e.to_string())?.module,
                 CodeFormat::Evm => zvm_compiler::frontend::evm::load(&bytes, max).map_err(|e| e.to_string())?,
+                CodeFormat::Wasm => wasm_run::lower(&bytes)?,
             };
             if !no_gas_pass {
                 zvm_ir::passes::gas::run(&mut module);
@@ -174,6 +184,15 @@ fn run_program(args: RunArgs) -> Result<(), String> {
     let limits = Limits::default();
     if args.cache_dir.is_some() && tier != Tier::Aot {
         return Err("--cache-dir is only used with --tier aot".into());
+    }
+    if !args.invoke.is_empty() {
+        if !bytes.starts_with(zvm_runtime::executor::WASM_MAGIC) {
+            return Err("--invoke calls an export of a WebAssembly module".into());
+        }
+        if tier == Tier::Aot || args.db.is_some() {
+            return Err("--invoke runs with --tier interp or jit, without --db".into());
+        }
+        return wasm_run::run(&args.file, bytes, tier, args.gas, &args.invoke);
     }
     let format = code_format(&args.file, &bytes, args.format.as_deref())?;
     if let Some(db) = &args.db {
@@ -253,11 +272,16 @@ fn read_text(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Reads a program: `.zasm` is assembled, text that is all hex is decoded, anything else is raw bytecode.
+/// Reads a program: `.zasm` is assembled, `.wat` WebAssembly text is encoded, text that is all hex is
+/// decoded, anything else is raw bytecode.
 pub(crate) fn read_code(path: &Path) -> Result<Vec<u8>, String> {
     if path.extension().is_some_and(|e| e == "zasm") {
         let src = read_text(path)?;
         return asm::assemble(&src).map_err(|e| format!("{}: {e}", path.display()));
+    }
+    if path.extension().is_some_and(|e| e == "wat") {
+        let src = read_text(path)?;
+        return wat::parse_str(&src).map_err(|e| format!("{}: {e}", path.display()));
     }
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if let Ok(text) = std::str::from_utf8(&bytes) {

@@ -28,11 +28,11 @@ pub(crate) fn run(
     format: CodeFormat,
     input: Vec<u8>,
 ) -> Result<(), String> {
-    if args.cache_dir.is_some() {
-        return Err("--cache-dir is not used with --db (the node compiles in memory)".into());
-    }
     let limits = Limits::default();
     let mut config = NodeConfig { tier, limits: limits.clone(), ..NodeConfig::default() };
+    if tier == Tier::Aot {
+        config.code_cache = Some(std::sync::Arc::new(crate::cache_cmd::open_cache(args.cache_dir.clone())?));
+    }
     config.block.gas_limit = config.block.gas_limit.max(args.gas);
     let node = open(db, config)?;
     let stored = deployable_code(format, bytes.clone(), &limits).map_err(|e| e.to_string())?;

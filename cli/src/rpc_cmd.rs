@@ -149,6 +149,7 @@ pub(crate) fn deploy(args: DeployArgs) -> Result<(), String> {
     let format = match code_format(&args.file, &code, args.format.as_deref())? {
         CodeFormat::Evm => Format::Evm,
         CodeFormat::Zvm => Format::Zvm,
+        CodeFormat::Wasm => Format::Wasm,
     };
     let client = args.connection.connect()?;
     let receipt = client.run(async |c| c.deploy(CALLER.0, code, format, None).await).map_err(|e| e.to_string())?;

@@ -193,3 +193,58 @@ fn contract_of(out: &str) -> &str {
 fn temp_dir(name: &str) -> tempfile::TempDir {
     tempfile::Builder::new().prefix(&format!("zvm-cli-test-{name}-")).tempdir().expect("create a temporary directory")
 }
+
+#[test]
+fn runs_webassembly_exports_on_both_tiers() {
+    let fib = examples().join("fib.wat");
+    let fib = fib.to_str().unwrap();
+    let mut gas = Vec::new();
+    for tier in ["interp", "jit"] {
+        let out = ok(&["run", fib, "--tier", tier, "--invoke", "fib", "20"]);
+        assert!(out.starts_with("i64:6765\n"), "{out}");
+        gas.push(out.lines().find(|l| l.starts_with("gas used:")).unwrap().to_string());
+        let out = ok(&["run", fib, "--tier", tier, "--invoke", "fib_iter", "90"]);
+        assert!(out.starts_with("i64:2880067194370816120\n"), "{out}");
+        let out = ok(&["run", fib, "--tier", tier, "--invoke", "primes_below", "1000"]);
+        assert!(out.starts_with("i32:168\n"), "{out}");
+        let out = ok(&["run", fib, "--tier", tier, "--invoke", "hypot", "3", "-4"]);
+        assert!(out.starts_with("f64:5\n"), "{out}");
+    }
+    assert_eq!(gas[0], gas[1], "both tiers charge the same gas");
+    for (args, message) in [
+        (vec!["run", fib], "a contract exports a function `call`"),
+        (vec!["run", fib, "--invoke", "nope"], "no exported function `nope`"),
+        (vec!["run", fib, "--invoke", "fib", "x"], "`x` is not a valid i32"),
+        (vec!["run", fib, "--invoke", "fib"], "takes 1 argument(s), got 0"),
+    ] {
+        let out = zvm(&args, |_| {});
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(message) && err.lines().count() == 1, "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn wast_counts_passed_and_failed_checks_per_tier() {
+    let tmp = temp_dir("wast");
+    let script = tmp.path().join("t.wast");
+    fs::write(
+        &script,
+        r#"(module
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "div") (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1))))
+(assert_return (invoke "add" (i32.const 1) (i32.const 2)) (i32.const 3))
+(assert_return (invoke "add" (i32.const -1) (i32.const 1)) (i32.const 0))
+(assert_trap (invoke "div" (i32.const 1) (i32.const 0)) "integer divide by zero")
+(assert_invalid (module (func (result i32) (i64.const 0))) "type mismatch")
+(assert_return (invoke "add" (i32.const 2) (i32.const 2)) (i32.const 5))
+"#,
+    )
+    .unwrap();
+    let out = zvm(&["wast", script.to_str().unwrap(), "--tier", "both"], |_| {});
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "a failing check fails the run");
+    assert!(stdout.contains("interp: 5 passed, 1 failed"), "{stdout}");
+    assert!(stdout.contains("jit: 5 passed, 1 failed"), "{stdout}");
+    assert!(stdout.contains("\n10 passed, 2 failed"), "{stdout}");
+    assert_eq!(stdout.matches("t.wast:8: result 0: expected I32(5), got 0x4").count(), 2, "{stdout}");
+}

@@ -12,7 +12,7 @@
 use core::mem::offset_of;
 
 /// Bumped whenever the layout of [`VmCtx`] or [`Helpers`] or the meaning of a status changes.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// The version of zvm's lowering and code generation (frontends, IR passes, the Cranelift translation).
 ///
@@ -22,7 +22,7 @@ pub const ABI_VERSION: u32 = 2;
 /// [`ABI_VERSION`] stays the same. Forgetting it makes zvm run stale code from caches written before the
 /// change. (Releases also change the key through the crate version, so this matters most between
 /// releases, during development.)
-pub const CODEGEN_VERSION: u32 = 2;
+pub const CODEGEN_VERSION: u32 = 3;
 
 /// A 256-bit word as four little-endian 64-bit limbs (limb 0 is the least significant).
 pub type Word = [u64; 4];
@@ -115,6 +115,28 @@ pub struct Helpers {
     pub mem_init: unsafe extern "C" fn(ctx: *mut VmCtx, seg: u32, dst: u64, src: u64, len: u64) -> u32,
     /// `data.drop SEG`. Never stops.
     pub data_drop: unsafe extern "C" fn(ctx: *mut VmCtx, seg: u32),
+    /// `table.get TABLE index`: the element goes to `out`.
+    pub table_get: unsafe extern "C" fn(ctx: *mut VmCtx, table: u32, index: u64, out: *mut u64) -> u32,
+    /// `table.set TABLE index, value`.
+    pub table_set: unsafe extern "C" fn(ctx: *mut VmCtx, table: u32, index: u64, value: u64) -> u32,
+    /// `table.size TABLE`: the size goes to `out`.
+    pub table_size: unsafe extern "C" fn(ctx: *mut VmCtx, table: u32, out: *mut u64) -> u32,
+    /// `table.grow TABLE value, delta`: the old size, or `u64::MAX` if the table cannot grow, goes to `out`.
+    pub table_grow: unsafe extern "C" fn(ctx: *mut VmCtx, table: u32, value: u64, delta: u64, out: *mut u64) -> u32,
+    /// `table.fill TABLE dst, value, len`.
+    pub table_fill: unsafe extern "C" fn(ctx: *mut VmCtx, table: u32, dst: u64, value: u64, len: u64) -> u32,
+    /// `table.copy DST SRC d, s, n`.
+    pub table_copy:
+        unsafe extern "C" fn(ctx: *mut VmCtx, dst_table: u32, src_table: u32, d: u64, s: u64, n: u64) -> u32,
+    /// `table.init TABLE SEG d, s, n`.
+    pub table_init: unsafe extern "C" fn(ctx: *mut VmCtx, table: u32, seg: u32, d: u64, s: u64, n: u64) -> u32,
+    /// `elem.drop SEG`. Never stops.
+    pub elem_drop: unsafe extern "C" fn(ctx: *mut VmCtx, seg: u32),
+    /// The callee of `call_indirect TY TABLE index`, checked (bounds, null, signature): its function index
+    /// goes to `out_func`. Code calls it through the dispatcher of the type only when this returns
+    /// [`STATUS_OK`].
+    pub call_indirect_target:
+        unsafe extern "C" fn(ctx: *mut VmCtx, ty: u32, table: u32, index: u64, out_func: *mut u32) -> u32,
 }
 
 /// Byte offsets of the [`Helpers`] fields.
@@ -134,6 +156,15 @@ pub mod helper_offsets {
     pub const MEM_FILL: i32 = offset_of!(Helpers, mem_fill) as i32;
     pub const MEM_INIT: i32 = offset_of!(Helpers, mem_init) as i32;
     pub const DATA_DROP: i32 = offset_of!(Helpers, data_drop) as i32;
+    pub const TABLE_GET: i32 = offset_of!(Helpers, table_get) as i32;
+    pub const TABLE_SET: i32 = offset_of!(Helpers, table_set) as i32;
+    pub const TABLE_SIZE: i32 = offset_of!(Helpers, table_size) as i32;
+    pub const TABLE_GROW: i32 = offset_of!(Helpers, table_grow) as i32;
+    pub const TABLE_FILL: i32 = offset_of!(Helpers, table_fill) as i32;
+    pub const TABLE_COPY: i32 = offset_of!(Helpers, table_copy) as i32;
+    pub const TABLE_INIT: i32 = offset_of!(Helpers, table_init) as i32;
+    pub const ELEM_DROP: i32 = offset_of!(Helpers, elem_drop) as i32;
+    pub const CALL_INDIRECT_TARGET: i32 = offset_of!(Helpers, call_indirect_target) as i32;
 }
 
 use zvm_ir::{BinOp, DataSrc, EnvField, HashAlg, HostFn, TernOp};

@@ -81,6 +81,9 @@
 // ZVM assembly text (as in `examples/*.zasm`), assembled into ZVM bytecode before it is deployed.
 #define ZVM_FORMAT_ZASM 3
 
+// A WebAssembly contract: a binary module importing the `zvm` ABI and exporting `call` (docs/wasm-abi.md).
+#define ZVM_FORMAT_WASM 4
+
 // The node's default: compiled to native code in process (as `ZVM_TIER_JIT`).
 #define ZVM_TIER_DEFAULT 0
 
@@ -101,8 +104,8 @@ typedef struct zvm_runtime_t zvm_runtime_t;
 typedef struct zvm_config_t {
   // The database file (UTF-8), created if missing. Required: the runtime's state is persistent.
   const char *db_path;
-  // A directory for compiled code shared across processes. Must be NULL for now: the node compiles in
-  // memory, and a non-NULL value is refused with `ZVM_ERR_UNSUPPORTED` rather than ignored.
+  // With `ZVM_TIER_AOT`: a directory for compiled code shared across processes and runs (created if
+  // missing; the same cache `zvm compile` fills). NULL: code is compiled in memory.
   const char *cache_dir;
   // One of the `ZVM_TIER_*` values (`ZVM_TIER_DEFAULT`: compiled to native code).
   uint32_t tier;

@@ -49,8 +49,8 @@ impl From<U256> for zvm_word_t {
 pub struct zvm_config_t {
     /// The database file (UTF-8), created if missing. Required: the runtime's state is persistent.
     pub db_path: *const c_char,
-    /// A directory for compiled code shared across processes. Must be NULL for now: the node compiles in
-    /// memory, and a non-NULL value is refused with `ZVM_ERR_UNSUPPORTED` rather than ignored.
+    /// With `ZVM_TIER_AOT`: a directory for compiled code shared across processes and runs (created if
+    /// missing; the same cache `zvm compile` fills). NULL: code is compiled in memory.
     pub cache_dir: *const c_char,
     /// One of the `ZVM_TIER_*` values (`ZVM_TIER_DEFAULT`: compiled to native code).
     pub tier: u32,

@@ -65,8 +65,8 @@ pub use result::{
     ZVM_STATUS_TRAP,
 };
 pub use runtime::{
-    zvm_runtime_t, ZVM_FORMAT_EVM, ZVM_FORMAT_ZASM, ZVM_FORMAT_ZVM, ZVM_TIER_AOT, ZVM_TIER_DEFAULT, ZVM_TIER_INTERP,
-    ZVM_TIER_JIT,
+    zvm_runtime_t, ZVM_FORMAT_EVM, ZVM_FORMAT_WASM, ZVM_FORMAT_ZASM, ZVM_FORMAT_ZVM, ZVM_TIER_AOT, ZVM_TIER_DEFAULT,
+    ZVM_TIER_INTERP, ZVM_TIER_JIT,
 };
 
 use error::{guard, status, Failure};

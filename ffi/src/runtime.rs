@@ -2,7 +2,7 @@
 //! Rust (the entry points in `lib.rs` only read the C arguments and call these).
 
 use crate::args::{zvm_config_t, zvm_message_t};
-use crate::error::{Failure, ZVM_ERR_INTERNAL, ZVM_ERR_INVALID_CODE, ZVM_ERR_UNKNOWN_ADDRESS, ZVM_ERR_UNSUPPORTED};
+use crate::error::{Failure, ZVM_ERR_INTERNAL, ZVM_ERR_INVALID_CODE, ZVM_ERR_STORE, ZVM_ERR_UNKNOWN_ADDRESS};
 use crate::result::Outcome;
 use crate::{args, ZVM_MAX_INPUT_LEN};
 use ruint::aliases::U256;
@@ -18,6 +18,12 @@ pub const ZVM_FORMAT_ZVM: u32 = 1;
 pub const ZVM_FORMAT_EVM: u32 = 2;
 /// ZVM assembly text (as in `examples/*.zasm`), assembled into ZVM bytecode before it is deployed.
 pub const ZVM_FORMAT_ZASM: u32 = 3;
+/// A WebAssembly contract: a binary module importing the `zvm` ABI and exporting `call` (docs/wasm-abi.md).
+pub const ZVM_FORMAT_WASM: u32 = 4;
+
+/// Size bound of the on-disk code cache a runtime opens at `config.cache_dir` (least recently used entries
+/// are evicted beyond it).
+const CODE_CACHE_BYTES: u64 = 1 << 30;
 
 /// The node's default: compiled to native code in process (as `ZVM_TIER_JIT`).
 pub const ZVM_TIER_DEFAULT: u32 = 0;
@@ -50,12 +56,7 @@ impl<'a> Config<'a> {
         let db_path =
             unsafe { args::text(config.db_path, "config.db_path") }?.ok_or_else(|| Failure::null("config.db_path"))?;
         // SAFETY: the caller's contract.
-        if unsafe { args::text(config.cache_dir, "config.cache_dir") }?.is_some() {
-            return Err(Failure::new(
-                ZVM_ERR_UNSUPPORTED,
-                "config.cache_dir must be NULL: the node compiles in memory and has no on-disk code cache yet",
-            ));
-        }
+        let cache_dir = unsafe { args::text(config.cache_dir, "config.cache_dir") }?;
         let mut node = NodeConfig::default();
         node.tier = match config.tier {
             ZVM_TIER_DEFAULT => node.tier,
@@ -66,6 +67,14 @@ impl<'a> Config<'a> {
         };
         if config.block_gas_limit != 0 {
             node.block.gas_limit = config.block_gas_limit;
+        }
+        if let Some(dir) = cache_dir {
+            if node.tier != Tier::Aot {
+                return Err(Failure::argument("config.cache_dir is used with ZVM_TIER_AOT only"));
+            }
+            let cache = zvm_cache::Cache::open(dir, CODE_CACHE_BYTES)
+                .map_err(|e| Failure::new(ZVM_ERR_STORE, format!("config.cache_dir: {e}")))?;
+            node.code_cache = Some(std::sync::Arc::new(cache));
         }
         Ok(Config { db_path: Path::new(db_path), node })
     }
@@ -114,6 +123,7 @@ impl zvm_runtime_t {
         let (code, format) = match format {
             ZVM_FORMAT_ZVM => (code.to_vec(), CodeFormat::Zvm),
             ZVM_FORMAT_EVM => (code.to_vec(), CodeFormat::Evm),
+            ZVM_FORMAT_WASM => (code.to_vec(), CodeFormat::Wasm),
             ZVM_FORMAT_ZASM => {
                 let text = std::str::from_utf8(code)
                     .map_err(|e| Failure::argument(format!("ZVM assembly is not UTF-8: {e}")))?;

@@ -205,8 +205,13 @@ fn bad_configs_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = c_path(&dir.path().join("state.redb"));
     assert_fails(try_open(&zvm_config_t { tier: 4, ..config(&path) }), ZVM_ERR_ARGUMENT, "unknown tier 4");
-    let cached = zvm_config_t { cache_dir: c"/tmp".as_ptr(), ..config(&path) };
-    assert_fails(try_open(&cached), ZVM_ERR_UNSUPPORTED, "cache_dir");
+    let cache = c_path(&dir.path().join("code"));
+    let cached = zvm_config_t { cache_dir: cache.as_ptr(), ..config(&path) };
+    assert_fails(try_open(&cached), ZVM_ERR_ARGUMENT, "ZVM_TIER_AOT only");
+    let file = c_path(&dir.path().join("a-file"));
+    std::fs::write(dir.path().join("a-file"), b"x").unwrap();
+    let cached = zvm_config_t { cache_dir: file.as_ptr(), tier: ZVM_TIER_AOT, ..config(&path) };
+    assert_fails(try_open(&cached), ZVM_ERR_STORE, "cache_dir");
     let not_utf8 = [0xffu8, 0xfe, 0];
     let not_utf8 = zvm_config_t { db_path: not_utf8.as_ptr().cast::<c_char>(), ..config(&path) };
     assert_fails(try_open(&not_utf8), ZVM_ERR_ARGUMENT, "not UTF-8");
@@ -227,7 +232,7 @@ fn bad_arguments_are_refused_before_anything_is_read() {
     let rt = try_open(&zvm_config_t { block_gas_limit: 50_000, ..config(&path) }).unwrap();
     let counter = deploy_evm(&rt, COUNTER);
 
-    for format in [0, 4, u32::MAX] {
+    for format in [0, 5, u32::MAX] {
         assert_fails(deploy(&rt, &[0x00], format, None), ZVM_ERR_ARGUMENT, "unknown code format");
     }
     // Lengths over their bound are refused without reading: these pointers point to one byte.
@@ -331,4 +336,25 @@ fn one_runtime_serves_many_threads() {
     outputs.sort();
     assert_eq!(outputs, (1..=THREADS * CALLS).map(word).collect::<Vec<_>>());
     assert_eq!(slot0(rt.0, &counter).unwrap().bytes.to_vec(), word(THREADS * CALLS));
+}
+
+#[test]
+fn an_aot_runtime_with_a_cache_dir_fills_it_and_runs_webassembly_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("code");
+    let cache_c = c_path(&cache);
+    let path = c_path(&dir.path().join("state.redb"));
+    let rt = try_open(&zvm_config_t { cache_dir: cache_c.as_ptr(), tier: ZVM_TIER_AOT, ..config(&path) }).unwrap();
+    let evm = deploy_evm(&rt, "5f54600101805f555f5260205ff3");
+    let counter_wat = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/counter.wat");
+    let wasm = deploy(&rt, &wat::parse_file(counter_wat).unwrap(), ZVM_FORMAT_WASM, None).unwrap();
+    for (n, contract) in [(1, evm), (2, evm), (1, wasm), (2, wasm)] {
+        let r = run(zvm_call, rt.0, &message(contract, 1_000_000)).unwrap();
+        assert_eq!((r.status, r.output), (ZVM_STATUS_SUCCESS, word(n)));
+    }
+    let entries = std::fs::read_dir(&cache)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "zo"))
+        .count();
+    assert_eq!(entries, 2, "one object per contract");
 }

@@ -5,7 +5,7 @@
 //! verifier reports them with their location.
 
 use crate::entities::{Block, FuncId, Inst, Value};
-use crate::function::{Function, Signature};
+use crate::function::{Function, ModuleTypes, Signature};
 use crate::instructions::{BinOp, BlockCall, HaltKind, HostFn, Op, TrapCode};
 use crate::types::Type;
 use ruint::aliases::U256;
@@ -15,7 +15,7 @@ pub struct FunctionBuilder<'a> {
     func: &'a mut Function,
     current: Option<Block>,
     callee_results: &'a dyn Fn(FuncId) -> Option<Vec<Type>>,
-    globals: &'a [Type],
+    module: ModuleTypes<'a>,
 }
 
 fn no_callees(_: FuncId) -> Option<Vec<Type>> {
@@ -30,15 +30,15 @@ impl<'a> FunctionBuilder<'a> {
 
     /// A builder that can also emit `call`s, taking callee result types from `callee_results`.
     pub fn with_callees(func: &'a mut Function, callee_results: &'a dyn Fn(FuncId) -> Option<Vec<Type>>) -> Self {
-        Self::with_module(func, callee_results, &[])
+        Self::with_module(func, callee_results, ModuleTypes::default())
     }
 
-    /// A builder that can emit `call`s and `global.get`s, taking callee result types from `callee_results`
-    /// and global types from `globals`.
+    /// A builder that can emit `call`s, `global.get`s and `call_indirect`s, taking callee result types from
+    /// `callee_results` and global types and signatures from `module`.
     pub fn with_module(
         func: &'a mut Function,
         callee_results: &'a dyn Fn(FuncId) -> Option<Vec<Type>>,
-        globals: &'a [Type],
+        module: ModuleTypes<'a>,
     ) -> Self {
         if func.blocks.is_empty() {
             let entry = func.add_block();
@@ -46,7 +46,7 @@ impl<'a> FunctionBuilder<'a> {
                 func.add_block_param(entry, ty);
             }
         }
-        Self { func, current: Some(Function::ENTRY), callee_results, globals }
+        Self { func, current: Some(Function::ENTRY), callee_results, module }
     }
 
     /// The function being built.
@@ -91,7 +91,7 @@ impl<'a> FunctionBuilder<'a> {
     /// If there is no current block: a frontend bug, never input-dependent.
     pub fn ins(&mut self, op: Op) -> Inst {
         let block = self.current.expect("no current block: switch_to_block first");
-        let results = self.func.infer_result_types(&op, self.callee_results, self.globals).unwrap_or_default();
+        let results = self.func.infer_result_types(&op, self.callee_results, self.module).unwrap_or_default();
         let terminator = op.is_terminator();
         let inst = self.func.create_inst(op, &results);
         self.func.blocks[block.index()].insts.push(inst);

@@ -124,8 +124,9 @@ impl Function {
         &self,
         op: &Op,
         callees: &dyn Fn(FuncId) -> Option<Vec<Type>>,
-        globals: &[Type],
+        module: ModuleTypes<'_>,
     ) -> Option<Vec<Type>> {
+        let globals = module.globals;
         let ty = |v: Value| self.values.get(v.index()).map(|d| d.ty);
         Some(match op {
             Op::Iconst { ty, .. } | Op::Fconst { ty, .. } => vec![*ty],
@@ -134,6 +135,8 @@ impl Function {
             Op::FBinary { op, args } => vec![if op.is_comparison() { Type::I32 } else { ty(args[0])? }],
             Op::MemGrow { .. } => vec![Type::I64],
             Op::GlobalGet { index } => vec![*globals.get(*index as usize)?],
+            Op::TableGet { .. } | Op::TableSize { .. } | Op::TableGrow { .. } => vec![Type::I64],
+            Op::CallIndirect { ty, .. } => module.types.get(*ty as usize)?.results.clone(),
             Op::Unary { op, arg } => {
                 let t = ty(*arg)?;
                 match op {
@@ -164,6 +167,11 @@ impl Function {
             | Op::MemInit { .. }
             | Op::DataDrop { .. }
             | Op::GlobalSet { .. }
+            | Op::TableSet { .. }
+            | Op::TableFill { .. }
+            | Op::TableCopy { .. }
+            | Op::TableInit { .. }
+            | Op::ElemDrop { .. }
             | Op::StackCheck { .. }
             | Op::StackSet { .. }
             | Op::StackAdjust { .. }
@@ -190,6 +198,22 @@ pub struct MemoryPlan {
     pub max_pages: Option<u64>,
 }
 
+/// The size limits of a table (WebAssembly's table type). Elements are references (`i64`, 0 = null); a
+/// table starts with `min` null elements.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TablePlan {
+    pub min: u64,
+    pub max: Option<u64>,
+}
+
+/// What the types of some operations' results depend on besides their operands: the module's globals (for
+/// `global.get`) and signatures (for `call_indirect`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ModuleTypes<'a> {
+    pub globals: &'a [Type],
+    pub types: &'a [Signature],
+}
+
 /// A set of functions with one entry point: the unit a frontend produces and a tier runs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Module {
@@ -204,12 +228,27 @@ pub struct Module {
     pub data: Vec<Vec<u8>>,
     /// The linear memory's initial and maximum size.
     pub memory: MemoryPlan,
+    /// Tables, each starting with its minimum number of null elements.
+    pub tables: Vec<TablePlan>,
+    /// Element segments (references) `table.init` copies from (and `elem.drop` empties).
+    pub elems: Vec<Vec<u64>>,
+    /// Signatures `call_indirect` checks against.
+    pub types: Vec<Signature>,
 }
 
 impl Module {
     /// A module of `functions` starting at `entry`, without globals, data segments or initial memory.
     pub fn new(functions: Vec<Function>, entry: FuncId) -> Self {
-        Self { functions, entry, globals: Vec::new(), data: Vec::new(), memory: MemoryPlan::default() }
+        Self {
+            functions,
+            entry,
+            globals: Vec::new(),
+            data: Vec::new(),
+            memory: MemoryPlan::default(),
+            tables: Vec::new(),
+            elems: Vec::new(),
+            types: Vec::new(),
+        }
     }
 
     /// A module of one function, which is also the entry.
@@ -220,6 +259,11 @@ impl Module {
     /// A function by id.
     pub fn function(&self, f: FuncId) -> &Function {
         &self.functions[f.index()]
+    }
+
+    /// The globals and signatures result types depend on.
+    pub fn types(&self) -> ModuleTypes<'_> {
+        ModuleTypes { globals: &self.globals, types: &self.types }
     }
 
     /// The result types of function `f`, if it exists.

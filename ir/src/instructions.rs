@@ -47,11 +47,19 @@ pub enum TrapCode {
     HostError = 12,
     /// A read of return data past its end (`data.copy returndata`).
     ReturnDataOutOfBounds = 13,
+    /// A table access outside the table's current size.
+    TableOutOfBounds = 14,
+    /// `call_indirect` through an index outside the table.
+    UndefinedElement = 15,
+    /// `call_indirect` through a null reference.
+    UninitializedElement = 16,
+    /// `call_indirect` to a function whose signature is not the expected one.
+    IndirectCallTypeMismatch = 17,
 }
 
 impl TrapCode {
     /// Every trap code, in numeric order.
-    pub const ALL: [TrapCode; 13] = [
+    pub const ALL: [TrapCode; 17] = [
         TrapCode::Unreachable,
         TrapCode::IntegerOverflow,
         TrapCode::IntegerDivByZero,
@@ -65,6 +73,10 @@ impl TrapCode {
         TrapCode::StaticViolation,
         TrapCode::HostError,
         TrapCode::ReturnDataOutOfBounds,
+        TrapCode::TableOutOfBounds,
+        TrapCode::UndefinedElement,
+        TrapCode::UninitializedElement,
+        TrapCode::IndirectCallTypeMismatch,
     ];
 
     /// The text-form name (`trap stack_underflow`).
@@ -83,6 +95,10 @@ impl TrapCode {
             TrapCode::StaticViolation => "static_violation",
             TrapCode::HostError => "host_error",
             TrapCode::ReturnDataOutOfBounds => "returndata_oob",
+            TrapCode::TableOutOfBounds => "table_oob",
+            TrapCode::UndefinedElement => "undefined_element",
+            TrapCode::UninitializedElement => "uninitialized_element",
+            TrapCode::IndirectCallTypeMismatch => "indirect_call_type",
         }
     }
 
@@ -310,7 +326,9 @@ impl ConvOp {
             ConvOp::Zext | ConvOp::Sext => from.is_int() && to.is_int() && to.bytes() > from.bytes(),
             ConvOp::Trunc => from.is_int() && to.is_int() && to.bytes() < from.bytes(),
             ConvOp::SatU64 => matches!(from, Type::W256) && matches!(to, Type::I64),
-            ConvOp::FToS | ConvOp::FToU | ConvOp::FToSSat | ConvOp::FToUSat => from.is_float() && matches!(to, Type::I32 | Type::I64),
+            ConvOp::FToS | ConvOp::FToU | ConvOp::FToSSat | ConvOp::FToUSat => {
+                from.is_float() && matches!(to, Type::I32 | Type::I64)
+            }
             ConvOp::SToF | ConvOp::UToF => matches!(from, Type::I32 | Type::I64) && to.is_float(),
             ConvOp::FPromote => matches!(from, Type::F32) && matches!(to, Type::F64),
             ConvOp::FDemote => matches!(from, Type::F64) && matches!(to, Type::F32),
@@ -864,13 +882,14 @@ pub enum Op {
         arg: Value,
     },
     /// `memfill dst:i64, byte:i32, len:i64`: sets `len` bytes at `dst` to the low byte of `byte`. Traps
-    /// `heap_oob` unless the range is inside memory.
+    /// `heap_oob` unless the range is inside memory, even when `len` is 0 (WebAssembly's rule; unlike the
+    /// other memory operations).
     MemFill {
         args: [Value; 3],
     },
     /// `meminit SEG dst:i64, src:i64, len:i64`: copies `len` bytes of the module's data segment `SEG` from
     /// `src` to memory at `dst`. Traps `heap_oob` if the source range passes the segment's end (a dropped
-    /// segment has length 0) or the destination range is not inside memory.
+    /// segment has length 0) or the destination range is not inside memory, even when `len` is 0.
     MemInit {
         seg: u32,
         args: [Value; 3],
@@ -923,6 +942,63 @@ pub enum Op {
     /// Moves the top of the stack by `delta` items (new items are undefined until written).
     StackAdjust {
         delta: i32,
+    },
+
+    // ---- tables ----------------------------------------------------------------------------------------
+    // A table holds references as `i64`: 0 is null, `f + 1` refers to function `f` of the module, other
+    // values are opaque (host references). Indices and counts are `i64`.
+    /// Element `arg` of table `table`. Traps `table_oob` outside the table.
+    TableGet {
+        table: u32,
+        arg: Value,
+    },
+    /// `table.set T index, value`. Traps `table_oob` outside the table.
+    TableSet {
+        table: u32,
+        args: [Value; 2],
+    },
+    /// The table's current size (`i64`).
+    TableSize {
+        table: u32,
+    },
+    /// `table.grow T value, delta`: appends `delta` elements set to `value`; the result (`i64`) is the old
+    /// size, or -1 if the new size would pass the table's maximum or the runtime's limit.
+    TableGrow {
+        table: u32,
+        args: [Value; 2],
+    },
+    /// `table.fill T dst, value, len`. Traps `table_oob` unless the range is inside the table, even when
+    /// `len` is 0.
+    TableFill {
+        table: u32,
+        args: [Value; 3],
+    },
+    /// `table.copy DST SRC d, s, n` (overlap allowed). Traps `table_oob` unless both ranges are inside
+    /// their tables, even when `n` is 0.
+    TableCopy {
+        dst: u32,
+        src: u32,
+        args: [Value; 3],
+    },
+    /// `table.init T SEG d, s, n`: copies elements of element segment `SEG` (empty once dropped). Traps
+    /// `table_oob` unless both ranges are inside, even when `n` is 0.
+    TableInit {
+        table: u32,
+        seg: u32,
+        args: [Value; 3],
+    },
+    /// Drops element segment `seg`.
+    ElemDrop {
+        seg: u32,
+    },
+    /// Calls the function that element `args[0]` of `table` refers to, with `args[1..]`, checking that
+    /// its signature is the module's type `ty`: traps `undefined_element` past the table's end,
+    /// `uninitialized_element` for null, `indirect_call_type` for another signature or a reference that
+    /// is not a function of the module; `call_stack_exhausted` like `call`. The results are those of `ty`.
+    CallIndirect {
+        ty: u32,
+        table: u32,
+        args: Vec<Value>,
     },
 
     // ---- globals ---------------------------------------------------------------------------------------
@@ -1029,7 +1105,13 @@ impl Op {
             | Op::GasLeft
             | Op::DataDrop { .. }
             | Op::GlobalGet { .. }
+            | Op::TableSize { .. }
+            | Op::ElemDrop { .. }
             | Op::Trap { .. } => vec![],
+            Op::TableGet { arg, .. } => vec![*arg],
+            Op::TableSet { args, .. } | Op::TableGrow { args, .. } => args.to_vec(),
+            Op::TableFill { args, .. } | Op::TableCopy { args, .. } | Op::TableInit { args, .. } => args.to_vec(),
+            Op::CallIndirect { args, .. } => args.clone(),
             Op::Unary { arg, .. }
             | Op::FUnary { arg, .. }
             | Op::Convert { arg, .. }

@@ -35,10 +35,12 @@ pub mod verify;
 
 pub use builder::FunctionBuilder;
 pub use entities::{Block, FuncId, Inst, Value};
-pub use function::{BlockData, Function, InstData, MemoryPlan, Module, Signature, ValueData, ValueDef};
+pub use function::{
+    BlockData, Function, InstData, MemoryPlan, Module, ModuleTypes, Signature, TablePlan, ValueData, ValueDef,
+};
 pub use instructions::{
-    BinOp, BlockCall, ConvOp, DataSrc, EnvField, FBinOp, FUnOp, HaltKind, HashAlg, HostFn, MemAccess, Op, TernOp, TrapCode,
-    UnOp, WASM_PAGE,
+    BinOp, BlockCall, ConvOp, DataSrc, EnvField, FBinOp, FUnOp, HaltKind, HashAlg, HostFn, MemAccess, Op, TernOp,
+    TrapCode, UnOp, WASM_PAGE,
 };
 pub use ruint::aliases::U256;
 pub use types::Type;

@@ -428,7 +428,7 @@ impl<'a> FuncVerifier<'a> {
         self.check_types(b, inst, op);
         let results = &func.insts[inst.index()].results;
         let module = self.module;
-        if let Some(expected) = func.infer_result_types(op, &|f| module.results_of(f), &module.globals) {
+        if let Some(expected) = func.infer_result_types(op, &|f| module.results_of(f), module.types()) {
             let actual: Option<Vec<Type>> = results.iter().map(|&v| self.ty(v)).collect();
             if let Some(actual) = actual.filter(|a| *a != expected) {
                 self.report(
@@ -527,6 +527,18 @@ impl<'a> FuncVerifier<'a> {
         }
     }
 
+    fn check_table(&mut self, b: Block, inst: Inst, table: u32) {
+        if table as usize >= self.module.tables.len() {
+            self.report(Some(b), Some(inst), format!("table {table} does not exist"));
+        }
+    }
+
+    fn check_elem(&mut self, b: Block, inst: Inst, seg: u32) {
+        if seg as usize >= self.module.elems.len() {
+            self.report(Some(b), Some(inst), format!("element segment {seg} does not exist"));
+        }
+    }
+
     fn check_segment(&mut self, b: Block, inst: Inst, seg: u32) {
         if seg as usize >= self.module.data.len() {
             self.report(Some(b), Some(inst), format!("data segment {seg} does not exist"));
@@ -598,11 +610,7 @@ impl<'a> FuncVerifier<'a> {
             Op::Convert { op: conv, to, arg } => {
                 let Some(from) = self.ty(*arg) else { return };
                 if !conv.accepts(from, *to) {
-                    self.report(
-                        Some(b),
-                        Some(inst),
-                        format!("`{}` does not convert {from} to {to}", opcode_name(op)),
-                    );
+                    self.report(Some(b), Some(inst), format!("`{}` does not convert {from} to {to}", opcode_name(op)));
                 }
             }
             Op::FUnary { arg, .. } => self.expect_float(b, inst, *arg, Operand(0, op)),
@@ -627,6 +635,52 @@ impl<'a> FuncVerifier<'a> {
             Op::DataDrop { seg } => self.check_segment(b, inst, *seg),
             Op::GlobalGet { index } => {
                 self.check_global(b, inst, *index);
+            }
+            Op::TableSize { table } => self.check_table(b, inst, *table),
+            Op::TableGet { table, arg } => {
+                self.check_table(b, inst, *table);
+                self.expect(b, inst, *arg, Type::I64, Operand(0, op));
+            }
+            Op::TableSet { table, args } | Op::TableGrow { table, args } => {
+                self.check_table(b, inst, *table);
+                for (n, &v) in args.iter().enumerate() {
+                    self.expect(b, inst, v, Type::I64, Operand(n, op));
+                }
+            }
+            Op::TableFill { table, args } => {
+                self.check_table(b, inst, *table);
+                for (n, &v) in args.iter().enumerate() {
+                    self.expect(b, inst, v, Type::I64, Operand(n, op));
+                }
+            }
+            Op::TableCopy { dst, src, args } => {
+                self.check_table(b, inst, *dst);
+                self.check_table(b, inst, *src);
+                for (n, &v) in args.iter().enumerate() {
+                    self.expect(b, inst, v, Type::I64, Operand(n, op));
+                }
+            }
+            Op::TableInit { table, seg, args } => {
+                self.check_table(b, inst, *table);
+                self.check_elem(b, inst, *seg);
+                for (n, &v) in args.iter().enumerate() {
+                    self.expect(b, inst, v, Type::I64, Operand(n, op));
+                }
+            }
+            Op::ElemDrop { seg } => self.check_elem(b, inst, *seg),
+            Op::CallIndirect { ty, table, args } => {
+                self.check_table(b, inst, *table);
+                match (self.module.types.get(*ty as usize), args.split_first()) {
+                    (None, _) => self.report(Some(b), Some(inst), format!("type {ty} does not exist")),
+                    (Some(_), None) => {
+                        self.report(Some(b), Some(inst), "call_indirect needs the table index".to_string())
+                    }
+                    (Some(sig), Some((&index, rest))) => {
+                        self.expect(b, inst, index, Type::I64, Text("the index of `call_indirect`"));
+                        let params = sig.params.clone();
+                        self.check_args(b, inst, rest, &params, Callee::Type(*ty));
+                    }
+                }
             }
             Op::GlobalSet { index, value } => {
                 if let Some(want) = self.check_global(b, inst, *index) {
@@ -740,6 +794,7 @@ enum Callee {
     Host(HostFn),
     Function(FuncId),
     Block(Block),
+    Type(u32),
 }
 
 impl fmt::Display for Callee {
@@ -748,6 +803,7 @@ impl fmt::Display for Callee {
             Callee::Host(h) => write!(f, "`hostcall {}`", h.name()),
             Callee::Function(func) => write!(f, "{func}"),
             Callee::Block(b) => write!(f, "{b}"),
+            Callee::Type(t) => write!(f, "`call_indirect` of type {t}"),
         }
     }
 }

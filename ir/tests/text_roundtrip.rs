@@ -8,7 +8,7 @@ use zvm_ir::{
     BinOp, Block, BlockCall, ConvOp, DataSrc, FuncId, Function, FunctionBuilder, HaltKind, HashAlg, HostFn, Inst,
     MemAccess, Module, Op, TernOp, TrapCode, Type, UnOp, Value, U256,
 };
-use zvm_ir::{FBinOp, FUnOp, Signature, ValueDef};
+use zvm_ir::{FBinOp, FUnOp, ModuleTypes, Signature, TablePlan, ValueDef};
 
 /// A module in canonical form (exactly as the printer writes it) using every kind of syntax. It is also
 /// valid IR.
@@ -213,7 +213,9 @@ fn every_variant_module() -> Module {
     let callee_results = |f: FuncId| (f.0 == 0).then(|| vec![I64, W256]);
     let mut main = Function::new("main fn \"quoted\"\n", Signature::default());
     let globals = [I32, I64, F32, F64];
-    let mut b = FunctionBuilder::with_module(&mut main, &callee_results, &globals);
+    let types = [Signature { params: vec![I64, W256], results: vec![I64, W256] }, Signature::default()];
+    let mut b =
+        FunctionBuilder::with_module(&mut main, &callee_results, ModuleTypes { globals: &globals, types: &types });
     let w = b.wconst(U256::from(0x1234_5678u64));
     let i = b.iconst(I64, i64::MIN);
     let n = b.iconst(I32, -1);
@@ -281,6 +283,16 @@ fn every_variant_module() -> Module {
     b.ins(Op::MemFill { args: [addr, n, addr] });
     b.ins(Op::MemInit { seg: 1, args: [addr, addr, addr] });
     b.ins(Op::DataDrop { seg: 0 });
+    let r = b.ins1(Op::TableGet { table: 1, arg: addr });
+    b.ins(Op::TableSet { table: 0, args: [addr, r] });
+    b.ins1(Op::TableSize { table: 1 });
+    b.ins1(Op::TableGrow { table: 0, args: [r, addr] });
+    b.ins(Op::TableFill { table: 1, args: [addr, r, addr] });
+    b.ins(Op::TableCopy { dst: 0, src: 1, args: [addr, addr, addr] });
+    b.ins(Op::TableInit { table: 1, seg: 0, args: [addr, addr, addr] });
+    b.ins(Op::ElemDrop { seg: 1 });
+    b.ins(Op::CallIndirect { ty: 0, table: 1, args: vec![addr, addr, w] });
+    b.ins(Op::CallIndirect { ty: 1, table: 0, args: vec![addr] });
     for (index, v) in [(0, n), (1, i), (2, g), (3, f)] {
         let got = b.ins1(Op::GlobalGet { index });
         b.ins(Op::GlobalSet { index, value: got });
@@ -336,6 +348,9 @@ fn every_variant_module() -> Module {
     module.globals = globals.to_vec();
     module.data = vec![vec![], vec![0, 0xff, 0x10]];
     module.memory = zvm_ir::MemoryPlan { min_pages: 1, max_pages: Some(65536) };
+    module.tables = vec![TablePlan { min: 0, max: None }, TablePlan { min: 10, max: Some(20) }];
+    module.elems = vec![vec![1, 0, u64::MAX], vec![]];
+    module.types = types.to_vec();
     module
 }
 

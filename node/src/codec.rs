@@ -70,6 +70,7 @@ impl ContractInfo {
         out[0] = match self.format {
             CodeFormat::Evm => 0,
             CodeFormat::Zvm => 1,
+            CodeFormat::Wasm => 2,
         };
         out[1..21].copy_from_slice(&self.deployer.0);
         out[21..].copy_from_slice(&self.block.to_be_bytes());
@@ -80,6 +81,7 @@ impl ContractInfo {
         let format = match bytes[0] {
             0 => CodeFormat::Evm,
             1 => CodeFormat::Zvm,
+            2 => CodeFormat::Wasm,
             other => return Err(StoreError::Corrupt(format!("unknown code format {other} in a contract row"))),
         };
         let mut deployer = [0u8; 20];

@@ -77,6 +77,10 @@ pub struct NodeConfig {
     pub cache: CacheConfig,
     /// Threads that run [`Node::query`]s.
     pub query_threads: usize,
+    /// With [`Tier::Aot`]: the on-disk cache of compiled objects that the node's machines load contract code
+    /// from (compiling and storing it on a miss), shared with `zvm compile` and other processes. Without
+    /// it, AOT code is emitted and loaded anew whenever a machine first meets a contract.
+    pub code_cache: Option<Arc<zvm_cache::Cache>>,
 }
 
 impl Default for NodeConfig {
@@ -89,6 +93,7 @@ impl Default for NodeConfig {
             queue: 4096,
             cache: CacheConfig::default(),
             query_threads: 2,
+            code_cache: None,
         }
     }
 }
@@ -348,7 +353,7 @@ impl Drop for Node {
 /// acknowledged never reuses a snapshot older than that call) and the thread has not gone idle: opening
 /// one (a read transaction and its seven tables) costs as much as running a small contract.
 fn run_queries(store: &Store, config: &NodeConfig, stats: &StatCounters, jobs: &Mutex<Receiver<QueryJob>>) {
-    let vm = Vm::new(config.tier, config.limits.clone());
+    let vm = machine(config);
     let mut snapshot: Option<(u64, ReadView)> = None;
     loop {
         // The lock is held only to take one job; a poisoned lock means a sibling panicked while taking
@@ -445,12 +450,23 @@ pub fn deployable_code(format: CodeFormat, code: Vec<u8>, limits: &Limits) -> Re
         }
         CodeFormat::Evm if code.starts_with(container::MAGIC) => return Err(DeployError::EvmLooksLikeZvm),
         CodeFormat::Evm => (code, evm::MAX_CODE_SIZE),
+        CodeFormat::Wasm => (code, zvm_runtime::executor::MAX_WASM_CONTRACT),
     };
     if code.len() > max {
         return Err(DeployError::TooLarge { size: code.len(), max, format });
     }
     Contract::load_as(format, &code, Tier::Interp, limits).map_err(|e| DeployError::Invalid(e.to_string()))?;
     Ok(code)
+}
+
+/// The machine a node thread runs code on: the configured tier and limits, and the on-disk code cache if
+/// there is one.
+fn machine(config: &NodeConfig) -> Vm {
+    let vm = Vm::new(config.tier, config.limits.clone());
+    match &config.code_cache {
+        Some(cache) => vm.with_cache(Arc::clone(cache)),
+        None => vm,
+    }
 }
 
 /// Checks a name: 1 to [`MAX_NAME_LEN`] bytes of `a-z 0-9 . _ -`, starting with a letter or digit.
@@ -513,7 +529,7 @@ impl Writer {
         stats: Arc<StatCounters>,
         on_commit: Option<CommitObserver>,
     ) -> Writer {
-        let vm = Vm::new(config.tier, config.limits.clone());
+        let vm = machine(&config);
         let cache = StateCache::new(config.cache);
         Writer { store, config, vm, cache, stats, on_commit }
     }

@@ -198,3 +198,27 @@ fn a_query_sees_every_call_acknowledged_before_it_even_while_query_threads_stay_
         }
     });
 }
+
+#[test]
+fn webassembly_contracts_deploy_run_and_keep_state_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wasm");
+    let counter = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/counter.wat");
+    let code = wat::parse_file(counter).unwrap();
+    let address = {
+        let node = open(&path, 16);
+        let deploy = Request::Deploy { deployer: DEPLOYER, code: code.clone(), format: CodeFormat::Wasm, salt: None };
+        let address = node.execute(deploy).unwrap().created.unwrap();
+        increments(&node, address, 3);
+        address
+    };
+    // The code, its format and the counter survive a reopen.
+    let node = open(&path, 16);
+    let r = node.execute(call(address)).unwrap();
+    assert_eq!((r.status, r.output), (Status::Success, U256::from(4).to_be_bytes::<32>().to_vec()));
+    // A module that is not a contract is refused at deploy.
+    let bad = wat::parse_str("(module (func (export \"other\")))").unwrap();
+    let deploy = Request::Deploy { deployer: DEPLOYER, code: bad, format: CodeFormat::Wasm, salt: None };
+    let err = node.execute(deploy).expect_err("refused").to_string();
+    assert!(err.contains("call"), "{err}");
+}

@@ -115,6 +115,23 @@ async fn every_request_round_trips() {
 }
 
 #[tokio::test]
+async fn webassembly_contracts_deploy_and_run_over_rpc() {
+    let h = start(1024).await;
+    let c = &h.client;
+    let code = wat::parse_str(include_str!("../../examples/counter.wat")).unwrap();
+    let counter = c.deploy(ME, code.clone(), Format::Wasm, None).await.unwrap();
+    assert_eq!(counter.status.as_str(), "success");
+    let counter = counter.created.unwrap();
+    for n in 1..=3 {
+        let r = c.call(call_args(counter, vec![])).await.unwrap();
+        assert_eq!((r.status.as_str(), r.output), ("success", word(n).to_vec()));
+    }
+    assert_eq!(c.storage(counter, word(0)).await.unwrap(), word(3));
+    assert_eq!(c.code(counter).await.unwrap(), (Format::Wasm, code));
+    h.server.close();
+}
+
+#[tokio::test]
 async fn bad_input_gets_error_replies_and_changes_nothing() {
     let h = start(1024).await;
     let c = &h.client;
@@ -220,7 +237,7 @@ async fn bad_input_gets_error_replies_and_changes_nothing() {
     c.register_name("taken", logger).await.unwrap();
     assert_eq!(code_of(c.register_name("taken", nobody).await.unwrap_err()), ErrorCode::Rejected);
     let wasm = c.deploy(ME, b"\0asm".to_vec(), Format::Wasm, None).await.unwrap_err();
-    assert_eq!(code_of(wasm), ErrorCode::Unsupported);
+    assert_eq!(code_of(wasm), ErrorCode::InvalidCode);
     let topics = Filter { address: None, topics: vec![None; 5] };
     assert!(matches!(c.subscribe(topics).await, Err(ClientError::Server(e)) if e.code == ErrorCode::BadRequest));
 

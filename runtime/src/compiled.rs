@@ -36,6 +36,15 @@ pub static HELPERS: Helpers = Helpers {
     mem_fill,
     mem_init,
     data_drop,
+    table_get,
+    table_set,
+    table_size,
+    table_grow,
+    table_fill,
+    table_copy,
+    table_init,
+    elem_drop,
+    call_indirect_target,
 };
 
 /// Compiled code whose native stack bound is at most this runs on the caller's thread.
@@ -50,16 +59,38 @@ const HOST_ERROR: u32 = abi::STATUS_TRAP_BASE + TrapCode::HostError.code();
 /// Runs compiled code on `frame`; same contract as the interpreter's `run`: `None` means the entry function
 /// returned normally, otherwise how execution stopped.
 pub fn run(code: &dyn NativeCode, frame: &mut Frame<'_>) -> Option<Exit> {
+    // The entry takes no parameters (the backend refuses to compile a module whose entry does), and a null
+    // `values` drops its results.
+    call(code, frame, code.entry_index(), std::ptr::null_mut())
+}
+
+/// Runs function `func` on `frame` with `values` as in the interpreter's `invoke` (params in, results out;
+/// `values.len() >= max(params, results)`): parameter `i` is read from `values[i]` and, if the function
+/// returns normally, result `i` is written to `values[i]` (`i32`/`f32` in the low 32 bits, zero-extended;
+/// `w256` results are not written). None: returned normally. A function the compiled tier cannot invoke (one
+/// with a `w256` parameter, or none of that index) and a `values` too short for the function stop with a
+/// `host_error` trap before anything runs.
+pub fn invoke(code: &dyn NativeCode, frame: &mut Frame<'_>, func: zvm_ir::FuncId, values: &mut [u64]) -> Option<Exit> {
+    match code.dispatch().slots(func.0) {
+        Some(n) if values.len() >= n as usize => call(code, frame, func.0, values.as_mut_ptr()),
+        _ => Some(Exit::Trap(TrapCode::HostError)),
+    }
+}
+
+/// Calls the trampoline for `func` with `values` (valid for the function's slots, or null for a function
+/// without parameters), on a thread with enough native stack.
+fn call(code: &dyn NativeCode, frame: &mut Frame<'_>, func: u32, values: *mut u64) -> Option<Exit> {
     let need = code.native_stack_bytes(frame.ctx.max_call_depth);
     let entry = code.entry();
     let ctx: *mut VmCtx = &mut frame.ctx;
     let status = if need <= INLINE_STACK_BYTES {
         // SAFETY: `ctx` is the context of a live frame, initialized by `Frame::new` (memory and stack
         // pointers valid for their lengths, `helpers` a `'static` table), and exclusively borrowed for the
-        // call; the native stack needed is small (see the module docs).
-        unsafe { entry(ctx) }
+        // call; `values` is as `EntryFn` requires for `func` (the callers' contract); the native stack needed
+        // is small (see the module docs).
+        unsafe { entry(ctx, func, values) }
     } else {
-        run_on_dedicated_stack(entry, ctx, need)
+        run_on_dedicated_stack(entry, Job { ctx, func, values }, need)
     };
     match status {
         abi::STATUS_OK => None,
@@ -67,33 +98,41 @@ pub fn run(code: &dyn NativeCode, frame: &mut Frame<'_>) -> Option<Exit> {
     }
 }
 
-/// The context pointer, moved to the thread that runs the code.
-struct CtxPtr(*mut VmCtx);
+/// A call of the trampoline, moved to the thread that runs the code.
+struct Job {
+    ctx: *mut VmCtx,
+    func: u32,
+    values: *mut u64,
+}
 
-// SAFETY: the frame behind the pointer is used by exactly one thread at a time: the spawning thread is
-// blocked in `thread::scope` until the runner has finished. (The host is reached from the runner thread
-// while its owner waits; hosts that depend on thread identity are not supported on recursive modules.)
-unsafe impl Send for CtxPtr {}
+// SAFETY: the frame and the values behind the pointers are used by exactly one thread at a time: the
+// spawning thread is blocked in `thread::scope` until the runner has finished. (The host is reached from the
+// runner thread while its owner waits; hosts that depend on thread identity are not supported on recursive
+// modules.)
+unsafe impl Send for Job {}
 
-impl CtxPtr {
-    fn get(self) -> *mut VmCtx {
-        self.0
+impl Job {
+    /// Runs the job.
+    ///
+    /// # Safety
+    /// As calling an [`EntryFn`]: see [`call`].
+    unsafe fn run(self, entry: EntryFn) -> u32 {
+        // SAFETY: guaranteed by the caller.
+        unsafe { entry(self.ctx, self.func, self.values) }
     }
 }
 
-fn run_on_dedicated_stack(entry: EntryFn, ctx: *mut VmCtx, need: u64) -> u32 {
+fn run_on_dedicated_stack(entry: EntryFn, job: Job, need: u64) -> u32 {
     let size = need.saturating_add(HELPER_STACK_BYTES);
     if size > MAX_STACK_BYTES {
         return abi::STATUS_TRAP_BASE + TrapCode::CallStackExhausted.code();
     }
-    let job = CtxPtr(ctx);
     std::thread::scope(|s| {
         let spawned = std::thread::Builder::new().name("zvm-compiled".into()).stack_size(size as usize).spawn_scoped(
             s,
             move || {
-                let ctx = job.get();
-                // SAFETY: as in `run`; the thread's stack holds `need` bytes plus the helpers' reserve.
-                unsafe { entry(ctx) }
+                // SAFETY: as in `call`; the thread's stack holds `need` bytes plus the helpers' reserve.
+                unsafe { job.run(entry) }
             },
         );
         match spawned {
@@ -186,6 +225,89 @@ unsafe extern "C" fn data_drop(ctx: *mut VmCtx, seg: u32) {
         let frame = unsafe { frame(ctx) };
         frame.data_drop(seg);
     }));
+}
+
+/// The status of a helper that produces a value: writes it to `out` when there is one.
+///
+/// # Safety
+/// `out` must be valid for a write of a `T`.
+unsafe fn status_out<T>(r: Result<T, Exit>, out: *mut T) -> u32 {
+    match r {
+        Ok(v) => {
+            // SAFETY: guaranteed by the caller.
+            unsafe { out.write(v) };
+            abi::STATUS_OK
+        }
+        Err(exit) => exit.to_status(),
+    }
+}
+
+unsafe extern "C" fn table_get(ctx: *mut VmCtx, table: u32, index: u64, out: *mut u64) -> u32 {
+    guarded(|| {
+        // SAFETY: helper contract: a live context and a writable `out`.
+        unsafe { status_out(frame(ctx).table_get(table, index), out) }
+    })
+}
+
+unsafe extern "C" fn table_set(ctx: *mut VmCtx, table: u32, index: u64, value: u64) -> u32 {
+    guarded(|| {
+        // SAFETY: helper contract.
+        let frame = unsafe { frame(ctx) };
+        status(frame.table_set(table, index, value))
+    })
+}
+
+unsafe extern "C" fn table_size(ctx: *mut VmCtx, table: u32, out: *mut u64) -> u32 {
+    guarded(|| {
+        // SAFETY: helper contract: a live context and a writable `out`.
+        unsafe { status_out(frame(ctx).table_size(table), out) }
+    })
+}
+
+unsafe extern "C" fn table_grow(ctx: *mut VmCtx, table: u32, value: u64, delta: u64, out: *mut u64) -> u32 {
+    guarded(|| {
+        // SAFETY: helper contract: a live context and a writable `out`.
+        unsafe { status_out(frame(ctx).table_grow(table, value, delta), out) }
+    })
+}
+
+unsafe extern "C" fn table_fill(ctx: *mut VmCtx, table: u32, dst: u64, value: u64, len: u64) -> u32 {
+    guarded(|| {
+        // SAFETY: helper contract.
+        let frame = unsafe { frame(ctx) };
+        status(frame.table_fill(table, dst, value, len))
+    })
+}
+
+unsafe extern "C" fn table_copy(ctx: *mut VmCtx, dst_table: u32, src_table: u32, d: u64, s: u64, n: u64) -> u32 {
+    guarded(|| {
+        // SAFETY: helper contract.
+        let frame = unsafe { frame(ctx) };
+        status(frame.table_copy(dst_table, src_table, d, s, n))
+    })
+}
+
+unsafe extern "C" fn table_init(ctx: *mut VmCtx, table: u32, seg: u32, d: u64, s: u64, n: u64) -> u32 {
+    guarded(|| {
+        // SAFETY: helper contract.
+        let frame = unsafe { frame(ctx) };
+        status(frame.table_init(table, seg, d, s, n))
+    })
+}
+
+unsafe extern "C" fn elem_drop(ctx: *mut VmCtx, seg: u32) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: helper contract.
+        let frame = unsafe { frame(ctx) };
+        frame.elem_drop(seg);
+    }));
+}
+
+unsafe extern "C" fn call_indirect_target(ctx: *mut VmCtx, ty: u32, table: u32, index: u64, out_func: *mut u32) -> u32 {
+    guarded(|| {
+        // SAFETY: helper contract: a live context and a writable `out_func`.
+        unsafe { status_out(frame(ctx).call_indirect_target(ty, table, index), out_func) }
+    })
 }
 
 unsafe extern "C" fn hash(ctx: *mut VmCtx, alg: u32, offset: u64, len: u64, out: *mut Word) -> u32 {

@@ -10,7 +10,7 @@
 //! through zvm's loader, and an entry the loader rejects is removed and compiled anew, so stale or damaged
 //! entries are never run. [`compile_cached`] is the same for any target, for tools that fill a cache.
 
-use crate::frame::{Frame, Message};
+use crate::frame::{Exit, Frame, Instance, Message};
 use crate::host::Host;
 use crate::limits::Limits;
 use crate::result::{ExecResult, Status};
@@ -22,8 +22,9 @@ use std::str::FromStr;
 use thiserror::Error;
 use zvm_cache::{BytecodeFormat, Cache, CacheKey, KeyInputs, LoadedCode};
 use zvm_compiler::cranelift::{self as backend, CompiledModule, JitOptions, Target};
+use zvm_compiler::frontend::wasm::{self, GasTable, WasmConfig};
 use zvm_compiler::frontend::{evm, zvm::lower};
-use zvm_ir::Module;
+use zvm_ir::{FuncId, MemoryPlan, Module};
 
 /// Which tier runs a program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -68,6 +69,9 @@ pub enum LoadError {
     /// The EVM code was refused (too large).
     #[error(transparent)]
     Evm(#[from] evm::LoadError),
+    /// The WebAssembly module was rejected.
+    #[error(transparent)]
+    Wasm(#[from] wasm::WasmError),
     /// The frontend produced IR that does not verify (a zvm bug, reported instead of run).
     #[error("internal error: the frontend produced invalid IR: {0}")]
     InvalidIr(String),
@@ -89,16 +93,29 @@ pub enum CodeFormat {
     Evm,
     /// ZVM bytecode, raw or in a `ZVMC` container.
     Zvm,
+    /// A WebAssembly contract (a binary module importing the `zvm` ABI and exporting `call`).
+    Wasm,
 }
 
 impl CodeFormat {
-    /// The format of `bytes`: ZVM if they are a `ZVMC` container, else `default` (raw code carries no
-    /// format of its own).
+    /// The format of `bytes`: ZVM if they are a `ZVMC` container, WebAssembly if they start with its
+    /// magic, else `default` (raw code carries no format of its own).
     pub fn detect(bytes: &[u8], default: CodeFormat) -> CodeFormat {
         if bytes.starts_with(zvm_compiler::frontend::zvm::container::MAGIC) {
             CodeFormat::Zvm
+        } else if bytes.starts_with(WASM_MAGIC) {
+            CodeFormat::Wasm
         } else {
             default
+        }
+    }
+
+    /// How code of this format reads raw code it calls or creates: as its own format, except WebAssembly
+    /// (which identifies itself by its magic) reads raw code as EVM code.
+    pub fn raw_callee_format(self) -> CodeFormat {
+        match self {
+            CodeFormat::Wasm => CodeFormat::Evm,
+            other => other,
         }
     }
 
@@ -106,7 +123,7 @@ impl CodeFormat {
     pub fn costs(self) -> &'static dyn HostCosts {
         match self {
             CodeFormat::Evm => &EvmCosts,
-            CodeFormat::Zvm => &ZvmCosts,
+            CodeFormat::Zvm | CodeFormat::Wasm => &ZvmCosts,
         }
     }
 
@@ -115,6 +132,7 @@ impl CodeFormat {
         match self {
             CodeFormat::Evm => EVM_GAS_SCHEDULE,
             CodeFormat::Zvm => ZVM_GAS_SCHEDULE,
+            CodeFormat::Wasm => WASM_GAS_SCHEDULE,
         }
     }
 
@@ -122,6 +140,7 @@ impl CodeFormat {
         match self {
             CodeFormat::Evm => BytecodeFormat::Evm,
             CodeFormat::Zvm => BytecodeFormat::Zvm,
+            CodeFormat::Wasm => BytecodeFormat::Wasm,
         }
     }
 }
@@ -132,7 +151,8 @@ impl FromStr for CodeFormat {
         match s {
             "evm" => Ok(CodeFormat::Evm),
             "zvm" => Ok(CodeFormat::Zvm),
-            other => Err(format!("unknown bytecode format `{other}` (expected `evm` or `zvm`)")),
+            "wasm" => Ok(CodeFormat::Wasm),
+            other => Err(format!("unknown bytecode format `{other}` (expected `evm`, `zvm` or `wasm`)")),
         }
     }
 }
@@ -142,6 +162,7 @@ impl fmt::Display for CodeFormat {
         f.write_str(match self {
             CodeFormat::Evm => "evm",
             CodeFormat::Zvm => "zvm",
+            CodeFormat::Wasm => "wasm",
         })
     }
 }
@@ -155,6 +176,16 @@ pub const EVM_GAS_SCHEDULE: &[u8] = b"evm-cancun-gas-schedule/1";
 /// Change the version whenever those costs change. (Host costs in [`crate::schedule`] are charged at run
 /// time and are not part of the code.)
 pub const ZVM_GAS_SCHEDULE: &[u8] = b"zvm-gas-schedule/1";
+
+/// The identity of the WebAssembly gas table contracts are compiled with ([`GasTable::default`], whose
+/// numbers are part of the name), part of every cache key of WebAssembly code.
+pub const WASM_GAS_SCHEDULE: &[u8] = b"wasm-gas-table/op1-grow1024-bulk1/1";
+
+/// Largest WebAssembly contract zvm loads (bytes).
+pub const MAX_WASM_CONTRACT: usize = 1 << 20;
+
+/// The first bytes of every WebAssembly binary.
+pub const WASM_MAGIC: &[u8] = b"\0asm";
 
 /// Largest EVM code zvm runs at all (bytes).
 pub const MAX_EVM_STATE_CODE: usize = 1 << 20;
@@ -203,6 +234,14 @@ fn lower_verified(
             (loaded.module, loaded.code.to_vec())
         }
         CodeFormat::Evm => (evm::load(bytes, code_limit)?, bytes.to_vec()),
+        CodeFormat::Wasm => {
+            let config = WasmConfig {
+                gas: Some(GasTable::default()),
+                max_module_size: MAX_WASM_CONTRACT,
+                ..WasmConfig::default()
+            };
+            (wasm::translate_contract(bytes, &config)?, bytes.to_vec())
+        }
     };
     zvm_ir::passes::gas::run(&mut module);
     zvm_ir::verify::verify_module(&module).map_err(|e| LoadError::InvalidIr(e.to_string()))?;
@@ -272,6 +311,8 @@ enum Prepared {
 pub struct Contract {
     code: Vec<u8>,
     module: Module,
+    /// The module has memory to start with, globals or data segments: each frame gets an [`Instance`].
+    stateful: bool,
     prepared: Prepared,
     costs: &'static dyn HostCosts,
     /// How the code this contract calls or creates is read, when it has no container.
@@ -288,7 +329,7 @@ impl Contract {
         let tier = if format == CodeFormat::Evm && bytes.len() > limits.max_code_size { Tier::Interp } else { tier };
         let (module, code) = lower_verified(format, bytes, limits, MAX_EVM_STATE_CODE)?;
         let contract = Self::from_module(module, code, tier, format.costs())?;
-        Ok(Contract { format, ..contract })
+        Ok(Contract { format: format.raw_callee_format(), ..contract })
     }
 
     /// Loads ZVM bytecode (raw or in a `ZVMC` container) for `tier`.
@@ -315,7 +356,15 @@ impl Contract {
         let target = Target::host().ok_or_else(|| LoadError::Compile("the host architecture has no backend".into()))?;
         let key = cache_key(format, bytes, target)?;
         let (_, loaded, outcome) = cached_object(cache, &key, &module, target, zvm_cache::load)?;
-        let contract = Contract { code, module, prepared: Prepared::Aot(loaded), costs: format.costs(), format };
+        let stateful = is_stateful(&module);
+        let contract = Contract {
+            code,
+            module,
+            stateful,
+            prepared: Prepared::Aot(loaded),
+            costs: format.costs(),
+            format: format.raw_callee_format(),
+        };
         Ok((contract, outcome))
     }
 
@@ -341,7 +390,7 @@ impl Contract {
                 Prepared::Aot(zvm_cache::load(&object)?)
             }
         };
-        Ok(Contract { code, module, prepared, costs, format: CodeFormat::Zvm })
+        Ok(Contract { code, stateful: is_stateful(&module), module, prepared, costs, format: CodeFormat::Zvm })
     }
 
     /// The program's IR (after the gas pass).
@@ -383,6 +432,12 @@ impl Contract {
     /// journal).
     pub fn run_frame(&self, vm: &Vm, msg: &Message, host: &mut dyn Host, depth: u32) -> FrameOutcome {
         let mut frame = Frame::new(msg, &self.code, host, vm, self.costs, &compiled::HELPERS).at_depth(depth);
+        if self.stateful {
+            match Instance::new(&self.module, &vm.limits) {
+                Ok(instance) => frame.attach(&self.module, instance),
+                Err(code) => return frame.outcome(Some(Exit::Trap(code))),
+            }
+        }
         let exit = match &self.prepared {
             Prepared::Interp(p) => interpreter::run(p, &mut frame),
             Prepared::Jit(c) => compiled::run(c, &mut frame),
@@ -390,6 +445,37 @@ impl Contract {
         };
         frame.outcome(exit)
     }
+}
+
+impl Contract {
+    /// Runs function `func` of this program on `instance` (memory, globals and dropped segments that
+    /// persist between invocations) with `values` as arguments in and results out (see
+    /// [`interpreter::invoke`]). Returns the instance, how execution stopped (`None`: the function
+    /// returned) and the gas left.
+    pub fn invoke(
+        &self,
+        vm: &Vm,
+        msg: &Message,
+        host: &mut dyn Host,
+        instance: Instance,
+        func: FuncId,
+        values: &mut [u64],
+    ) -> (Instance, Option<Exit>, u64) {
+        let mut frame = Frame::new(msg, &self.code, host, vm, self.costs, &compiled::HELPERS);
+        frame.attach(&self.module, instance);
+        let exit = match &self.prepared {
+            Prepared::Interp(p) => interpreter::invoke(p, &mut frame, func, values),
+            Prepared::Jit(c) => compiled::invoke(c, &mut frame, func, values),
+            Prepared::Aot(c) => compiled::invoke(c, &mut frame, func, values),
+        };
+        let gas_left = frame.gas_left();
+        (frame.detach(), exit, gas_left)
+    }
+}
+
+/// True if frames of `module` need an [`Instance`] (initial memory, globals or data segments).
+fn is_stateful(module: &Module) -> bool {
+    !module.globals.is_empty() || !module.data.is_empty() || module.memory != MemoryPlan::default()
 }
 
 /// Loads and runs ZVM bytecode in one step; bytecode the frontend rejects gives [`Status::InvalidCode`]

@@ -87,18 +87,29 @@ pub struct Instance {
     pub globals: Vec<u64>,
     /// `dropped[i]`: data segment `i` was dropped (reads as empty).
     pub dropped: Vec<bool>,
+    /// Tables of references (`i64`: 0 null, `f + 1` function `f`).
+    pub tables: Vec<Vec<u64>>,
+    /// `dropped_elems[i]`: element segment `i` was dropped (reads as empty).
+    pub dropped_elems: Vec<bool>,
 }
 
 impl Instance {
-    /// The state `module` starts in: `memory.min_pages` zeroed pages, zero globals, every data segment
-    /// present. Traps `memory_limit` if the initial memory is larger than `limits` allow.
+    /// The state `module` starts in: `memory.min_pages` zeroed pages, zero globals, tables of `min` null
+    /// elements, every segment present. Traps `memory_limit` if the initial memory or tables are larger
+    /// than `limits` allow.
     pub fn new(module: &Module, limits: &Limits) -> Result<Instance, TrapCode> {
         let bytes = module.memory.min_pages.checked_mul(WASM_PAGE).filter(|&b| b <= limits.max_memory);
         let bytes = usize::try_from(bytes.ok_or(TrapCode::MemoryLimit)?).map_err(|_| TrapCode::MemoryLimit)?;
+        let elements: u64 = module.tables.iter().map(|t| t.min).fold(0, u64::saturating_add);
+        if elements > limits.max_table_elements {
+            return Err(TrapCode::MemoryLimit);
+        }
         Ok(Instance {
             memory: vec![0; bytes],
             globals: vec![0; module.globals.len()],
             dropped: vec![false; module.data.len()],
+            tables: module.tables.iter().map(|t| vec![0; t.min as usize]).collect(),
+            dropped_elems: vec![false; module.elems.len()],
         })
     }
 }
@@ -111,11 +122,13 @@ pub struct Frame<'a> {
     pub ctx: VmCtx,
     memory: Vec<u8>,
     globals: Vec<u64>,
-    /// The module's data segments (for `mem.init`) and which of them were dropped.
-    data: &'a [Vec<u8>],
+    /// The module whose instance is attached (data and element segments, memory and table limits,
+    /// signatures for `call_indirect`).
+    module: Option<&'a Module>,
+    /// Which data segments were dropped.
     dropped: Vec<bool>,
-    /// Most pages `mem.grow` may reach (the module's maximum; the memory limit applies as well).
-    max_pages: Option<u64>,
+    tables: Vec<Vec<u64>>,
+    dropped_elems: Vec<bool>,
     stack: Box<[Word]>,
     /// The message being executed.
     pub msg: &'a Message,
@@ -177,9 +190,10 @@ impl<'a> Frame<'a> {
             ctx,
             memory: Vec::new(),
             globals: Vec::new(),
-            data: &[],
+            module: None,
             dropped: Vec::new(),
-            max_pages: None,
+            tables: Vec::new(),
+            dropped_elems: Vec::new(),
             stack,
             msg,
             code,
@@ -207,8 +221,9 @@ impl<'a> Frame<'a> {
         self.memory = instance.memory;
         self.globals = instance.globals;
         self.dropped = instance.dropped;
-        self.data = &module.data;
-        self.max_pages = module.memory.max_pages;
+        self.tables = instance.tables;
+        self.dropped_elems = instance.dropped_elems;
+        self.module = Some(module);
         self.sync_memory();
         self.ctx.globals = self.globals.as_mut_ptr();
     }
@@ -219,6 +234,8 @@ impl<'a> Frame<'a> {
             memory: std::mem::take(&mut self.memory),
             globals: std::mem::take(&mut self.globals),
             dropped: std::mem::take(&mut self.dropped),
+            tables: std::mem::take(&mut self.tables),
+            dropped_elems: std::mem::take(&mut self.dropped_elems),
         };
         self.sync_memory();
         self.ctx.globals = self.globals.as_mut_ptr();
@@ -320,7 +337,8 @@ impl<'a> Frame<'a> {
         let old = self.memory.len() as u64 / WASM_PAGE;
         let Some(new) = old.checked_add(pages) else { return u64::MAX };
         let bytes = new.checked_mul(WASM_PAGE).filter(|&b| b <= self.limits.max_memory);
-        let within_max = self.max_pages.is_none_or(|max| new <= max);
+        let max_pages = self.module.and_then(|m| m.memory.max_pages);
+        let within_max = max_pages.is_none_or(|max| new <= max);
         match bytes.and_then(|b| usize::try_from(b).ok()) {
             Some(bytes) if within_max => {
                 self.memory.resize(bytes, 0);
@@ -331,9 +349,18 @@ impl<'a> Frame<'a> {
         }
     }
 
+    /// `[offset, offset+len)` as indices if it is inside memory, else a `heap_oob` trap, also when `len` is
+    /// zero (WebAssembly's bulk memory rule).
+    fn mem_range_strict(&self, offset: u64, len: u64) -> FrameResult<Range<usize>> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.memory.len() as u64 => Ok(offset as usize..end as usize),
+            _ => Err(Exit::Trap(TrapCode::MemoryOutOfBounds)),
+        }
+    }
+
     /// `mem.fill dst, byte, len`.
     pub fn mem_fill(&mut self, dst: u64, byte: u8, len: u64) -> FrameResult<()> {
-        let range = self.mem_range(dst, len)?;
+        let range = self.mem_range_strict(dst, len)?;
         self.memory[range].fill(byte);
         Ok(())
     }
@@ -341,14 +368,15 @@ impl<'a> Frame<'a> {
     /// `mem.init seg dst, src, len`: copies from data segment `seg` (empty once dropped).
     pub fn mem_init(&mut self, seg: u32, dst: u64, src: u64, len: u64) -> FrameResult<()> {
         let seg = seg as usize;
-        let data: &[u8] = match self.data.get(seg) {
+        let segments: &[Vec<u8>] = self.module.map_or(&[], |m| &m.data);
+        let data: &[u8] = match segments.get(seg) {
             Some(d) if !self.dropped.get(seg).copied().unwrap_or(true) => d,
             Some(_) => &[],
             None => return Err(Exit::Trap(TrapCode::HostError)),
         };
         let end = src.checked_add(len).filter(|&e| e <= data.len() as u64);
         let Some(end) = end else { return Err(Exit::Trap(TrapCode::MemoryOutOfBounds)) };
-        let range = self.mem_range(dst, len)?;
+        let range = self.mem_range_strict(dst, len)?;
         self.memory[range].copy_from_slice(&data[src as usize..end as usize]);
         Ok(())
     }
@@ -357,6 +385,123 @@ impl<'a> Frame<'a> {
     pub fn data_drop(&mut self, seg: u32) {
         if let Some(d) = self.dropped.get_mut(seg as usize) {
             *d = true;
+        }
+    }
+
+    // ---- tables ----------------------------------------------------------------------------------------
+
+    fn table(&self, t: u32) -> FrameResult<&Vec<u64>> {
+        self.tables.get(t as usize).ok_or(Exit::Trap(TrapCode::HostError))
+    }
+
+    /// `[start, start+len)` as indices into a sequence of `size`, or `table_oob` (also for `len` 0).
+    fn table_range(start: u64, len: u64, size: usize) -> FrameResult<Range<usize>> {
+        match start.checked_add(len) {
+            Some(end) if end <= size as u64 => Ok(start as usize..end as usize),
+            _ => Err(Exit::Trap(TrapCode::TableOutOfBounds)),
+        }
+    }
+
+    /// `table.get t index`.
+    pub fn table_get(&self, t: u32, index: u64) -> FrameResult<u64> {
+        let table = self.table(t)?;
+        usize::try_from(index).ok().and_then(|i| table.get(i)).copied().ok_or(Exit::Trap(TrapCode::TableOutOfBounds))
+    }
+
+    /// `table.set t index, value`.
+    pub fn table_set(&mut self, t: u32, index: u64, value: u64) -> FrameResult<()> {
+        let table = self.tables.get_mut(t as usize).ok_or(Exit::Trap(TrapCode::HostError))?;
+        let slot = usize::try_from(index).ok().and_then(|i| table.get_mut(i));
+        *slot.ok_or(Exit::Trap(TrapCode::TableOutOfBounds))? = value;
+        Ok(())
+    }
+
+    /// `table.size t`.
+    pub fn table_size(&self, t: u32) -> FrameResult<u64> {
+        Ok(self.table(t)?.len() as u64)
+    }
+
+    /// `table.grow t value, delta`: the old size, or `u64::MAX` past the table's maximum or the limit of
+    /// table elements.
+    pub fn table_grow(&mut self, t: u32, value: u64, delta: u64) -> FrameResult<u64> {
+        let max = self.module.and_then(|m| m.tables.get(t as usize)).and_then(|p| p.max).unwrap_or(u64::from(u32::MAX));
+        let total: u64 = self.tables.iter().map(|t| t.len() as u64).sum();
+        let limit = self.limits.max_table_elements;
+        let table = self.tables.get_mut(t as usize).ok_or(Exit::Trap(TrapCode::HostError))?;
+        let old = table.len() as u64;
+        match old.checked_add(delta) {
+            Some(new) if new <= max && total + delta <= limit => {
+                table.resize(new as usize, value);
+                Ok(old)
+            }
+            _ => Ok(u64::MAX),
+        }
+    }
+
+    /// `table.fill t dst, value, len`.
+    pub fn table_fill(&mut self, t: u32, dst: u64, value: u64, len: u64) -> FrameResult<()> {
+        let table = self.tables.get_mut(t as usize).ok_or(Exit::Trap(TrapCode::HostError))?;
+        let range = Self::table_range(dst, len, table.len())?;
+        table[range].fill(value);
+        Ok(())
+    }
+
+    /// `table.copy dst_table src_table d, s, n`.
+    pub fn table_copy(&mut self, dst_table: u32, src_table: u32, d: u64, s: u64, n: u64) -> FrameResult<()> {
+        let src = Self::table_range(s, n, self.table(src_table)?.len())?;
+        let dst = Self::table_range(d, n, self.table(dst_table)?.len())?;
+        if dst_table == src_table {
+            self.tables[dst_table as usize].copy_within(src, dst.start);
+        } else {
+            let items = self.tables[src_table as usize][src].to_vec();
+            self.tables[dst_table as usize][dst].copy_from_slice(&items);
+        }
+        Ok(())
+    }
+
+    /// `table.init t seg d, s, n`: copies from element segment `seg` (empty once dropped).
+    pub fn table_init(&mut self, t: u32, seg: u32, d: u64, s: u64, n: u64) -> FrameResult<()> {
+        let segments: &[Vec<u64>] = self.module.map_or(&[], |m| &m.elems);
+        let elems: &[u64] = match segments.get(seg as usize) {
+            Some(e) if !self.dropped_elems.get(seg as usize).copied().unwrap_or(true) => e,
+            Some(_) => &[],
+            None => return Err(Exit::Trap(TrapCode::HostError)),
+        };
+        let src = Self::table_range(s, n, elems.len())?;
+        let table = self.tables.get_mut(t as usize).ok_or(Exit::Trap(TrapCode::HostError))?;
+        let dst = Self::table_range(d, n, table.len())?;
+        table[dst].copy_from_slice(&elems[src]);
+        Ok(())
+    }
+
+    /// `elem.drop seg`.
+    pub fn elem_drop(&mut self, seg: u32) {
+        if let Some(d) = self.dropped_elems.get_mut(seg as usize) {
+            *d = true;
+        }
+    }
+
+    /// The function `call_indirect ty, t` with table index `index` calls, checked: `undefined_element` past
+    /// the table's end, `uninitialized_element` for null, `indirect_call_type` for a reference that is not
+    /// a function of the module or a function whose signature is not type `ty`.
+    pub fn call_indirect_target(&self, ty: u32, t: u32, index: u64) -> FrameResult<u32> {
+        let table = self.table(t)?;
+        let r = usize::try_from(index)
+            .ok()
+            .and_then(|i| table.get(i))
+            .copied()
+            .ok_or(Exit::Trap(TrapCode::UndefinedElement))?;
+        if r == 0 {
+            return Err(Exit::Trap(TrapCode::UninitializedElement));
+        }
+        let mismatch = Exit::Trap(TrapCode::IndirectCallTypeMismatch);
+        let module = self.module.ok_or(mismatch)?;
+        let func = u32::try_from(r - 1).map_err(|_| mismatch)?;
+        let sig = &module.functions.get(func as usize).ok_or(mismatch)?.sig;
+        if module.types.get(ty as usize) == Some(sig) {
+            Ok(func)
+        } else {
+            Err(mismatch)
         }
     }
 

@@ -24,6 +24,7 @@ pub mod result;
 pub mod schedule;
 pub mod tx;
 pub mod vm;
+pub mod wasm;
 
 pub use engine::{ContractId, Engine, EngineBuilder, EngineError, EngineStats, TierPolicy};
 pub use frame::{Exit, Frame, Message};

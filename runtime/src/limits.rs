@@ -12,6 +12,8 @@ pub struct Limits {
     pub max_code_size: usize,
     /// Deepest chain of IR-level calls.
     pub max_call_depth: u64,
+    /// Most elements all tables of an instance may hold together (8 bytes each).
+    pub max_table_elements: u64,
 }
 
 impl Default for Limits {
@@ -20,6 +22,7 @@ impl Default for Limits {
             max_memory: 64 << 20,
             max_code_size: zvm_compiler::frontend::zvm::lower::DEFAULT_MAX_CODE_SIZE,
             max_call_depth: 1024,
+            max_table_elements: 1 << 20,
         }
     }
 }

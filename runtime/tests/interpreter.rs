@@ -68,6 +68,41 @@ unsafe extern "C" fn stub_halt(_: *mut VmCtx, _: u32, _: u64, _: u64) -> u32 {
 }
 unsafe extern "C" fn stub_word_binary(_: u32, _: *const Word, _: *const Word, _: *mut Word) {}
 unsafe extern "C" fn stub_word_ternary(_: u32, _: *const Word, _: *const Word, _: *const Word, _: *mut Word) {}
+unsafe extern "C" fn stub_mem_grow(_: *mut VmCtx, _: u64) -> u64 {
+    u64::MAX
+}
+unsafe extern "C" fn stub_mem_fill(_: *mut VmCtx, _: u64, _: u32, _: u64) -> u32 {
+    STUB
+}
+unsafe extern "C" fn stub_mem_init(_: *mut VmCtx, _: u32, _: u64, _: u64, _: u64) -> u32 {
+    STUB
+}
+unsafe extern "C" fn stub_data_drop(_: *mut VmCtx, _: u32) {}
+unsafe extern "C" fn stub_table_get(_: *mut VmCtx, _: u32, _: u64, _: *mut u64) -> u32 {
+    STUB
+}
+unsafe extern "C" fn stub_table_set(_: *mut VmCtx, _: u32, _: u64, _: u64) -> u32 {
+    STUB
+}
+unsafe extern "C" fn stub_table_size(_: *mut VmCtx, _: u32, _: *mut u64) -> u32 {
+    STUB
+}
+unsafe extern "C" fn stub_table_grow(_: *mut VmCtx, _: u32, _: u64, _: u64, _: *mut u64) -> u32 {
+    STUB
+}
+unsafe extern "C" fn stub_table_fill(_: *mut VmCtx, _: u32, _: u64, _: u64, _: u64) -> u32 {
+    STUB
+}
+unsafe extern "C" fn stub_table_copy(_: *mut VmCtx, _: u32, _: u32, _: u64, _: u64, _: u64) -> u32 {
+    STUB
+}
+unsafe extern "C" fn stub_table_init(_: *mut VmCtx, _: u32, _: u32, _: u64, _: u64, _: u64) -> u32 {
+    STUB
+}
+unsafe extern "C" fn stub_elem_drop(_: *mut VmCtx, _: u32) {}
+unsafe extern "C" fn stub_call_indirect_target(_: *mut VmCtx, _: u32, _: u32, _: u64, _: *mut u32) -> u32 {
+    STUB
+}
 
 static HELPERS: Helpers = Helpers {
     mem_expand: stub_mem_expand,
@@ -80,6 +115,19 @@ static HELPERS: Helpers = Helpers {
     halt: stub_halt,
     word_binary: stub_word_binary,
     word_ternary: stub_word_ternary,
+    mem_grow: stub_mem_grow,
+    mem_fill: stub_mem_fill,
+    mem_init: stub_mem_init,
+    data_drop: stub_data_drop,
+    table_get: stub_table_get,
+    table_set: stub_table_set,
+    table_size: stub_table_size,
+    table_grow: stub_table_grow,
+    table_fill: stub_table_fill,
+    table_copy: stub_table_copy,
+    table_init: stub_table_init,
+    elem_drop: stub_elem_drop,
+    call_indirect_target: stub_call_indirect_target,
 };
 
 /// What a run left behind.

@@ -27,11 +27,16 @@
 #if !defined(ZVM_ABI_VERSION) || !defined(ZVM_VMCTX_SIZE) || !defined(ZVM_VMCTX_ALIGN) ||                        \
     !defined(ZVM_OFF_GAS_LEFT) || !defined(ZVM_OFF_MEM_BASE) || !defined(ZVM_OFF_MEM_LEN) ||                   \
     !defined(ZVM_OFF_STACK_BASE) || !defined(ZVM_OFF_STACK_LEN) || !defined(ZVM_OFF_STACK_CAP) ||              \
-    !defined(ZVM_OFF_CALL_DEPTH) || !defined(ZVM_OFF_MAX_CALL_DEPTH) || !defined(ZVM_OFF_HELPERS) ||           \
-    !defined(ZVM_HELPERS_SIZE) || !defined(ZVM_OFF_MEM_EXPAND) || !defined(ZVM_OFF_MEM_COPY) ||                \
-    !defined(ZVM_OFF_HASH) || !defined(ZVM_OFF_DATA_SIZE) || !defined(ZVM_OFF_DATA_LOAD) ||                    \
-    !defined(ZVM_OFF_DATA_COPY) || !defined(ZVM_OFF_HOST_CALL) || !defined(ZVM_OFF_HALT) ||                    \
-    !defined(ZVM_OFF_WORD_BINARY) || !defined(ZVM_OFF_WORD_TERNARY) || !defined(ZVM_WORD_SIZE) ||              \
+    !defined(ZVM_OFF_CALL_DEPTH) || !defined(ZVM_OFF_MAX_CALL_DEPTH) || !defined(ZVM_OFF_GLOBALS) ||           \
+    !defined(ZVM_OFF_HELPERS) || !defined(ZVM_HELPERS_SIZE) || !defined(ZVM_OFF_MEM_EXPAND) ||                 \
+    !defined(ZVM_OFF_MEM_COPY) || !defined(ZVM_OFF_HASH) || !defined(ZVM_OFF_DATA_SIZE) ||                     \
+    !defined(ZVM_OFF_DATA_LOAD) || !defined(ZVM_OFF_DATA_COPY) || !defined(ZVM_OFF_HOST_CALL) ||               \
+    !defined(ZVM_OFF_HALT) || !defined(ZVM_OFF_WORD_BINARY) || !defined(ZVM_OFF_WORD_TERNARY) ||               \
+    !defined(ZVM_OFF_MEM_GROW) || !defined(ZVM_OFF_MEM_FILL) || !defined(ZVM_OFF_MEM_INIT) ||                  \
+    !defined(ZVM_OFF_DATA_DROP) || !defined(ZVM_OFF_TABLE_GET) || !defined(ZVM_OFF_TABLE_SET) ||               \
+    !defined(ZVM_OFF_TABLE_SIZE) || !defined(ZVM_OFF_TABLE_GROW) || !defined(ZVM_OFF_TABLE_FILL) ||            \
+    !defined(ZVM_OFF_TABLE_COPY) || !defined(ZVM_OFF_TABLE_INIT) || !defined(ZVM_OFF_ELEM_DROP) ||             \
+    !defined(ZVM_OFF_CALL_INDIRECT_TARGET) || !defined(ZVM_WORD_SIZE) ||                                       \
     !defined(ZVM_STATUS_OK) || !defined(ZVM_STATUS_RETURN) || !defined(ZVM_STATUS_REVERT) ||                   \
     !defined(ZVM_STATUS_OUT_OF_GAS) || !defined(ZVM_STATUS_TRAP_BASE) || !defined(ZVM_TRAP_HOST_ERROR) ||      \
     !defined(ZVM_TRAP_MEMORY_LIMIT) || !defined(ZVM_TRAP_MEMORY_OOB) || !defined(ZVM_DATA_SRC_INPUT) ||        \
@@ -54,6 +59,7 @@ typedef struct VmCtx {
     uint64_t stack_cap;
     uint64_t call_depth;
     uint64_t max_call_depth;
+    uint64_t *globals;
     const Helpers *helpers;
 } VmCtx;
 
@@ -69,10 +75,23 @@ struct Helpers {
     uint32_t (*halt)(VmCtx *ctx, uint32_t kind, uint64_t offset, uint64_t len);
     void (*word_binary)(uint32_t op, const Word *a, const Word *b, Word *out);
     void (*word_ternary)(uint32_t op, const Word *a, const Word *b, const Word *c, Word *out);
+    uint64_t (*mem_grow)(VmCtx *ctx, uint64_t pages);
+    uint32_t (*mem_fill)(VmCtx *ctx, uint64_t dst, uint32_t byte, uint64_t len);
+    uint32_t (*mem_init)(VmCtx *ctx, uint32_t seg, uint64_t dst, uint64_t src, uint64_t len);
+    void (*data_drop)(VmCtx *ctx, uint32_t seg);
+    uint32_t (*table_get)(VmCtx *ctx, uint32_t table, uint64_t index, uint64_t *out);
+    uint32_t (*table_set)(VmCtx *ctx, uint32_t table, uint64_t index, uint64_t value);
+    uint32_t (*table_size)(VmCtx *ctx, uint32_t table, uint64_t *out);
+    uint32_t (*table_grow)(VmCtx *ctx, uint32_t table, uint64_t value, uint64_t delta, uint64_t *out);
+    uint32_t (*table_fill)(VmCtx *ctx, uint32_t table, uint64_t dst, uint64_t value, uint64_t len);
+    uint32_t (*table_copy)(VmCtx *ctx, uint32_t dst_table, uint32_t src_table, uint64_t d, uint64_t s, uint64_t n);
+    uint32_t (*table_init)(VmCtx *ctx, uint32_t table, uint32_t seg, uint64_t d, uint64_t s, uint64_t n);
+    void (*elem_drop)(VmCtx *ctx, uint32_t seg);
+    uint32_t (*call_indirect_target)(VmCtx *ctx, uint32_t ty, uint32_t table, uint64_t index, uint32_t *out_func);
 };
 
 /* The layout the Rust side computed (compile-time: a mismatch does not build). */
-_Static_assert(ZVM_ABI_VERSION == 1, "this harness implements ABI version 1 of compiler/src/abi.rs");
+_Static_assert(ZVM_ABI_VERSION == 3, "this harness implements ABI version 3 of compiler/src/abi.rs");
 _Static_assert(sizeof(Word) == ZVM_WORD_SIZE, "Word size");
 _Static_assert(sizeof(VmCtx) == ZVM_VMCTX_SIZE, "VmCtx size");
 _Static_assert(alignof(VmCtx) == ZVM_VMCTX_ALIGN, "VmCtx alignment");
@@ -84,6 +103,7 @@ _Static_assert(offsetof(VmCtx, stack_len) == ZVM_OFF_STACK_LEN, "VmCtx.stack_len
 _Static_assert(offsetof(VmCtx, stack_cap) == ZVM_OFF_STACK_CAP, "VmCtx.stack_cap");
 _Static_assert(offsetof(VmCtx, call_depth) == ZVM_OFF_CALL_DEPTH, "VmCtx.call_depth");
 _Static_assert(offsetof(VmCtx, max_call_depth) == ZVM_OFF_MAX_CALL_DEPTH, "VmCtx.max_call_depth");
+_Static_assert(offsetof(VmCtx, globals) == ZVM_OFF_GLOBALS, "VmCtx.globals");
 _Static_assert(offsetof(VmCtx, helpers) == ZVM_OFF_HELPERS, "VmCtx.helpers");
 _Static_assert(sizeof(Helpers) == ZVM_HELPERS_SIZE, "Helpers size");
 _Static_assert(offsetof(Helpers, mem_expand) == ZVM_OFF_MEM_EXPAND, "Helpers.mem_expand");
@@ -96,12 +116,31 @@ _Static_assert(offsetof(Helpers, host_call) == ZVM_OFF_HOST_CALL, "Helpers.host_
 _Static_assert(offsetof(Helpers, halt) == ZVM_OFF_HALT, "Helpers.halt");
 _Static_assert(offsetof(Helpers, word_binary) == ZVM_OFF_WORD_BINARY, "Helpers.word_binary");
 _Static_assert(offsetof(Helpers, word_ternary) == ZVM_OFF_WORD_TERNARY, "Helpers.word_ternary");
+_Static_assert(offsetof(Helpers, mem_grow) == ZVM_OFF_MEM_GROW, "Helpers.mem_grow");
+_Static_assert(offsetof(Helpers, mem_fill) == ZVM_OFF_MEM_FILL, "Helpers.mem_fill");
+_Static_assert(offsetof(Helpers, mem_init) == ZVM_OFF_MEM_INIT, "Helpers.mem_init");
+_Static_assert(offsetof(Helpers, data_drop) == ZVM_OFF_DATA_DROP, "Helpers.data_drop");
+_Static_assert(offsetof(Helpers, table_get) == ZVM_OFF_TABLE_GET, "Helpers.table_get");
+_Static_assert(offsetof(Helpers, table_set) == ZVM_OFF_TABLE_SET, "Helpers.table_set");
+_Static_assert(offsetof(Helpers, table_size) == ZVM_OFF_TABLE_SIZE, "Helpers.table_size");
+_Static_assert(offsetof(Helpers, table_grow) == ZVM_OFF_TABLE_GROW, "Helpers.table_grow");
+_Static_assert(offsetof(Helpers, table_fill) == ZVM_OFF_TABLE_FILL, "Helpers.table_fill");
+_Static_assert(offsetof(Helpers, table_copy) == ZVM_OFF_TABLE_COPY, "Helpers.table_copy");
+_Static_assert(offsetof(Helpers, table_init) == ZVM_OFF_TABLE_INIT, "Helpers.table_init");
+_Static_assert(offsetof(Helpers, elem_drop) == ZVM_OFF_ELEM_DROP, "Helpers.elem_drop");
+_Static_assert(offsetof(Helpers, call_indirect_target) == ZVM_OFF_CALL_INDIRECT_TARGET,
+               "Helpers.call_indirect_target");
 _Static_assert((ZVM_STACK_CAP & (ZVM_STACK_CAP - 1)) == 0, "stack capacity is a power of two");
 
 #define HOST_ERROR ((uint32_t)(ZVM_STATUS_TRAP_BASE + ZVM_TRAP_HOST_ERROR))
 
-/* The entry trampoline of the object (cranelift/object.rs: ENTRY_SYMBOL). */
-extern uint32_t zvm_entry(VmCtx *ctx);
+/* The entry trampoline of the object (cranelift/object.rs: ENTRY_SYMBOL; cranelift/native.rs: EntryFn): runs
+ * function `func` with parameters and results in `values` (NULL: none). */
+extern uint32_t zvm_entry(VmCtx *ctx, uint32_t func, uint64_t *values);
+
+/* The function runs start in: the programs are lowered by the ZVM frontend, whose modules are one function,
+ * the entry (the test checks it). */
+#define ENTRY_FUNC 0u
 
 /* ---- the frame: what runtime/src/frame.rs keeps besides the VmCtx ----------------------------------- */
 
@@ -254,6 +293,73 @@ static void h_word_ternary(uint32_t op, const Word *a, const Word *b, const Word
     unsupported_helper("word_ternary");
 }
 
+/* The WebAssembly memory and table helpers: none of these programs use them. */
+static uint64_t h_mem_grow(VmCtx *ctx, uint64_t pages) {
+    (void)ctx, (void)pages;
+    unsupported_helper("mem_grow");
+    return UINT64_MAX;
+}
+
+static uint32_t h_mem_fill(VmCtx *ctx, uint64_t dst, uint32_t byte, uint64_t len) {
+    (void)ctx, (void)dst, (void)byte, (void)len;
+    return unsupported_helper("mem_fill");
+}
+
+static uint32_t h_mem_init(VmCtx *ctx, uint32_t seg, uint64_t dst, uint64_t src, uint64_t len) {
+    (void)ctx, (void)seg, (void)dst, (void)src, (void)len;
+    return unsupported_helper("mem_init");
+}
+
+static void h_data_drop(VmCtx *ctx, uint32_t seg) {
+    (void)ctx, (void)seg;
+    unsupported_helper("data_drop");
+}
+
+static uint32_t h_table_get(VmCtx *ctx, uint32_t table, uint64_t index, uint64_t *out) {
+    (void)ctx, (void)table, (void)index, (void)out;
+    return unsupported_helper("table_get");
+}
+
+static uint32_t h_table_set(VmCtx *ctx, uint32_t table, uint64_t index, uint64_t value) {
+    (void)ctx, (void)table, (void)index, (void)value;
+    return unsupported_helper("table_set");
+}
+
+static uint32_t h_table_size(VmCtx *ctx, uint32_t table, uint64_t *out) {
+    (void)ctx, (void)table, (void)out;
+    return unsupported_helper("table_size");
+}
+
+static uint32_t h_table_grow(VmCtx *ctx, uint32_t table, uint64_t value, uint64_t delta, uint64_t *out) {
+    (void)ctx, (void)table, (void)value, (void)delta, (void)out;
+    return unsupported_helper("table_grow");
+}
+
+static uint32_t h_table_fill(VmCtx *ctx, uint32_t table, uint64_t dst, uint64_t value, uint64_t len) {
+    (void)ctx, (void)table, (void)dst, (void)value, (void)len;
+    return unsupported_helper("table_fill");
+}
+
+static uint32_t h_table_copy(VmCtx *ctx, uint32_t dst_table, uint32_t src_table, uint64_t d, uint64_t s, uint64_t n) {
+    (void)ctx, (void)dst_table, (void)src_table, (void)d, (void)s, (void)n;
+    return unsupported_helper("table_copy");
+}
+
+static uint32_t h_table_init(VmCtx *ctx, uint32_t table, uint32_t seg, uint64_t d, uint64_t s, uint64_t n) {
+    (void)ctx, (void)table, (void)seg, (void)d, (void)s, (void)n;
+    return unsupported_helper("table_init");
+}
+
+static void h_elem_drop(VmCtx *ctx, uint32_t seg) {
+    (void)ctx, (void)seg;
+    unsupported_helper("elem_drop");
+}
+
+static uint32_t h_call_indirect_target(VmCtx *ctx, uint32_t ty, uint32_t table, uint64_t index, uint32_t *out_func) {
+    (void)ctx, (void)ty, (void)table, (void)index, (void)out_func;
+    return unsupported_helper("call_indirect_target");
+}
+
 /* Any function pointer, for comparing table slots (and for the casts of the misfilled variant). */
 typedef void (*AnyFn)(void);
 
@@ -269,6 +375,19 @@ static const Helpers HELPERS = {
     .halt = h_halt,
     .word_binary = h_word_binary,
     .word_ternary = h_word_ternary,
+    .mem_grow = h_mem_grow,
+    .mem_fill = h_mem_fill,
+    .mem_init = h_mem_init,
+    .data_drop = h_data_drop,
+    .table_get = h_table_get,
+    .table_set = h_table_set,
+    .table_size = h_table_size,
+    .table_grow = h_table_grow,
+    .table_fill = h_table_fill,
+    .table_copy = h_table_copy,
+    .table_init = h_table_init,
+    .elem_drop = h_elem_drop,
+    .call_indirect_target = h_call_indirect_target,
 };
 #else
 /* Only for the test that the check below is not vacuous: two helpers swapped behind casts, as a table built
@@ -284,6 +403,19 @@ static const Helpers HELPERS = {
     .halt = (uint32_t (*)(VmCtx *, uint32_t, uint64_t, uint64_t))(AnyFn)h_mem_copy,
     .word_binary = h_word_binary,
     .word_ternary = h_word_ternary,
+    .mem_grow = h_mem_grow,
+    .mem_fill = h_mem_fill,
+    .mem_init = h_mem_init,
+    .data_drop = h_data_drop,
+    .table_get = h_table_get,
+    .table_set = h_table_set,
+    .table_size = h_table_size,
+    .table_grow = h_table_grow,
+    .table_fill = h_table_fill,
+    .table_copy = h_table_copy,
+    .table_init = h_table_init,
+    .elem_drop = h_elem_drop,
+    .call_indirect_target = h_call_indirect_target,
 };
 #endif
 
@@ -306,6 +438,19 @@ static int check_helper_table(const Helpers *h) {
         {"halt", ZVM_OFF_HALT, (AnyFn)h_halt},
         {"word_binary", ZVM_OFF_WORD_BINARY, (AnyFn)h_word_binary},
         {"word_ternary", ZVM_OFF_WORD_TERNARY, (AnyFn)h_word_ternary},
+        {"mem_grow", ZVM_OFF_MEM_GROW, (AnyFn)h_mem_grow},
+        {"mem_fill", ZVM_OFF_MEM_FILL, (AnyFn)h_mem_fill},
+        {"mem_init", ZVM_OFF_MEM_INIT, (AnyFn)h_mem_init},
+        {"data_drop", ZVM_OFF_DATA_DROP, (AnyFn)h_data_drop},
+        {"table_get", ZVM_OFF_TABLE_GET, (AnyFn)h_table_get},
+        {"table_set", ZVM_OFF_TABLE_SET, (AnyFn)h_table_set},
+        {"table_size", ZVM_OFF_TABLE_SIZE, (AnyFn)h_table_size},
+        {"table_grow", ZVM_OFF_TABLE_GROW, (AnyFn)h_table_grow},
+        {"table_fill", ZVM_OFF_TABLE_FILL, (AnyFn)h_table_fill},
+        {"table_copy", ZVM_OFF_TABLE_COPY, (AnyFn)h_table_copy},
+        {"table_init", ZVM_OFF_TABLE_INIT, (AnyFn)h_table_init},
+        {"elem_drop", ZVM_OFF_ELEM_DROP, (AnyFn)h_elem_drop},
+        {"call_indirect_target", ZVM_OFF_CALL_INDIRECT_TARGET, (AnyFn)h_call_indirect_target},
     };
     const size_t n = sizeof expected / sizeof expected[0];
     if (n * sizeof(AnyFn) != sizeof(Helpers)) {
@@ -373,6 +518,7 @@ static void run_once(uint64_t gas, const uint8_t *input, uint64_t input_len) {
 
     /* As Frame::new: empty memory (a dangling but non-null base), empty stack. */
     static alignas(8) uint8_t no_memory[8];
+    static uint64_t no_globals[1];
     VmCtx ctx = {
         .gas_left = gas,
         .mem_base = no_memory,
@@ -382,9 +528,10 @@ static void run_once(uint64_t gas, const uint8_t *input, uint64_t input_len) {
         .stack_cap = ZVM_STACK_CAP,
         .call_depth = 0,
         .max_call_depth = ZVM_MAX_CALL_DEPTH,
+        .globals = no_globals,
         .helpers = &HELPERS,
     };
-    uint32_t status = zvm_entry(&ctx);
+    uint32_t status = zvm_entry(&ctx, ENTRY_FUNC, NULL);
     if (unsupported) status = HOST_ERROR;
 
     printf("%u %llu ", (unsigned)status, (unsigned long long)ctx.gas_left);

@@ -209,6 +209,7 @@ fn abi_defines() -> Vec<(&'static str, u64)> {
         ("ZVM_OFF_STACK_CAP", n(offset_of!(VmCtx, stack_cap))),
         ("ZVM_OFF_CALL_DEPTH", n(offset_of!(VmCtx, call_depth))),
         ("ZVM_OFF_MAX_CALL_DEPTH", n(offset_of!(VmCtx, max_call_depth))),
+        ("ZVM_OFF_GLOBALS", n(offset_of!(VmCtx, globals))),
         ("ZVM_OFF_HELPERS", n(offset_of!(VmCtx, helpers))),
         ("ZVM_HELPERS_SIZE", n(size_of::<Helpers>())),
         ("ZVM_OFF_MEM_EXPAND", n(offset_of!(Helpers, mem_expand))),
@@ -221,6 +222,19 @@ fn abi_defines() -> Vec<(&'static str, u64)> {
         ("ZVM_OFF_HALT", n(offset_of!(Helpers, halt))),
         ("ZVM_OFF_WORD_BINARY", n(offset_of!(Helpers, word_binary))),
         ("ZVM_OFF_WORD_TERNARY", n(offset_of!(Helpers, word_ternary))),
+        ("ZVM_OFF_MEM_GROW", n(offset_of!(Helpers, mem_grow))),
+        ("ZVM_OFF_MEM_FILL", n(offset_of!(Helpers, mem_fill))),
+        ("ZVM_OFF_MEM_INIT", n(offset_of!(Helpers, mem_init))),
+        ("ZVM_OFF_DATA_DROP", n(offset_of!(Helpers, data_drop))),
+        ("ZVM_OFF_TABLE_GET", n(offset_of!(Helpers, table_get))),
+        ("ZVM_OFF_TABLE_SET", n(offset_of!(Helpers, table_set))),
+        ("ZVM_OFF_TABLE_SIZE", n(offset_of!(Helpers, table_size))),
+        ("ZVM_OFF_TABLE_GROW", n(offset_of!(Helpers, table_grow))),
+        ("ZVM_OFF_TABLE_FILL", n(offset_of!(Helpers, table_fill))),
+        ("ZVM_OFF_TABLE_COPY", n(offset_of!(Helpers, table_copy))),
+        ("ZVM_OFF_TABLE_INIT", n(offset_of!(Helpers, table_init))),
+        ("ZVM_OFF_ELEM_DROP", n(offset_of!(Helpers, elem_drop))),
+        ("ZVM_OFF_CALL_INDIRECT_TARGET", n(offset_of!(Helpers, call_indirect_target))),
         ("ZVM_STATUS_OK", abi::STATUS_OK.into()),
         ("ZVM_STATUS_RETURN", abi::STATUS_RETURN.into()),
         ("ZVM_STATUS_REVERT", abi::STATUS_REVERT.into()),
@@ -285,6 +299,8 @@ impl Program {
         let loaded = lower::load(&code, Limits::default().max_code_size).unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut module = loaded.module;
         zvm_ir::passes::gas::run(&mut module);
+        // The harness runs function 0 (`ENTRY_FUNC`).
+        assert_eq!(module.entry.index(), 0, "{name}: the entry is not function 0");
         let object = emit_object(&module, Target::Aarch64, &JitOptions::default())
             .unwrap_or_else(|e| panic!("{name}: emitting the aarch64 object: {e}"));
         assert_eq!(&object[..4], b"\x7fELF", "{name}: not an ELF object");
@@ -438,7 +454,7 @@ fn emitted_aarch64_objects_run_and_agree_with_x86_64() {
     // The helper table check: passes on the real harness, catches two swapped helpers.
     let o = run_tool(qemu(&fib_prog.exe).arg("--check"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "helper table ok: 10 slots");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "helper table ok: 23 slots");
     let misfilled = compile_harness(&dir, "harness-misfill.o", &["-DZVM_HARNESS_MISFILL"]);
     let misfilled = link(&dir, &misfilled, &dir.join("fib.o"), "fib-misfill");
     let o = run_tool(qemu(&misfilled).arg("--check"));

@@ -1,7 +1,7 @@
 //! Defines a whole IR module in a Cranelift module, whichever kind: the in-process JIT and object emission
 //! share this, so both produce the same functions, numbered the same way, with the same frame data.
 
-use super::native::{self, StackBound};
+use super::native::{self, Dispatch, StackBound};
 use super::{translate, CompileError};
 use cranelift_codegen::Context;
 use cranelift_frontend::FunctionBuilderContext;
@@ -9,8 +9,10 @@ use cranelift_module::{FuncId, Linkage, Module, ModuleError};
 
 /// What defining a module produced.
 pub struct Defined {
-    /// The entry trampoline (`extern "C" fn(*mut VmCtx) -> u32`).
+    /// The entry trampoline (an [`native::EntryFn`]).
     pub entry: FuncId,
+    /// What the trampoline dispatches to.
+    pub dispatch: Dispatch,
     /// Bytes of machine code of all functions.
     pub code_size: usize,
     /// The native stack bound computed from the functions' frames.
@@ -19,7 +21,8 @@ pub struct Defined {
 
 /// Declares and defines every function of `module` in `target` (function `i` of the IR module is
 /// Cranelift function `i`, which the translation's external names rely on), then the entry trampoline
-/// under `entry_name` with `entry_linkage`.
+/// under `entry_name` with `entry_linkage`, then the `call_indirect` dispatchers (local `zvm_dispatch<k>`,
+/// Cranelift function `functions + 1 + k`).
 pub fn define_module<M: Module>(
     target: &mut M,
     module: &zvm_ir::Module,
@@ -40,6 +43,18 @@ pub fn define_module<M: Module>(
         .declare_function(entry_name, entry_linkage, &translate::entry_signature(call_conv))
         .map_err(|e| CompileError::Codegen(e.to_string()))?;
     ids.push(entry);
+    let dispatchers = translate::Dispatchers::of(module);
+    for k in 0..dispatchers.len() {
+        let ty = &module.types[dispatchers.type_of(k) as usize];
+        let id = target
+            .declare_function(
+                &format!("zvm_dispatch{k}"),
+                Linkage::Local,
+                &translate::dispatcher_signature(ty, call_conv),
+            )
+            .map_err(|e| CompileError::Codegen(e.to_string()))?;
+        ids.push(id);
+    }
     if ids.iter().enumerate().any(|(i, id)| id.as_u32() as usize != i) {
         return Err(CompileError::Codegen("unexpected function numbering in the Cranelift module".into()));
     }
@@ -47,23 +62,31 @@ pub fn define_module<M: Module>(
     let mut fctx = FunctionBuilderContext::new();
     let mut ctx = target.make_context();
     let mut code_size = 0usize;
-    let mut frames = Vec::with_capacity(n + 1);
+    let mut frames = Vec::with_capacity(ids.len());
     for (i, &id) in ids.iter().enumerate() {
-        ctx.func = if i < n {
-            translate::translate_function(module, i, target.isa(), &mut fctx)?
-        } else {
-            translate::entry_trampoline(module, target.isa(), &mut fctx)?
+        ctx.func = match i.cmp(&n) {
+            std::cmp::Ordering::Less => {
+                translate::translate_function(module, &dispatchers, i, target.isa(), &mut fctx)?
+            }
+            std::cmp::Ordering::Equal => translate::entry_trampoline(module, target.isa(), &mut fctx)?,
+            std::cmp::Ordering::Greater => {
+                translate::dispatcher(module, &dispatchers, i - n - 1, target.isa(), &mut fctx)?
+            }
         };
         target.define_function(id, &mut ctx).map_err(|e| {
-            let name = module.functions.get(i).map_or("entry trampoline", |f| f.name.as_str());
-            module_error(e, &ctx).context(name)
+            let name = match module.functions.get(i) {
+                Some(f) => f.name.clone(),
+                None if i == n => "entry trampoline".to_string(),
+                None => format!("call_indirect dispatcher {}", i - n - 1),
+            };
+            module_error(e, &ctx).context(&name)
         })?;
         let compiled = ctx.compiled_code().expect("a defined function has code");
         code_size += compiled.code_info().total_size as usize;
         frames.push(native::frame_bytes(compiled));
         target.clear_context(&mut ctx);
     }
-    Ok(Defined { entry, code_size, stack: StackBound::from_frames(module, &frames) })
+    Ok(Defined { entry, dispatch: Dispatch::of(module), code_size, stack: StackBound::from_frames(module, &frames) })
 }
 
 fn module_error(e: ModuleError, ctx: &Context) -> CompileError {

@@ -1,7 +1,7 @@
 //! In-process compilation for the host with `cranelift-jit`.
 
 use super::define::define_module;
-use super::native::{EntryFn, NativeCode, StackBound};
+use super::native::{Dispatch, EntryFn, NativeCode, StackBound};
 use super::object::ENTRY_SYMBOL;
 use super::{host_isa, CompileError, JitOptions};
 use cranelift_jit::{JITBuilder, JITModule};
@@ -13,6 +13,7 @@ pub struct CompiledModule {
     /// Kept for its `Drop`, which frees the code.
     _code: Owned,
     entry: EntryFn,
+    dispatch: Dispatch,
     code_size: usize,
     stack: StackBound,
 }
@@ -38,13 +39,14 @@ impl Drop for Owned {
 }
 
 impl CompiledModule {
-    /// The native entry point: runs the module's entry function and returns a status
-    /// ([`crate::abi::STATUS_OK`] when it returned normally).
+    /// The native entry point: runs a function of the module (see [`EntryFn`] for `func` and `values`) and
+    /// returns a status ([`crate::abi::STATUS_OK`] when it returned normally).
     ///
     /// # Safety of calling it
     /// The context must be fully initialized (memory, stack, helper table as `VmCtx` documents), and the
     /// calling thread must have at least [`Self::native_stack_bytes`] of native stack left beyond what the
-    /// helpers need. The pointer is valid while `self` lives.
+    /// helpers need; `values` must be as [`EntryFn`] requires for `func`. The pointer is valid while `self`
+    /// lives.
     pub fn entry(&self) -> EntryFn {
         self.entry
     }
@@ -60,7 +62,7 @@ impl CompiledModule {
         self.stack.native_stack_bytes(max_call_depth)
     }
 
-    /// True if some function reachable from the entry can (directly or not) call itself.
+    /// True if some function the trampoline can reach can (directly or not) call itself.
     pub fn is_recursive(&self) -> bool {
         self.stack.is_recursive()
     }
@@ -75,6 +77,10 @@ unsafe impl NativeCode for CompiledModule {
 
     fn stack_bound(&self) -> StackBound {
         self.stack
+    }
+
+    fn dispatch(&self) -> &Dispatch {
+        &self.dispatch
     }
 }
 
@@ -95,8 +101,14 @@ pub fn compile(module: &zvm_ir::Module, opts: &JitOptions) -> Result<CompiledMod
     let defined = define_module(jit.as_mut(), module, ENTRY_SYMBOL, Linkage::Local)?;
     jit.finalize_definitions().map_err(|e| CompileError::Codegen(e.to_string()))?;
     let ptr = jit.get_finalized_function(defined.entry);
-    // SAFETY: `defined.entry` was defined with `entry_signature`, i.e. `extern "C" fn(i64) -> i32` in the host's
-    // default calling convention, which is the `extern "C"` ABI of `EntryFn`.
+    // SAFETY: `defined.entry` was defined with `entry_signature`, i.e. `extern "C" fn(i64, i32, i64) -> i32` in
+    // the host's default calling convention, which is the `extern "C"` ABI of `EntryFn`.
     let entry = unsafe { std::mem::transmute::<*const u8, EntryFn>(ptr) };
-    Ok(CompiledModule { _code: owned, entry, code_size: defined.code_size, stack: defined.stack })
+    Ok(CompiledModule {
+        _code: owned,
+        entry,
+        dispatch: defined.dispatch,
+        code_size: defined.code_size,
+        stack: defined.stack,
+    })
 }

@@ -11,12 +11,16 @@
 //! - [`native`]: [`NativeCode`], what the runtime needs to run native code whichever way it was produced.
 //!
 //! # Native code contract
-//! The entry point is `unsafe extern "C" fn(*mut VmCtx) -> u32` ([`CompiledModule::entry`]); it returns
-//! [`crate::abi::STATUS_OK`] when the entry function returned normally, else the status that stopped
-//! execution. Compiled code only touches the context, linear memory inside `[mem_base, mem_base + mem_len)`
-//! (every access is bounds-checked first), the operand stack buffer (indices masked by `stack_cap - 1`) and
-//! its own native stack frame; everything else goes through the helper table. It never relies on hardware
-//! traps or signals: every trap is an explicit branch that returns a status.
+//! The entry point is one trampoline per module, `unsafe extern "C" fn(ctx: *mut VmCtx, func: u32, values:
+//! *mut u64) -> u32` ([`EntryFn`], [`CompiledModule::entry`]): it runs function `func` (any function without
+//! `w256` parameters, see [`native::Dispatch`]; a plain run passes the module's entry and no `values`),
+//! with parameters and results in `values`, and returns [`crate::abi::STATUS_OK`] when the function
+//! returned normally, else the status that stopped execution. Compiled code only touches the context,
+//! linear memory inside `[mem_base, mem_base + mem_len)` (every access is bounds-checked first), the
+//! module's globals (`ctx.globals`, one 8-byte slot each), the operand stack buffer (indices masked by
+//! `stack_cap - 1`), `values` and its own native stack frame; everything else goes through the helper
+//! table. It never relies on hardware traps or signals: every trap is an explicit branch that returns a
+//! status.
 //!
 //! # Values
 //! `i32`/`i64` are Cranelift `i32`/`i64`; a `w256` is four `i64` limbs, least significant first (block
@@ -27,12 +31,30 @@
 //! smod, exp, signextend, byte, addmod, mulmod (and the rotations the verifier rejects on words).
 //! `i32`/`i64` division traps are explicit branches before the division.
 //!
+//! # Floats
+//! `f32`/`f64` are Cranelift floats, with WebAssembly semantics bit for bit (`zvm_ir::semantics`): every
+//! arithmetic result (add, sub, mul, div, sqrt, min, max, the roundings, promote, demote) that is a NaN
+//! becomes the canonical NaN (an `fcmp uno` and a select); abs, neg and copysign work on the bits as
+//! integers, so NaN payloads survive; comparisons are ordered except `ne`. Where the ISA has no rounding
+//! instruction (x86_64 without SSE4.1, the baseline objects are emitted for) ceil, floor, trunc and
+//! nearest are computed with integer conversions, never with a libcall. The trapping float-to-int
+//! conversions check NaN (`bad_conversion`) and the range of the truncated value (`int_overflow`) with
+//! explicit branches, then convert with the saturating instructions, which never trap.
+//!
 //! # Context, memory, gas
 //! The gas counter, memory size/base and stack length are read from and written to the context at each
 //! use (Cranelift's alias analysis removes the redundant loads between helper calls, which clobber them).
 //! Loads and stores check `addr + offset + width <= mem_len` without overflow, folded when the address is a
 //! constant; `mem.expand` checks inline whether the range already fits and calls the helper only to grow.
-//! Unused `stack.get`s are dropped, unused loads keep only their bounds check.
+//! Unused `stack.get`s are dropped, unused loads keep only their bounds check. `mem.grow`, `mem.fill`,
+//! `mem.init` and `data.drop` are helper calls; memory base and size being re-read after every call, a
+//! memory that moved while growing is seen at once. Globals are 8-byte slots of the table `ctx.globals`
+//! points to (`i32`/`f32` in the low 4 bytes: little-endian targets only), loaded and stored inline.
+//!
+//! # Tables
+//! Every table operation is a helper call (the tables are the runtime's). `call_indirect` gets its checked
+//! callee from the `call_indirect_target` helper, then calls the dispatcher of its signature, which checks
+//! the call depth like a direct call and calls the callee directly (see [`translate`]).
 //!
 //! # Calls and native stack
 //! See [`translate`] for the calling convention (`(vmctx, params...) -> (status, results...)`; callers
@@ -53,7 +75,7 @@ pub mod word;
 mod tests;
 
 pub use jit::{compile, CompiledModule};
-pub use native::{EntryFn, NativeCode, StackBound};
+pub use native::{Dispatch, EntryFn, NativeCode, StackBound};
 pub use object::{emit_object, Target};
 
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
@@ -148,17 +170,22 @@ pub fn isa_for_triple(triple: &str, opts: &JitOptions) -> Result<OwnedTargetIsa,
     triple.finish(shared_flags(opts)?).map_err(|e| CompileError::Target(e.to_string()))
 }
 
-/// Translates every function of `module` (and the entry trampoline) for `isa` without emitting anything:
-/// function `i` of the result is IR function `i`, the last one is the trampoline.
+/// Translates every function of `module` (with the entry trampoline and the `call_indirect` dispatchers)
+/// for `isa` without emitting anything: function `i` of the result is IR function `i`, then come the
+/// trampoline and the dispatchers ([`translate::Dispatchers`]), numbered as in emitted code.
 pub fn translate_module(
     module: &zvm_ir::Module,
     isa: &dyn TargetIsa,
 ) -> Result<Vec<cranelift_codegen::ir::Function>, CompileError> {
     let mut fctx = cranelift_frontend::FunctionBuilderContext::new();
-    let mut out = Vec::with_capacity(module.functions.len() + 1);
+    let dispatchers = translate::Dispatchers::of(module);
+    let mut out = Vec::with_capacity(module.functions.len() + 1 + dispatchers.len());
     for i in 0..module.functions.len() {
-        out.push(translate::translate_function(module, i, isa, &mut fctx)?);
+        out.push(translate::translate_function(module, &dispatchers, i, isa, &mut fctx)?);
     }
     out.push(translate::entry_trampoline(module, isa, &mut fctx)?);
+    for k in 0..dispatchers.len() {
+        out.push(translate::dispatcher(module, &dispatchers, k, isa, &mut fctx)?);
+    }
     Ok(out)
 }

@@ -4,7 +4,9 @@
 //! calling convention and frontend configuration) and return plain `cranelift_codegen::ir::Function`s, which
 //! the JIT (`jit.rs`) defines in a `JITModule` and an object emitter could equally define in an
 //! `ObjectModule`. Calls between functions of a module are `call`s to user external names
-//! `(namespace 0, index = IR function index)`; the entry trampoline is `(0, number of functions)`.
+//! `(namespace 0, index = IR function index)`; the entry trampoline is `(0, number of functions)`, and the
+//! `call_indirect` dispatchers ([`Dispatchers`]) follow it: dispatcher `k` is `(0, number of functions + 1 +
+//! k)`.
 //! Runtime helpers are never referenced by symbol: their addresses are loaded from the helper table the
 //! context points to and called with `call_indirect`, so the code needs no relocations to the runtime.
 //!
@@ -15,12 +17,25 @@
 //! [`abi::STATUS_OK`] when the function returned normally; any other status means execution stopped (halt,
 //! out of gas, trap) and the results are meaningless zeros. Callers check the status after every call and
 //! return it unchanged, so a stop deep in a call chain unwinds through every native frame by plain returns.
-//! The trampoline `fn(vmctx) -> i32` calls the entry function and returns its status.
+//! The trampoline `fn(vmctx, func: i32, values: i64) -> i32` ([`super::EntryFn`]) calls function `func`
+//! with parameters loaded from `values`, stores the results back and returns the status.
+//!
+//! # Tables and `call_indirect`
+//! Table operations are helper calls (the tables live in the runtime's frame). `call_indirect TY T i`
+//! first asks the `call_indirect_target` helper for the checked callee (bounds, null and signature checks,
+//! stopping with the helper's trap status), then calls the dispatcher of `TY`'s signature with the
+//! callee's index: one dispatcher per distinct signature some `call_indirect` uses, `fn(vmctx, func: i32,
+//! params...) -> (status, results...)`. A dispatcher checks and counts the call depth exactly as a direct
+//! `call` does, then switches on `func` to a direct call of each function with that signature (the only
+//! ones the helper lets through; any other index returns the `host_error` trap status). Call sites stay
+//! small, the dispatchers together hold one case per function, and the call graph stays explicit for
+//! the native stack bound ([`super::StackBound::from_frames`]).
 
+use super::native::Dispatch;
 use super::word::{self, Limbs, Shift};
 use super::CompileError;
 use crate::abi::{self, ctx_offsets as ctx, helper_offsets as helper};
-use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::types::{F32, F64, I32, I64};
 use cranelift_codegen::ir::{
@@ -30,9 +45,10 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch};
 use std::collections::{HashMap, HashSet};
+use zvm_ir::semantics::{CANONICAL_NAN_F32, CANONICAL_NAN_F64};
 use zvm_ir::{
-    BinOp, Block, ConvOp, DataSrc, FuncId, HaltKind, HostFn, Inst, MemAccess, Module, Op, TernOp, TrapCode, Type, UnOp,
-    U256,
+    BinOp, Block, ConvOp, DataSrc, FBinOp, FUnOp, FuncId, HaltKind, HostFn, Inst, MemAccess, Module, Op, TernOp,
+    TrapCode, Type, UnOp, U256,
 };
 
 /// Words in the per-function scratch area used to pass words to helpers by pointer.
@@ -66,9 +82,12 @@ pub fn function_signature(sig: &zvm_ir::Signature, call_conv: CallConv) -> ir::S
     s
 }
 
-/// The signature of the native entry point: `extern "C" fn(*mut VmCtx) -> u32`.
+/// The signature of the native entry point ([`super::EntryFn`]):
+/// `extern "C" fn(ctx: *mut VmCtx, func: u32, values: *mut u64) -> u32`.
 pub fn entry_signature(call_conv: CallConv) -> ir::Signature {
     let mut s = ir::Signature::new(call_conv);
+    s.params.push(AbiParam::new(I64));
+    s.params.push(AbiParam::new(I32));
     s.params.push(AbiParam::new(I64));
     s.returns.push(AbiParam::new(I32));
     s
@@ -79,6 +98,18 @@ fn check_isa(isa: &dyn TargetIsa) -> Result<(), CompileError> {
         return Err(CompileError::Unsupported(format!("{}: only 64-bit targets are supported", isa.triple())));
     }
     Ok(())
+}
+
+/// Whether `isa` rounds floats to integral values (`ceil`, `floor`, `trunc`, `nearest`) with one
+/// instruction. x86_64 needs SSE4.1 for that, which the baseline CPU objects are emitted for lacks; there
+/// Cranelift would call a libcall (an undefined symbol, which objects must not have), so the translation
+/// rounds with integer conversions instead.
+fn has_native_rounding(isa: &dyn TargetIsa) -> bool {
+    match isa.name() {
+        "aarch64" => true,
+        "x64" => isa.isa_flags().iter().any(|f| f.name == "has_sse41" && f.as_bool() == Some(true)),
+        _ => false,
+    }
 }
 
 fn unsupported<T>(what: impl Into<String>) -> Result<T, CompileError> {
@@ -119,9 +150,100 @@ fn fold_convert(op: ConvOp, from: Type, to: Type, c: U256) -> Option<U256> {
     }
 }
 
-/// Translates function `index` of `module` for `isa`.
+/// The `call_indirect` dispatchers of a module (see the module docs): one per distinct signature that some
+/// `call_indirect` of the module uses, numbered in the order of the first type index of each signature.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Dispatchers {
+    /// Per dispatcher: the first type index with its signature.
+    types: Vec<u32>,
+    /// Per dispatcher: the functions with its signature, in index order.
+    targets: Vec<Vec<u32>>,
+    /// Per type of the module: the dispatcher of its signature, if there is one.
+    of_type: Vec<Option<u32>>,
+}
+
+impl Dispatchers {
+    /// The dispatchers `module` needs.
+    pub fn of(module: &Module) -> Dispatchers {
+        // Types with equal signatures share one dispatcher: `call_indirect` compares signatures.
+        let mut first: HashMap<(&[Type], &[Type]), u32> = HashMap::new();
+        let canonical: Vec<u32> = module
+            .types
+            .iter()
+            .enumerate()
+            .map(|(t, s)| *first.entry((&s.params[..], &s.results[..])).or_insert(t as u32))
+            .collect();
+        let mut used = vec![false; module.types.len()];
+        for f in &module.functions {
+            for i in &f.insts {
+                if let Op::CallIndirect { ty, .. } = i.op {
+                    if let Some(&c) = canonical.get(ty as usize) {
+                        used[c as usize] = true;
+                    }
+                }
+            }
+        }
+        let mut types = Vec::new();
+        let mut number = vec![None; module.types.len()];
+        for (t, _) in used.iter().enumerate().filter(|(_, &u)| u) {
+            number[t] = Some(types.len() as u32);
+            types.push(t as u32);
+        }
+        let mut targets = vec![Vec::new(); types.len()];
+        for (f, func) in module.functions.iter().enumerate() {
+            let key = (&func.sig.params[..], &func.sig.results[..]);
+            if let Some(k) = first.get(&key).and_then(|&c| number[c as usize]) {
+                targets[k as usize].push(f as u32);
+            }
+        }
+        let of_type = canonical.iter().map(|&c| number[c as usize]).collect();
+        Dispatchers { types, targets, of_type }
+    }
+
+    /// How many dispatchers there are.
+    pub fn len(&self) -> usize {
+        self.types.len()
+    }
+
+    /// Whether the module has no `call_indirect`.
+    pub fn is_empty(&self) -> bool {
+        self.types.is_empty()
+    }
+
+    /// The dispatcher a `call_indirect` of type `ty` calls.
+    pub fn of_type(&self, ty: u32) -> Option<u32> {
+        self.of_type.get(ty as usize).copied().flatten()
+    }
+
+    /// A type index of dispatcher `k`'s signature.
+    pub fn type_of(&self, k: usize) -> u32 {
+        self.types[k]
+    }
+
+    /// The functions dispatcher `k` can call: those with its signature.
+    pub fn targets(&self, k: usize) -> &[u32] {
+        &self.targets[k]
+    }
+
+    /// The Cranelift function index (and external name index) of dispatcher `k` in a module of
+    /// `functions` functions: after the functions and the trampoline.
+    pub fn func_index(functions: usize, k: usize) -> u32 {
+        (functions + 1 + k) as u32
+    }
+}
+
+/// The signature of a dispatcher for the IR signature `sig`: `(vmctx, func: i32, params...) -> (status,
+/// results...)`.
+pub fn dispatcher_signature(sig: &zvm_ir::Signature, call_conv: CallConv) -> ir::Signature {
+    let mut s = function_signature(sig, call_conv);
+    s.params.insert(1, AbiParam::new(I32));
+    s
+}
+
+/// Translates function `index` of `module` for `isa` (`dispatchers` are those of `module`).
 pub fn translate_function(
     module: &Module,
+    dispatchers: &Dispatchers,
     index: usize,
     isa: &dyn TargetIsa,
     fctx: &mut FunctionBuilderContext,
@@ -133,7 +255,7 @@ pub fn translate_function(
     let mut clif = ir::Function::with_name_signature(UserFuncName::user(0, index as u32), sig);
     {
         let b = FunctionBuilder::new(&mut clif, fctx);
-        let mut t = Translator::new(b, module, func, call_conv);
+        let mut t = Translator::new(b, module, dispatchers, func, call_conv, has_native_rounding(isa));
         let result = t.translate();
         if let Err(e) = result {
             return Err(e.context(&func.name));
@@ -144,7 +266,10 @@ pub fn translate_function(
     Ok(clif)
 }
 
-/// Builds the native entry point for `module`: calls the entry function and returns its status.
+/// Builds the native entry point for `module` (an [`super::EntryFn`]): dispatches on `func` to every
+/// function [`Dispatch::of`] calls invocable, loading its parameters from `values`, and on a normal return
+/// stores its non-`w256` results there (unless `values` is null). Any other `func` returns the
+/// `host_error` trap status.
 pub fn entry_trampoline(
     module: &Module,
     isa: &dyn TargetIsa,
@@ -156,8 +281,10 @@ pub fn entry_trampoline(
         .get(module.entry.index())
         .ok_or_else(|| CompileError::InvalidIr(format!("entry function {} does not exist", module.entry)))?;
     if !entry.sig.params.is_empty() {
+        // A plain run passes no `values`.
         return Err(CompileError::InvalidIr("the entry function must not take parameters".into()));
     }
+    let dispatch = Dispatch::of(module);
     let call_conv = isa.default_call_conv();
     let mut clif = ir::Function::with_name_signature(
         UserFuncName::user(0, module.functions.len() as u32),
@@ -165,18 +292,222 @@ pub fn entry_trampoline(
     );
     {
         let mut b = FunctionBuilder::new(&mut clif, fctx);
+        // `values` is only ever touched by the trampoline (and its caller), 8-aligned and in bounds.
+        let flags = MemFlagsData::trusted();
         let block = b.create_block();
         b.append_block_params_for_function_params(block);
         b.switch_to_block(block);
-        let vmctx = b.block_params(block)[0];
-        let fref = import_callee(&mut b, module, module.entry, call_conv);
-        let call = b.ins().call(fref, &[vmctx]);
-        let status = b.inst_results(call)[0];
-        b.ins().return_(&[status]);
+        let (vmctx, func, values) = (b.block_params(block)[0], b.block_params(block)[1], b.block_params(block)[2]);
+
+        let bad = b.create_block();
+        b.set_cold_block(bad);
+        let stop = b.create_block();
+        b.append_block_param(stop, I32);
+        let done = b.create_block();
+
+        let cases: Vec<(u32, ir::Block)> = (0..module.functions.len() as u32)
+            .filter(|&f| dispatch.is_invocable(f))
+            .map(|f| (f, b.create_block()))
+            .collect();
+        // The entry first: a plain run costs one compare, however many functions the module has.
+        let entry_case = cases.iter().find(|c| c.0 == module.entry.0).expect("the entry is invocable").1;
+        let others = b.create_block();
+        let is_entry = b.ins().icmp_imm_u(IntCC::Equal, func, i64::from(module.entry.0));
+        b.ins().brif(is_entry, entry_case, &[], others, &[]);
+        b.switch_to_block(others);
+        let mut sw = Switch::new();
+        for &(f, blk) in &cases {
+            if f != module.entry.0 {
+                sw.set_entry(u128::from(f), blk);
+            }
+        }
+        sw.emit(&mut b, func, bad);
+
+        for &(f, blk) in &cases {
+            b.switch_to_block(blk);
+            let callee = &module.functions[f as usize];
+            let mut args = vec![vmctx];
+            for (i, &t) in callee.sig.params.iter().enumerate() {
+                let ty = lanes(t)[0];
+                args.push(b.ins().load(ty, flags, values, (i * 8) as i32));
+            }
+            let fref = import_callee(&mut b, module, FuncId(f), call_conv);
+            let call = b.ins().call(fref, &args);
+            let rets = b.inst_results(call).to_vec();
+            let stored: Vec<(usize, Value)> = {
+                let mut out = Vec::new();
+                let mut lane = 1;
+                for (i, &t) in callee.sig.results.iter().enumerate() {
+                    if t != Type::W256 {
+                        out.push((i, rets[lane]));
+                    }
+                    lane += lanes(t).len();
+                }
+                out
+            };
+            if stored.is_empty() {
+                b.ins().brif(rets[0], stop, &[BlockArg::Value(rets[0])], done, &[]);
+                continue;
+            }
+            let returned = b.create_block();
+            b.ins().brif(rets[0], stop, &[BlockArg::Value(rets[0])], returned, &[]);
+            b.switch_to_block(returned);
+            let store = b.create_block();
+            b.ins().brif(values, store, &[], done, &[]);
+            b.switch_to_block(store);
+            for (i, v) in stored {
+                let x = match b.func.dfg.value_type(v) {
+                    F32 => {
+                        let bits = b.ins().bitcast(I32, MemFlagsData::new(), v);
+                        b.ins().uextend(I64, bits)
+                    }
+                    I32 => b.ins().uextend(I64, v),
+                    _ => v,
+                };
+                b.ins().store(flags, x, values, (i * 8) as i32);
+            }
+            b.ins().jump(done, &[]);
+        }
+
+        b.switch_to_block(bad);
+        let s = b.ins().iconst(I32, i64::from(trap_status(TrapCode::HostError)));
+        b.ins().return_(&[s]);
+        b.switch_to_block(stop);
+        let s = b.block_params(stop)[0];
+        b.ins().return_(&[s]);
+        b.switch_to_block(done);
+        let s = b.ins().iconst(I32, i64::from(abi::STATUS_OK));
+        b.ins().return_(&[s]);
         b.seal_all_blocks();
         b.finalize(isa.frontend_config());
     }
     Ok(clif)
+}
+
+/// Builds dispatcher `k` of `module` (see the module docs): checks and counts the call depth like a direct
+/// call, then calls function `func` directly if it has the dispatcher's signature, returning its status
+/// and results; any other `func` returns the `host_error` trap status.
+pub fn dispatcher(
+    module: &Module,
+    dispatchers: &Dispatchers,
+    k: usize,
+    isa: &dyn TargetIsa,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<ir::Function, CompileError> {
+    check_isa(isa)?;
+    if k >= dispatchers.len() {
+        return Err(CompileError::InvalidIr(format!("no dispatcher {k}")));
+    }
+    let sig = module
+        .types
+        .get(dispatchers.type_of(k) as usize)
+        .ok_or_else(|| CompileError::InvalidIr(format!("dispatcher {k}: no type {}", dispatchers.type_of(k))))?;
+    let call_conv = isa.default_call_conv();
+    let mut clif = ir::Function::with_name_signature(
+        UserFuncName::user(0, Dispatchers::func_index(module.functions.len(), k)),
+        dispatcher_signature(sig, call_conv),
+    );
+    {
+        let mut b = FunctionBuilder::new(&mut clif, fctx);
+        let flags = MemFlagsData::trusted();
+        let block = b.create_block();
+        b.append_block_params_for_function_params(block);
+        b.switch_to_block(block);
+        let params = b.block_params(block).to_vec();
+        let (vmctx, func) = (params[0], params[1]);
+
+        // The depth limit, exactly as at a direct call.
+        let depth = b.ins().load(I64, flags, vmctx, ctx::CALL_DEPTH);
+        let max = b.ins().load(I64, flags, vmctx, ctx::MAX_CALL_DEPTH);
+        let exhausted = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, depth, max);
+        let deep = b.create_block();
+        b.set_cold_block(deep);
+        let go = b.create_block();
+        b.ins().brif(exhausted, deep, &[], go, &[]);
+        b.switch_to_block(go);
+        let deeper = b.ins().iadd_imm_s(depth, 1);
+        b.ins().store(flags, deeper, vmctx, ctx::CALL_DEPTH);
+
+        let bad = b.create_block();
+        b.set_cold_block(bad);
+        let join = b.create_block();
+        b.append_block_param(join, I32);
+        for &t in &sig.results {
+            for &l in lanes(t) {
+                b.append_block_param(join, l);
+            }
+        }
+        let cases: Vec<(u32, ir::Block)> = dispatchers.targets(k).iter().map(|&f| (f, b.create_block())).collect();
+        let mut sw = Switch::new();
+        for &(f, blk) in &cases {
+            sw.set_entry(u128::from(f), blk);
+        }
+        sw.emit(&mut b, func, bad);
+        for &(f, blk) in &cases {
+            b.switch_to_block(blk);
+            let fref = import_callee(&mut b, module, FuncId(f), call_conv);
+            let mut args = vec![vmctx];
+            args.extend_from_slice(&params[2..]);
+            let call = b.ins().call(fref, &args);
+            let rets: Vec<BlockArg> = b.inst_results(call).iter().map(|&v| BlockArg::Value(v)).collect();
+            b.ins().jump(join, &rets);
+        }
+
+        b.switch_to_block(join);
+        b.ins().store(flags, depth, vmctx, ctx::CALL_DEPTH);
+        let rets = b.block_params(join).to_vec();
+        b.ins().return_(&rets);
+
+        // Impossible after `call_indirect_target`'s check.
+        b.switch_to_block(bad);
+        b.ins().store(flags, depth, vmctx, ctx::CALL_DEPTH);
+        let mut rets = vec![b.ins().iconst(I32, i64::from(trap_status(TrapCode::HostError)))];
+        rets.extend(zero_values(&mut b, &sig.results));
+        b.ins().return_(&rets);
+
+        b.switch_to_block(deep);
+        let mut rets = vec![b.ins().iconst(I32, i64::from(trap_status(TrapCode::CallStackExhausted)))];
+        rets.extend(zero_values(&mut b, &sig.results));
+        b.ins().return_(&rets);
+
+        b.seal_all_blocks();
+        b.finalize(isa.frontend_config());
+    }
+    Ok(clif)
+}
+
+/// Zeros of the Cranelift types of `types` (the results returned with a stopping status).
+fn zero_values(b: &mut FunctionBuilder<'_>, types: &[Type]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for &t in types {
+        for &l in lanes(t) {
+            out.push(match l {
+                F32 => b.ins().f32const(Ieee32::with_bits(0)),
+                F64 => b.ins().f64const(Ieee64::with_bits(0)),
+                _ => b.ins().iconst(l, 0),
+            });
+        }
+    }
+    out
+}
+
+fn import_dispatcher(
+    b: &mut FunctionBuilder<'_>,
+    module: &Module,
+    dispatchers: &Dispatchers,
+    k: u32,
+    call_conv: CallConv,
+) -> FuncRef {
+    let sig = dispatcher_signature(&module.types[dispatchers.type_of(k as usize) as usize], call_conv);
+    let sigref = b.import_signature(sig);
+    let index = Dispatchers::func_index(module.functions.len(), k as usize);
+    let name = b.func.declare_imported_user_function(UserExternalName { namespace: 0, index });
+    b.import_function(ExtFuncData {
+        name: ExternalName::user(name),
+        signature: sigref,
+        colocated: true,
+        patchable: false,
+    })
 }
 
 fn import_callee(b: &mut FunctionBuilder<'_>, module: &Module, f: FuncId, call_conv: CallConv) -> FuncRef {
@@ -222,6 +553,19 @@ enum HelperSig {
     Halt,
     WordBinary,
     WordTernary,
+    MemGrow,
+    MemFill,
+    MemInit,
+    DataDrop,
+    TableGet,
+    TableSet,
+    TableSize,
+    TableGrow,
+    TableFill,
+    TableCopy,
+    TableInit,
+    ElemDrop,
+    CallIndirectTarget,
 }
 
 /// Memory flags of the different kinds of accesses; each kind has its own alias region, because they are
@@ -239,11 +583,14 @@ struct Flags {
     stack: MemFlagsData,
     /// The scratch area in the native frame.
     scratch: MemFlagsData,
+    /// The module's globals (8-aligned slots, inside the table `ctx.globals` points to).
+    globals: MemFlagsData,
 }
 
 struct Translator<'m, 'b> {
     b: FunctionBuilder<'b>,
     module: &'m Module,
+    dispatchers: &'m Dispatchers,
     func: &'m zvm_ir::Function,
     call_conv: CallConv,
     vmctx: Value,
@@ -260,26 +607,40 @@ struct Translator<'m, 'b> {
     scratch: Option<StackSlot>,
     sigs: HashMap<HelperSig, SigRef>,
     callees: HashMap<FuncId, FuncRef>,
+    /// Dispatchers imported so far, by number.
+    dispatcher_refs: HashMap<u32, FuncRef>,
     flags: Flags,
+    /// `ceil`/`floor`/`trunc`/`nearest` are single instructions (see [`has_native_rounding`]).
+    native_rounding: bool,
 }
 
 impl<'m, 'b> Translator<'m, 'b> {
-    fn new(b: FunctionBuilder<'b>, module: &'m Module, func: &'m zvm_ir::Function, call_conv: CallConv) -> Self {
+    fn new(
+        b: FunctionBuilder<'b>,
+        module: &'m Module,
+        dispatchers: &'m Dispatchers,
+        func: &'m zvm_ir::Function,
+        call_conv: CallConv,
+        native_rounding: bool,
+    ) -> Self {
         let mut region = |id: u32, name: &'static str| {
             Some(b.func.dfg.alias_regions.insert(AliasRegionData { user_id: id, description: name.into() }))
         };
         let (r_ctx, r_heap, r_stack) = (region(1, "vmctx"), region(2, "memory"), region(3, "operand stack"));
+        let r_globals = region(4, "globals");
         let flags = Flags {
             ctx: MemFlagsData::trusted().with_alias_region(r_ctx),
             fixed: MemFlagsData::trusted().with_readonly().with_can_move(),
             heap: MemFlagsData::new().with_notrap().with_endianness(Endianness::Little).with_alias_region(r_heap),
             stack: MemFlagsData::trusted().with_alias_region(r_stack),
             scratch: MemFlagsData::trusted(),
+            globals: MemFlagsData::trusted().with_alias_region(r_globals),
         };
         let placeholder = Value::from_u32(0);
         Self {
             b,
             module,
+            dispatchers,
             func,
             call_conv,
             vmctx: placeholder,
@@ -300,7 +661,9 @@ impl<'m, 'b> Translator<'m, 'b> {
             scratch: None,
             sigs: HashMap::new(),
             callees: HashMap::new(),
+            dispatcher_refs: HashMap::new(),
             flags,
+            native_rounding,
         }
     }
 
@@ -557,7 +920,8 @@ impl<'m, 'b> Translator<'m, 'b> {
     // ---- context and helpers -------------------------------------------------------------------------
 
     fn ctx_load(&mut self, offset: i32) -> Value {
-        let fixed = matches!(offset, ctx::STACK_BASE | ctx::STACK_CAP | ctx::MAX_CALL_DEPTH | ctx::HELPERS);
+        let fixed =
+            matches!(offset, ctx::STACK_BASE | ctx::STACK_CAP | ctx::MAX_CALL_DEPTH | ctx::GLOBALS | ctx::HELPERS);
         let flags = if fixed { self.flags.fixed } else { self.flags.ctx };
         self.b.ins().load(I64, flags, self.vmctx, offset)
     }
@@ -584,6 +948,16 @@ impl<'m, 'b> Translator<'m, 'b> {
             HelperSig::Halt => (vec![p, u, p, p], status),
             HelperSig::WordBinary => (vec![u, p, p, p], vec![]),
             HelperSig::WordTernary => (vec![u, p, p, p, p], vec![]),
+            HelperSig::MemGrow => (vec![p, p], vec![AbiParam::new(I64)]),
+            HelperSig::MemFill => (vec![p, p, u, p], status),
+            HelperSig::MemInit => (vec![p, u, p, p, p], status),
+            HelperSig::DataDrop => (vec![p, u], vec![]),
+            HelperSig::TableGet | HelperSig::TableSet => (vec![p, u, p, p], status),
+            HelperSig::TableSize => (vec![p, u, p], status),
+            HelperSig::TableGrow | HelperSig::TableFill => (vec![p, u, p, p, p], status),
+            HelperSig::TableCopy | HelperSig::TableInit => (vec![p, u, u, p, p, p], status),
+            HelperSig::ElemDrop => (vec![p, u], vec![]),
+            HelperSig::CallIndirectTarget => (vec![p, u, u, p, p], status),
         };
         let mut sig = ir::Signature::new(self.call_conv);
         sig.params = params;
@@ -606,6 +980,21 @@ impl<'m, 'b> Translator<'m, 'b> {
     fn call_helper_checked(&mut self, offset: i32, which: HelperSig, args: &[Value]) {
         let status = self.call_helper(offset, which, args)[0];
         self.exit_unless_ok(status);
+    }
+
+    /// Calls a helper whose last parameter is where it writes its value, stops unless it returns OK, and
+    /// loads the value (of type `ty`).
+    fn call_helper_out(&mut self, offset: i32, which: HelperSig, args: &[Value], ty: ir::Type) -> Value {
+        let out = self.scratch_addr(OUT_WORD);
+        let mut args = args.to_vec();
+        args.push(out);
+        self.call_helper_checked(offset, which, &args);
+        self.b.ins().load(ty, self.flags.scratch, out, 0)
+    }
+
+    /// A `u32` immediate (table, segment and type indices) as an `i32`.
+    fn u32_const(&mut self, x: u32) -> Value {
+        self.b.ins().iconst(I32, i64::from(x))
     }
 
     fn scratch_slot(&mut self) -> StackSlot {
@@ -862,16 +1251,120 @@ impl<'m, 'b> Translator<'m, 'b> {
                 self.b.ins().jump(exit, &[BlockArg::Value(status)]);
             }
             Op::Trap { code } => self.exit_with(trap_status(*code)),
-            Op::FUnary { .. }
-            | Op::FBinary { .. }
-            | Op::MemGrow { .. }
-            | Op::MemFill { .. }
-            | Op::MemInit { .. }
-            | Op::DataDrop { .. }
-            | Op::GlobalGet { .. }
-            | Op::GlobalSet { .. } => return unsupported(format!("{op:?}")),
+            Op::TableGet { table, arg } => {
+                let index = self.i64_arg(*arg)?;
+                let t = self.u32_const(*table);
+                let v = self.call_helper_out(helper::TABLE_GET, HelperSig::TableGet, &[self.vmctx, t, index], I64);
+                self.define(inst, 0, Val::One(v))?;
+            }
+            Op::TableSet { table, args } => {
+                let (index, value) = (self.i64_arg(args[0])?, self.i64_arg(args[1])?);
+                let t = self.u32_const(*table);
+                self.call_helper_checked(helper::TABLE_SET, HelperSig::TableSet, &[self.vmctx, t, index, value]);
+            }
+            Op::TableSize { table } => {
+                // Reading the size has no effect: skip it if nothing uses the value (as the interpreter does).
+                let result = self.func.inst(inst).results[0];
+                if self.used[result.index()] {
+                    let t = self.u32_const(*table);
+                    let v = self.call_helper_out(helper::TABLE_SIZE, HelperSig::TableSize, &[self.vmctx, t], I64);
+                    self.define(inst, 0, Val::One(v))?;
+                }
+            }
+            Op::TableGrow { table, args } => {
+                let (value, delta) = (self.i64_arg(args[0])?, self.i64_arg(args[1])?);
+                let t = self.u32_const(*table);
+                let v =
+                    self.call_helper_out(helper::TABLE_GROW, HelperSig::TableGrow, &[self.vmctx, t, value, delta], I64);
+                self.define(inst, 0, Val::One(v))?;
+            }
+            Op::TableFill { table, args } => {
+                let a = [self.i64_arg(args[0])?, self.i64_arg(args[1])?, self.i64_arg(args[2])?];
+                let t = self.u32_const(*table);
+                self.call_helper_checked(helper::TABLE_FILL, HelperSig::TableFill, &[self.vmctx, t, a[0], a[1], a[2]]);
+            }
+            Op::TableCopy { dst, src, args } => {
+                let a = [self.i64_arg(args[0])?, self.i64_arg(args[1])?, self.i64_arg(args[2])?];
+                let (d, s) = (self.u32_const(*dst), self.u32_const(*src));
+                self.call_helper_checked(
+                    helper::TABLE_COPY,
+                    HelperSig::TableCopy,
+                    &[self.vmctx, d, s, a[0], a[1], a[2]],
+                );
+            }
+            Op::TableInit { table, seg, args } => {
+                let a = [self.i64_arg(args[0])?, self.i64_arg(args[1])?, self.i64_arg(args[2])?];
+                let (t, seg) = (self.u32_const(*table), self.u32_const(*seg));
+                self.call_helper_checked(
+                    helper::TABLE_INIT,
+                    HelperSig::TableInit,
+                    &[self.vmctx, t, seg, a[0], a[1], a[2]],
+                );
+            }
+            Op::ElemDrop { seg } => {
+                let seg = self.u32_const(*seg);
+                self.call_helper(helper::ELEM_DROP, HelperSig::ElemDrop, &[self.vmctx, seg]);
+            }
+            Op::CallIndirect { ty, table, args } => self.call_indirect(inst, *ty, *table, args)?,
+
+            Op::FUnary { op, arg } => {
+                let v = self.float_unary(*op, *arg)?;
+                self.define(inst, 0, Val::One(v))?;
+            }
+            Op::FBinary { op, args } => {
+                let v = self.float_binary(*op, args[0], args[1])?;
+                self.define(inst, 0, Val::One(v))?;
+            }
+
+            Op::MemGrow { arg } => {
+                let pages = self.i64_arg(*arg)?;
+                // Memory may move: every later access re-reads `mem_base`/`mem_len` from the context.
+                let old = self.call_helper(helper::MEM_GROW, HelperSig::MemGrow, &[self.vmctx, pages])[0];
+                self.define(inst, 0, Val::One(old))?;
+            }
+            Op::MemFill { args } => {
+                let dst = self.i64_arg(args[0])?;
+                let byte = self.scalar(args[1])?;
+                let len = self.i64_arg(args[2])?;
+                self.call_helper_checked(helper::MEM_FILL, HelperSig::MemFill, &[self.vmctx, dst, byte, len]);
+            }
+            Op::MemInit { seg, args } => {
+                let a = [self.i64_arg(args[0])?, self.i64_arg(args[1])?, self.i64_arg(args[2])?];
+                let seg = self.b.ins().iconst(I32, i64::from(*seg));
+                self.call_helper_checked(helper::MEM_INIT, HelperSig::MemInit, &[self.vmctx, seg, a[0], a[1], a[2]]);
+            }
+            Op::DataDrop { seg } => {
+                let seg = self.b.ins().iconst(I32, i64::from(*seg));
+                self.call_helper(helper::DATA_DROP, HelperSig::DataDrop, &[self.vmctx, seg]);
+            }
+
+            Op::GlobalGet { index } => {
+                let (p, ty) = self.global(*index)?;
+                let v = self.b.ins().load(ty, self.flags.globals, p, 0);
+                self.define(inst, 0, Val::One(v))?;
+            }
+            Op::GlobalSet { index, value } => {
+                let (p, ty) = self.global(*index)?;
+                let v = self.scalar(*value)?;
+                if self.b.func.dfg.value_type(v) != ty {
+                    return Err(CompileError::InvalidIr(format!("global.set {index} of a {}", self.ty(*value))));
+                }
+                self.b.ins().store(self.flags.globals, v, p, 0);
+            }
         }
         Ok(())
+    }
+
+    /// The address and Cranelift type of global `index`: slot `index` of `ctx.globals`, of which an
+    /// `i32`/`f32` occupies the low 4 bytes (little-endian targets only).
+    fn global(&mut self, index: u32) -> Result<(Value, ir::Type), CompileError> {
+        let ty = match self.module.globals.get(index as usize) {
+            Some(&t) if t != Type::W256 => lanes(t)[0],
+            Some(_) => return Err(CompileError::InvalidIr(format!("global {index} is a w256"))),
+            None => return Err(CompileError::InvalidIr(format!("global {index} does not exist"))),
+        };
+        let table = self.ctx_load(ctx::GLOBALS);
+        Ok((self.b.ins().iadd_imm_s(table, i64::from(index) * 8), ty))
     }
 
     fn data_src(&mut self, src: DataSrc) -> Value {
@@ -1101,6 +1594,11 @@ impl<'m, 'b> Translator<'m, 'b> {
     fn convert(&mut self, op: ConvOp, to: Type, arg: zvm_ir::Value) -> Result<Val, CompileError> {
         let from = self.ty(arg);
         let v = self.val(arg)?;
+        if let Val::One(x) = v {
+            if let Some(r) = self.float_convert(op, from, to, x) {
+                return Ok(Val::One(r?));
+            }
+        }
         let b = &mut self.b;
         let bad = || unsupported(format!("{op:?} from {from} to {to}"));
         Ok(match (op, from, to, v) {
@@ -1130,6 +1628,260 @@ impl<'m, 'b> Translator<'m, 'b> {
             (ConvOp::Trunc, Type::W256, Type::I32, Val::Word(w)) => Val::One(b.ins().ireduce(I32, w[0])),
             _ => return bad(),
         })
+    }
+
+    // ---- floats --------------------------------------------------------------------------------------
+
+    /// A float operand.
+    fn float(&self, v: zvm_ir::Value) -> Result<Value, CompileError> {
+        if !self.ty(v).is_float() {
+            return Err(CompileError::InvalidIr(format!("{v}: expected a float, found {}", self.ty(v))));
+        }
+        self.scalar(v)
+    }
+
+    /// The integer type of a float's bits, and its sign bit.
+    fn bits_type(fty: ir::Type) -> (ir::Type, u64) {
+        if fty == F32 {
+            (I32, 1 << 31)
+        } else {
+            (I64, 1 << 63)
+        }
+    }
+
+    fn float_const(&mut self, fty: ir::Type, x: f64) -> Value {
+        if fty == F32 {
+            self.b.ins().f32const(Ieee32::with_bits((x as f32).to_bits()))
+        } else {
+            self.b.ins().f64const(Ieee64::with_bits(x.to_bits()))
+        }
+    }
+
+    /// `x` unless it is a NaN, else the canonical NaN of its type (what every arithmetic result is).
+    fn canonicalize(&mut self, x: Value) -> Value {
+        let fty = self.b.func.dfg.value_type(x);
+        let nan = if fty == F32 {
+            self.b.ins().f32const(Ieee32::with_bits(CANONICAL_NAN_F32))
+        } else {
+            self.b.ins().f64const(Ieee64::with_bits(CANONICAL_NAN_F64))
+        };
+        let is_nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
+        self.b.ins().select(is_nan, nan, x)
+    }
+
+    /// Applies `f` to the bits of `x` (sign manipulations are done on integers, so NaN payloads are kept
+    /// whatever the hardware's float instructions do to them).
+    fn on_bits(&mut self, x: Value, f: impl FnOnce(&mut Self, Value, ir::Type, u64) -> Value) -> Value {
+        let fty = self.b.func.dfg.value_type(x);
+        let (ity, sign) = Self::bits_type(fty);
+        let bits = self.b.ins().bitcast(ity, MemFlagsData::new(), x);
+        let r = f(self, bits, ity, sign);
+        self.b.ins().bitcast(fty, MemFlagsData::new(), r)
+    }
+
+    fn fabs(&mut self, x: Value) -> Value {
+        self.on_bits(x, |t, bits, ity, sign| {
+            let mask = t.int_const(ity, !sign);
+            t.b.ins().band(bits, mask)
+        })
+    }
+
+    /// `x` with the sign of `y`.
+    fn fcopysign(&mut self, x: Value, y: Value) -> Value {
+        let fty = self.b.func.dfg.value_type(y);
+        let (ity, _) = Self::bits_type(fty);
+        let ybits = self.b.ins().bitcast(ity, MemFlagsData::new(), y);
+        self.on_bits(x, |t, bits, ity, sign| {
+            let magnitude = t.int_const(ity, !sign);
+            let sign = t.int_const(ity, sign);
+            let m = t.b.ins().band(bits, magnitude);
+            let s = t.b.ins().band(ybits, sign);
+            t.b.ins().bor(m, s)
+        })
+    }
+
+    /// Rounds `x` to an integral value (`op` is ceil, floor, trunc or nearest). NaN results are left for
+    /// the caller to canonicalize.
+    fn round(&mut self, op: FUnOp, x: Value) -> Value {
+        if self.native_rounding {
+            let b = &mut self.b;
+            return match op {
+                FUnOp::Ceil => b.ins().ceil(x),
+                FUnOp::Floor => b.ins().floor(x),
+                FUnOp::Trunc => b.ins().trunc(x),
+                _ => b.ins().nearest(x),
+            };
+        }
+        // Without rounding instructions: a magnitude of at least 2^mantissa bits (23 for f32, 52 for f64) is
+        // already integral, as are infinities (NaNs fail the comparison and stay NaNs); below it the value
+        // fits an integer exactly. Rounding never changes the sign (a zero result keeps the operand's), so
+        // the result takes the operand's sign at the end.
+        let fty = self.b.func.dfg.value_type(x);
+        let big = self.float_const(fty, if fty == F32 { 8_388_608.0 } else { 4_503_599_627_370_496.0 });
+        let abs = self.fabs(x);
+        let small = self.b.ins().fcmp(FloatCC::LessThan, abs, big);
+        let r = if op == FUnOp::Nearest {
+            // In [2^m, 2^(m+1)) floats are the integers: the addition rounds to nearest, ties to even.
+            let t = self.b.ins().fadd(abs, big);
+            self.b.ins().fsub(t, big)
+        } else {
+            let i = self.b.ins().fcvt_to_sint_sat(I64, x);
+            let t = self.b.ins().fcvt_from_sint(fty, i);
+            let one = self.float_const(fty, 1.0);
+            match op {
+                FUnOp::Floor => {
+                    let above = self.b.ins().fcmp(FloatCC::GreaterThan, t, x);
+                    let down = self.b.ins().fsub(t, one);
+                    self.b.ins().select(above, down, t)
+                }
+                FUnOp::Ceil => {
+                    let below = self.b.ins().fcmp(FloatCC::LessThan, t, x);
+                    let up = self.b.ins().fadd(t, one);
+                    self.b.ins().select(below, up, t)
+                }
+                _ => t,
+            }
+        };
+        let r = self.fcopysign(r, x);
+        self.b.ins().select(small, r, x)
+    }
+
+    fn float_unary(&mut self, op: FUnOp, arg: zvm_ir::Value) -> Result<Value, CompileError> {
+        let x = self.float(arg)?;
+        Ok(match op {
+            FUnOp::Abs => self.fabs(x),
+            FUnOp::Neg => self.on_bits(x, |t, bits, ity, sign| {
+                let s = t.int_const(ity, sign);
+                t.b.ins().bxor(bits, s)
+            }),
+            FUnOp::Sqrt => {
+                let r = self.b.ins().sqrt(x);
+                self.canonicalize(r)
+            }
+            FUnOp::Ceil | FUnOp::Floor | FUnOp::Trunc | FUnOp::Nearest => {
+                let r = self.round(op, x);
+                self.canonicalize(r)
+            }
+        })
+    }
+
+    fn float_binary(&mut self, op: FBinOp, x: zvm_ir::Value, y: zvm_ir::Value) -> Result<Value, CompileError> {
+        let (a, c) = (self.float(x)?, self.float(y)?);
+        if self.ty(x) != self.ty(y) {
+            return Err(CompileError::InvalidIr(format!("{op:?} of a {} and a {}", self.ty(x), self.ty(y))));
+        }
+        let cmp = |t: &mut Self, cc: FloatCC| {
+            let f = t.b.ins().fcmp(cc, a, c);
+            t.b.ins().uextend(I32, f)
+        };
+        let b = &mut self.b;
+        let r = match op {
+            FBinOp::Add => b.ins().fadd(a, c),
+            FBinOp::Sub => b.ins().fsub(a, c),
+            FBinOp::Mul => b.ins().fmul(a, c),
+            FBinOp::Div => b.ins().fdiv(a, c),
+            // WebAssembly's min/max (-0 below +0, NaN if either is); the NaN is canonicalized below.
+            FBinOp::Min => b.ins().fmin(a, c),
+            FBinOp::Max => b.ins().fmax(a, c),
+            FBinOp::Copysign => return Ok(self.fcopysign(a, c)),
+            // Ordered comparisons (false with a NaN), except `ne`, which is true with a NaN.
+            FBinOp::Eq => return Ok(cmp(self, FloatCC::Equal)),
+            FBinOp::Ne => return Ok(cmp(self, FloatCC::NotEqual)),
+            FBinOp::Lt => return Ok(cmp(self, FloatCC::LessThan)),
+            FBinOp::Gt => return Ok(cmp(self, FloatCC::GreaterThan)),
+            FBinOp::Le => return Ok(cmp(self, FloatCC::LessThanOrEqual)),
+            FBinOp::Ge => return Ok(cmp(self, FloatCC::GreaterThanOrEqual)),
+        };
+        Ok(self.canonicalize(r))
+    }
+
+    /// `ftos`/`ftou` (trapping) and their saturating forms, to `to` (`i32`/`i64`).
+    fn float_to_int(&mut self, op: ConvOp, to: Type, x: Value) -> Value {
+        let ity = if to == Type::I32 { I32 } else { I64 };
+        let signed = matches!(op, ConvOp::FToS | ConvOp::FToSSat);
+        if matches!(op, ConvOp::FToS | ConvOp::FToU) {
+            // Explicit checks, never a hardware trap: NaN, then whether the value truncated toward zero is
+            // in [-2^(n-1), 2^(n-1)) (signed) or [0, 2^n) (unsigned), compared on the untruncated value.
+            let is_nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
+            self.exit_if(is_nan, trap_status(TrapCode::BadConversion));
+            let fty = self.b.func.dfg.value_type(x);
+            let n = ity.bits() as i32;
+            let (low_cc, low) = if !signed {
+                // Truncates to 0 down to -1 (exclusive).
+                (FloatCC::LessThanOrEqual, -1.0)
+            } else if fty == F64 && n == 32 {
+                // -2^31 - 1 is exact in f64: everything above it truncates to at least -2^31.
+                (FloatCC::LessThanOrEqual, -(2f64.powi(n - 1)) - 1.0)
+            } else {
+                // No float between -2^(n-1) - 1 and -2^(n-1) (f32; f64 for 64 bits).
+                (FloatCC::LessThan, -(2f64.powi(n - 1)))
+            };
+            let high = if signed { 2f64.powi(n - 1) } else { 2f64.powi(n) };
+            let low = self.float_const(fty, low);
+            let high = self.float_const(fty, high);
+            let under = self.b.ins().fcmp(low_cc, x, low);
+            let over = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, high);
+            let out = self.b.ins().bor(under, over);
+            self.exit_if(out, trap_status(TrapCode::IntegerOverflow));
+        }
+        // In range (or saturating): the saturating conversion never traps and truncates toward zero.
+        if signed {
+            self.b.ins().fcvt_to_sint_sat(ity, x)
+        } else {
+            self.b.ins().fcvt_to_uint_sat(ity, x)
+        }
+    }
+
+    /// The float conversions (`ftos` .. `bitcast`); `None` for the integer ones.
+    fn float_convert(&mut self, op: ConvOp, from: Type, to: Type, x: Value) -> Option<Result<Value, CompileError>> {
+        let bad = || Some(unsupported(format!("{op:?} from {from} to {to}")));
+        let int = |t: Type| matches!(t, Type::I32 | Type::I64);
+        Some(Ok(match op {
+            ConvOp::FToS | ConvOp::FToU | ConvOp::FToSSat | ConvOp::FToUSat => {
+                if !from.is_float() || !int(to) {
+                    return bad();
+                }
+                self.float_to_int(op, to, x)
+            }
+            ConvOp::SToF | ConvOp::UToF => {
+                if !int(from) || !to.is_float() {
+                    return bad();
+                }
+                // Rounds to nearest, ties to even (a single correctly rounded conversion on both
+                // architectures, also from u64 on x86_64).
+                let fty = lanes(to)[0];
+                if op == ConvOp::SToF {
+                    self.b.ins().fcvt_from_sint(fty, x)
+                } else {
+                    self.b.ins().fcvt_from_uint(fty, x)
+                }
+            }
+            ConvOp::FPromote => {
+                if (from, to) != (Type::F32, Type::F64) {
+                    return bad();
+                }
+                let r = self.b.ins().fpromote(F64, x);
+                self.canonicalize(r)
+            }
+            ConvOp::FDemote => {
+                if (from, to) != (Type::F64, Type::F32) {
+                    return bad();
+                }
+                let r = self.b.ins().fdemote(F32, x);
+                self.canonicalize(r)
+            }
+            ConvOp::Bitcast => {
+                if from == Type::W256
+                    || to == Type::W256
+                    || from.bytes() != to.bytes()
+                    || from.is_float() == to.is_float()
+                {
+                    return bad();
+                }
+                self.b.ins().bitcast(lanes(to)[0], MemFlagsData::new(), x)
+            }
+            ConvOp::Zext | ConvOp::Sext | ConvOp::Trunc | ConvOp::SatU64 => return None,
+        }))
     }
 
     // ---- memory --------------------------------------------------------------------------------------
@@ -1401,6 +2153,50 @@ impl<'m, 'b> Translator<'m, 'b> {
         self.exit_unless_ok(rets[0]);
         let mut i = 1;
         for (n, &t) in target.sig.results.iter().enumerate() {
+            let k = lanes(t).len();
+            let v = Self::val_from_lanes(t, &rets[i..i + k]);
+            self.define(inst, n, v)?;
+            i += k;
+        }
+        Ok(())
+    }
+
+    /// `call_indirect TY TABLE index(args...)`: the checked callee from the runtime, then the dispatcher of
+    /// the type's signature (which checks the depth and calls the callee directly).
+    fn call_indirect(&mut self, inst: Inst, ty: u32, table: u32, args: &[zvm_ir::Value]) -> Result<(), CompileError> {
+        let module = self.module;
+        let sig = module.types.get(ty as usize).ok_or_else(|| CompileError::InvalidIr(format!("no type {ty}")))?;
+        let k = self
+            .dispatchers
+            .of_type(ty)
+            .ok_or_else(|| CompileError::InvalidIr(format!("no dispatcher for type {ty}")))?;
+        let (&index, rest) =
+            args.split_first().ok_or_else(|| CompileError::InvalidIr("call_indirect needs the table index".into()))?;
+        let index = self.i64_arg(index)?;
+        let (tyc, t) = (self.u32_const(ty), self.u32_const(table));
+        let func = self.call_helper_out(
+            helper::CALL_INDIRECT_TARGET,
+            HelperSig::CallIndirectTarget,
+            &[self.vmctx, tyc, t, index],
+            I32,
+        );
+        let fref = match self.dispatcher_refs.get(&k) {
+            Some(&f) => f,
+            None => {
+                let f = import_dispatcher(&mut self.b, module, self.dispatchers, k, self.call_conv);
+                self.dispatcher_refs.insert(k, f);
+                f
+            }
+        };
+        let mut cargs = vec![self.vmctx, func];
+        for &a in rest {
+            cargs.extend(self.val(a)?.lanes());
+        }
+        let call = self.b.ins().call(fref, &cargs);
+        let rets = self.b.inst_results(call).to_vec();
+        self.exit_unless_ok(rets[0]);
+        let mut i = 1;
+        for (n, &t) in sig.results.iter().enumerate() {
             let k = lanes(t).len();
             let v = Self::val_from_lanes(t, &rets[i..i + k]);
             self.define(inst, n, v)?;

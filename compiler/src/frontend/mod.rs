@@ -2,4 +2,5 @@
 //! anything about Cranelift or the interpreter.
 pub mod evm;
 pub mod stack;
+pub mod wasm;
 pub mod zvm;

@@ -5,7 +5,9 @@
 use super::lexer::{lex, Pos, Tok, Token};
 use super::{binop_name, convop_from_name, datasrc_from_name, hash_from_name, ternop_name, unop_name, ParseError};
 use crate::entities::{Block, FuncId, Inst, Value};
-use crate::function::{BlockData, Function, InstData, MemoryPlan, Module, Signature, ValueData, ValueDef};
+use crate::function::{
+    BlockData, Function, InstData, MemoryPlan, Module, ModuleTypes, Signature, TablePlan, ValueData, ValueDef,
+};
 use crate::instructions::{
     BinOp, BlockCall, ConvOp, DataSrc, FBinOp, FUnOp, HaltKind, HostFn, MemAccess, Op, TernOp, TrapCode, UnOp,
 };
@@ -22,6 +24,9 @@ pub fn parse(src: &str) -> Result<Module> {
     let mut memory: Option<MemoryPlan> = None;
     let mut globals = Vec::new();
     let mut data = Vec::new();
+    let mut tables = Vec::new();
+    let mut elems = Vec::new();
+    let mut types = Vec::new();
     let mut asts = Vec::new();
     loop {
         p.skip_newlines();
@@ -52,6 +57,40 @@ pub fn parse(src: &str) -> Result<Module> {
                 globals.push(p.ty()?);
                 p.end_of_line()?;
             }
+            Tok::Word(w) if w == "table" => {
+                let min = p.u64("minimum size")?;
+                let max = if p.eat(&Tok::Comma) { Some(p.u64("maximum size")?) } else { None };
+                p.end_of_line()?;
+                tables.push(TablePlan { min, max });
+            }
+            Tok::Word(w) if w == "elem" => {
+                p.expect(&Tok::LBracket)?;
+                let mut refs = Vec::new();
+                if !p.eat(&Tok::RBracket) {
+                    loop {
+                        refs.push(p.u64("a reference")?);
+                        if !p.eat(&Tok::Comma) {
+                            break;
+                        }
+                    }
+                    p.expect(&Tok::RBracket)?;
+                }
+                p.end_of_line()?;
+                elems.push(refs);
+            }
+            Tok::Word(w) if w == "type" => {
+                p.expect(&Tok::LParen)?;
+                let params = if p.eat(&Tok::RParen) {
+                    Vec::new()
+                } else {
+                    let t = p.type_list()?;
+                    p.expect(&Tok::RParen)?;
+                    t
+                };
+                let results = if p.eat(&Tok::Arrow) { p.type_list()? } else { Vec::new() };
+                p.end_of_line()?;
+                types.push(Signature { params, results });
+            }
             Tok::Word(w) if w == "data" => {
                 let (n, npos) = p.number("a data segment (`0x` and hex bytes)")?;
                 data.push(parse_bytes(&n).ok_or_else(|| npos.error(format!("invalid data segment `{n}`")))?);
@@ -60,7 +99,7 @@ pub fn parse(src: &str) -> Result<Module> {
             Tok::Word(w) if w == "function" => asts.push(p.function(tok.pos)?),
             other => {
                 return Err(tok.pos.error(format!(
-                    "expected `function`, `entry`, `memory`, `global` or `data`, found {}",
+                    "expected `function`, `entry`, `memory`, `global`, `table`, `elem`, `type` or `data`, found {}",
                     other.describe()
                 )))
             }
@@ -69,12 +108,15 @@ pub fn parse(src: &str) -> Result<Module> {
     let callee_results: Vec<Vec<Type>> = asts.iter().map(|f| f.sig.results.clone()).collect();
     let functions = asts
         .into_iter()
-        .map(|ast| build_function(ast, &callee_results, &globals))
+        .map(|ast| build_function(ast, &callee_results, ModuleTypes { globals: &globals, types: &types }))
         .collect::<Result<Vec<_>>>()?;
     let mut module = Module::new(functions, entry.map_or(FuncId(0), |e| e.0));
     module.globals = globals;
     module.data = data;
     module.memory = memory.unwrap_or_default();
+    module.tables = tables;
+    module.elems = elems;
+    module.types = types;
     Ok(module)
 }
 
@@ -577,6 +619,50 @@ impl Parser {
                     )))
                 }
             },
+            "table" => match suffix.as_slice() {
+                ["get"] => {
+                    let table = self.u32("table")?;
+                    Op::TableGet { table, arg: self.value()? }
+                }
+                ["set"] => {
+                    let table = self.u32("table")?;
+                    Op::TableSet { table, args: self.values()? }
+                }
+                ["size"] => Op::TableSize { table: self.u32("table")? },
+                ["grow"] => {
+                    let table = self.u32("table")?;
+                    Op::TableGrow { table, args: self.values()? }
+                }
+                ["fill"] => {
+                    let table = self.u32("table")?;
+                    Op::TableFill { table, args: self.values()? }
+                }
+                ["copy"] => {
+                    let dst = self.u32("table")?;
+                    let src = self.u32("table")?;
+                    Op::TableCopy { dst, src, args: self.values()? }
+                }
+                ["init"] => {
+                    let table = self.u32("table")?;
+                    let seg = self.u32("element segment")?;
+                    Op::TableInit { table, seg, args: self.values()? }
+                }
+                _ => {
+                    return Err(pos.error(format!(
+                        "unknown opcode `{opcode}` (expected table.get, table.set, table.size, table.grow, \
+                             table.fill, table.copy or table.init)"
+                    )))
+                }
+            },
+            "elem" if suffix == ["drop"] => Op::ElemDrop { seg: self.u32("element segment")? },
+            "call_indirect" if suffix.is_empty() => {
+                let ty = self.u32("type")?;
+                let table = self.u32("table")?;
+                let mut args = vec![self.value()?];
+                self.expect(&Tok::LParen)?;
+                args.extend(self.values_to_paren()?);
+                Op::CallIndirect { ty, table, args }
+            }
             "global" => match suffix.as_slice() {
                 ["get"] => Op::GlobalGet { index: self.u32("global index")? },
                 ["set"] => {
@@ -781,7 +867,16 @@ fn map_op(op: &Op, fv: &dyn Fn(Value) -> Value, fb: &dyn Fn(Block) -> Block) -> 
         | Op::GasLeft
         | Op::DataDrop { .. }
         | Op::GlobalGet { .. }
+        | Op::TableSize { .. }
+        | Op::ElemDrop { .. }
         | Op::Trap { .. } => op.clone(),
+        Op::TableGet { table, arg } => Op::TableGet { table: *table, arg: fv(*arg) },
+        Op::TableSet { table, args } => Op::TableSet { table: *table, args: v2(args) },
+        Op::TableGrow { table, args } => Op::TableGrow { table: *table, args: v2(args) },
+        Op::TableFill { table, args } => Op::TableFill { table: *table, args: v3(args) },
+        Op::TableCopy { dst, src, args } => Op::TableCopy { dst: *dst, src: *src, args: v3(args) },
+        Op::TableInit { table, seg, args } => Op::TableInit { table: *table, seg: *seg, args: v3(args) },
+        Op::CallIndirect { ty, table, args } => Op::CallIndirect { ty: *ty, table: *table, args: vs(args) },
         Op::Unary { op, arg } => Op::Unary { op: *op, arg: fv(*arg) },
         Op::FUnary { op, arg } => Op::FUnary { op: *op, arg: fv(*arg) },
         Op::FBinary { op, args } => Op::FBinary { op: *op, args: v2(args) },
@@ -824,7 +919,7 @@ fn try_infer(
     op: &Op,
     known: &HashMap<u32, Type>,
     callees: &dyn Fn(FuncId) -> Option<Vec<Type>>,
-    globals: &[Type],
+    module: ModuleTypes<'_>,
 ) -> Option<Vec<Type>> {
     // A scratch function holding just the operands whose types are known; unknown operands map to a handle
     // outside its arena, for which `infer_result_types` answers `None`.
@@ -839,10 +934,10 @@ fn try_infer(
         }
     }
     let mapped = map_op(op, &|v| local.get(&v.0).copied().unwrap_or(Value(u32::MAX)), &|b| b);
-    scratch.infer_result_types(&mapped, callees, globals)
+    scratch.infer_result_types(&mapped, callees, module)
 }
 
-fn build_function(ast: FuncAst, callee_results: &[Vec<Type>], globals: &[Type]) -> Result<Function> {
+fn build_function(ast: FuncAst, callee_results: &[Vec<Type>], module: ModuleTypes<'_>) -> Result<Function> {
     // Blocks, in text order.
     let mut block_index: HashMap<u32, (usize, Pos)> = HashMap::new();
     for (i, b) in ast.blocks.iter().enumerate() {
@@ -898,7 +993,7 @@ fn build_function(ast: FuncAst, callee_results: &[Vec<Type>], globals: &[Type]) 
         if result_types[i].is_some() {
             continue;
         }
-        let types = match try_infer(&inst.op, &known, &callees, globals) {
+        let types = match try_infer(&inst.op, &known, &callees, module) {
             Some(types) => types,
             None => {
                 if let Op::Call { func, .. } = inst.op {

@@ -28,6 +28,36 @@ pub fn print(module: &Module) -> String {
         let _ = writeln!(out, "global {ty}");
         header = true;
     }
+    for t in &module.tables {
+        let _ = write!(out, "table {}", t.min);
+        if let Some(max) = t.max {
+            let _ = write!(out, ", {max}");
+        }
+        out.push('\n');
+        header = true;
+    }
+    for seg in &module.elems {
+        out.push_str("elem [");
+        for (i, r) in seg.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            let _ = write!(out, "{r}");
+        }
+        out.push_str("]\n");
+        header = true;
+    }
+    for sig in &module.types {
+        out.push_str("type (");
+        write_types(&mut out, &sig.params);
+        out.push(')');
+        if !sig.results.is_empty() {
+            out.push_str(" -> ");
+            write_types(&mut out, &sig.results);
+        }
+        out.push('\n');
+        header = true;
+    }
     for seg in &module.data {
         out.push_str("data 0x");
         for byte in seg {
@@ -223,6 +253,29 @@ fn write_op(out: &mut String, op: &Op) {
         Op::MemInit { seg, args } => write!(out, "mem.init {seg} {}, {}, {}", args[0], args[1], args[2]),
         Op::DataDrop { seg } => write!(out, "data.drop {seg}"),
         Op::GlobalGet { index } => write!(out, "global.get {index}"),
+        Op::TableGet { table, arg } => write!(out, "table.get {table} {arg}"),
+        Op::TableSet { table, args } => write!(out, "table.set {table} {}, {}", args[0], args[1]),
+        Op::TableSize { table } => write!(out, "table.size {table}"),
+        Op::TableGrow { table, args } => write!(out, "table.grow {table} {}, {}", args[0], args[1]),
+        Op::TableFill { table, args } => write!(out, "table.fill {table} {}, {}, {}", args[0], args[1], args[2]),
+        Op::TableCopy { dst, src, args } => {
+            write!(out, "table.copy {dst} {src} {}, {}, {}", args[0], args[1], args[2])
+        }
+        Op::TableInit { table, seg, args } => {
+            write!(out, "table.init {table} {seg} {}, {}, {}", args[0], args[1], args[2])
+        }
+        Op::ElemDrop { seg } => write!(out, "elem.drop {seg}"),
+        Op::CallIndirect { ty, table, args } => {
+            let _ = write!(out, "call_indirect {ty} {table} ");
+            match args.split_first() {
+                Some((index, rest)) => {
+                    let _ = write!(out, "{index}(");
+                    write_values(out, rest);
+                }
+                None => out.push('('),
+            }
+            write!(out, ")")
+        }
         Op::GlobalSet { index, value } => write!(out, "global.set {index}, {value}"),
         Op::Hash { alg, args } => write!(out, "hash.{} {}, {}", alg.name(), args[0], args[1]),
         Op::DataSize { src } => write!(out, "data.size {}", src.name()),

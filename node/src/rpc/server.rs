@@ -396,9 +396,7 @@ impl Shared {
                 let format = match format {
                     Format::Evm => CodeFormat::Evm,
                     Format::Zvm => CodeFormat::Zvm,
-                    Format::Wasm => {
-                        return Err(error(ErrorCode::Unsupported, "this node does not run WASM contracts yet"))
-                    }
+                    Format::Wasm => CodeFormat::Wasm,
                 };
                 let salt = salt.map(|s| U256::from_be_bytes(s));
                 self.submit(crate::Request::Deploy { deployer: Address(deployer), code, format, salt }).await
@@ -507,6 +505,7 @@ impl Shared {
                     let format = match info.format {
                         CodeFormat::Evm => Format::Evm,
                         CodeFormat::Zvm => Format::Zvm,
+                        CodeFormat::Wasm => Format::Wasm,
                     };
                     Ok(Response::Code { format, code: code.to_vec() })
                 }

@@ -9,7 +9,9 @@ use super::{
 };
 use ruint::aliases::U256;
 use std::collections::HashMap;
-use zvm_ir::semantics::{int_binary, int_unary, word_binary, word_ternary, word_unary};
+use zvm_ir::semantics::{
+    float_binary, float_convert, float_unary, int_binary, int_unary, word_binary, word_ternary, word_unary,
+};
 use zvm_ir::{BinOp, ConvOp, Function, Module, Op, TrapCode, Type, Value, ValueDef};
 
 /// Lowers every function of `module`.
@@ -25,6 +27,7 @@ pub(super) fn lower_module(module: &Module) -> Program {
         calls: Vec::new(),
         host_calls: Vec::new(),
         switches: Vec::new(),
+        sigs: module.functions.iter().map(|f| f.sig.clone()).collect(),
     };
     for func in &module.functions {
         let info = FunctionLowering::new(module, func, &mut p).lower();
@@ -293,7 +296,19 @@ impl<'a> FunctionLowering<'a> {
                 }
             }
             Op::Ternary { op, args: [a, b, c] } => Some(word_ternary(op, k(a)?, k(b)?, k(c)?)),
-            Op::Convert { op, to, arg } => Some(convert(self.conv(op, to, arg), k(arg)?)),
+            Op::Convert { op, to, arg } => match self.conv(op, to, arg) {
+                Some(conv) => Some(convert(conv, k(arg)?)),
+                // A conversion that would trap does not fold.
+                None => {
+                    let x = float_convert(op, self.ty(arg), to, k(arg)?.as_limbs()[0]).ok()?;
+                    Some(U256::from(Bits::of(to).mask(x)))
+                }
+            },
+            Op::FUnary { op, arg } => Some(U256::from(float_unary(op, self.ty(arg), k(arg)?.as_limbs()[0]))),
+            Op::FBinary { op, args: [a, b] } => {
+                let (x, y) = (k(a)?.as_limbs()[0], k(b)?.as_limbs()[0]);
+                Some(U256::from(float_binary(op, self.ty(a), x, y)))
+            }
             Op::Select { cond, args: [a, b] } => k(if k(cond)?.is_zero() { b } else { a }),
             _ => None,
         }
@@ -307,13 +322,18 @@ impl<'a> FunctionLowering<'a> {
             | Op::Wconst { .. }
             | Op::Unary { .. }
             | Op::Ternary { .. }
-            | Op::Convert { .. }
+            | Op::FUnary { .. }
+            | Op::FBinary { .. }
             | Op::Select { .. }
             | Op::StackGet { .. }
             | Op::MemSize
             | Op::DataSize { .. }
             | Op::DataLoad { .. }
+            | Op::GlobalGet { .. }
+            | Op::TableSize { .. }
             | Op::GasLeft => true,
+            // The trapping float-to-integer conversions are the only ones with a failure.
+            Op::Convert { op, .. } => !matches!(op, ConvOp::FToS | ConvOp::FToU),
             Op::Binary { op, args: [a, _] } => {
                 self.ty(a) == Type::W256 || !matches!(op, BinOp::DivU | BinOp::DivS | BinOp::RemU | BinOp::RemS)
             }
@@ -321,16 +341,24 @@ impl<'a> FunctionLowering<'a> {
         }
     }
 
-    /// The conversion `op` from the type of `arg` to `to`.
-    fn conv(&self, op: ConvOp, to: Type, arg: Value) -> Conv {
+    /// The integer conversion `op` from the type of `arg` to `to`; `None` for the float conversions (which
+    /// [`float_convert`] computes).
+    fn conv(&self, op: ConvOp, to: Type, arg: Value) -> Option<Conv> {
         let from = Bits::of(self.ty(arg));
-        match op {
+        Some(match op {
             ConvOp::SatU64 => Conv::SatU64,
             ConvOp::Zext | ConvOp::Trunc => Conv::Ext { from, to: Bits::of(to), signed: false },
             ConvOp::Sext => Conv::Ext { from, to: Bits::of(to), signed: true },
-            // Lowered by the interpreter's float support (not yet): placeholder, never reached by lower_inst.
-            _ => Conv::SatU64,
-        }
+            ConvOp::FToS
+            | ConvOp::FToU
+            | ConvOp::FToSSat
+            | ConvOp::FToUSat
+            | ConvOp::SToF
+            | ConvOp::UToF
+            | ConvOp::FPromote
+            | ConvOp::FDemote
+            | ConvOp::Bitcast => return None,
+        })
     }
 
     fn lower(mut self) -> FuncInfo {
@@ -429,7 +457,14 @@ impl<'a> FunctionLowering<'a> {
             Op::Ternary { op, args: [a, b, c] } => {
                 Inst::WTernary { op, dst, a: self.reg(a), b: self.reg(b), c: self.reg(c) }
             }
-            Op::Convert { op, to, arg } => Inst::Convert { conv: self.conv(op, to, arg), dst, a: self.reg(arg) },
+            Op::Convert { op, to, arg } => match self.conv(op, to, arg) {
+                Some(conv) => Inst::Convert { conv, dst, a: self.reg(arg) },
+                None => Inst::FConvert { op, from: self.ty(arg), to, dst, a: self.reg(arg) },
+            },
+            Op::FUnary { op, arg } => Inst::FUnary { op, ty: self.ty(arg), dst, a: self.reg(arg) },
+            Op::FBinary { op, args: [a, b] } => {
+                Inst::FBinary { op, ty: self.ty(a), dst, a: self.reg(a), b: self.reg(b) }
+            }
             Op::Select { cond, args: [a, b] } => Inst::Select {
                 wide: self.ty(cond) == Type::W256,
                 dst,
@@ -545,14 +580,45 @@ impl<'a> FunctionLowering<'a> {
             }
             Op::Halt { kind, args: [offset, len] } => Inst::Halt { kind, offset: self.reg(offset), len: self.reg(len) },
             Op::Trap { code } => Inst::Trap { code },
-            Op::FUnary { .. }
-            | Op::FBinary { .. }
-            | Op::MemGrow { .. }
-            | Op::MemFill { .. }
-            | Op::MemInit { .. }
-            | Op::DataDrop { .. }
-            | Op::GlobalGet { .. }
-            | Op::GlobalSet { .. } => Inst::Trap { code: zvm_ir::TrapCode::HostError },
+            Op::TableGet { table, arg } => Inst::TableGet { table, dst, index: self.reg(arg) },
+            Op::TableSet { table, args: [i, v] } => Inst::TableSet { table, index: self.reg(i), value: self.reg(v) },
+            Op::TableSize { table } => Inst::TableSize { table, dst },
+            Op::TableGrow { table, args: [v, n] } => {
+                Inst::TableGrow { table, dst, value: self.reg(v), delta: self.reg(n) }
+            }
+            Op::TableFill { table, args: [d, v, n] } => {
+                Inst::TableFill { table, dst: self.reg(d), value: self.reg(v), len: self.reg(n) }
+            }
+            Op::TableCopy { dst, src, ref args } => Inst::TableCopy { dst, src, args: self.push_regs(args).0 },
+            Op::TableInit { table, seg, ref args } => Inst::TableInit { table, seg, args: self.push_regs(args).0 },
+            Op::ElemDrop { seg } => Inst::ElemDrop { seg },
+            Op::CallIndirect { ty, table, ref args } => match args.split_first() {
+                Some((&index, args)) => {
+                    let (args_start, nargs) = self.push_regs(args);
+                    let (rets_start, nrets) = self.push_regs(results);
+                    self.p.calls.push(CallInfo { func: u32::MAX, args_start, nargs, rets_start, nrets });
+                    let info = (self.p.calls.len() - 1) as u32;
+                    Inst::CallIndirect { info, index: self.reg(index), ty, table }
+                }
+                None => Inst::Trap { code: TrapCode::Unreachable },
+            },
+            Op::MemGrow { arg } => Inst::MemGrow { dst, pages: self.reg(arg) },
+            Op::MemFill { args: [d, v, n] } => Inst::MemFill { dst: self.reg(d), byte: self.reg(v), len: self.reg(n) },
+            Op::MemInit { seg, args: [d, s, n] } => {
+                Inst::MemInit { seg, dst: self.reg(d), src: self.reg(s), len: self.reg(n) }
+            }
+            Op::DataDrop { seg } => Inst::DataDrop { seg },
+            Op::GlobalGet { index } => match self.module.globals.get(index as usize) {
+                Some(&ty) => Inst::GlobalGet { narrow: Bits::of(ty) == Bits::B32, dst, index },
+                None => Inst::Trap { code: TrapCode::HostError },
+            },
+            Op::GlobalSet { index, value } => {
+                if (index as usize) < self.module.globals.len() {
+                    Inst::GlobalSet { index, value: self.reg(value) }
+                } else {
+                    Inst::Trap { code: TrapCode::HostError }
+                }
+            }
         };
         self.emit(inst);
     }

@@ -1,10 +1,10 @@
 //! The interpreter tier: runs IR directly, as the reference semantics and the production fallback.
 //!
-//! [`Program::new`] pre-lowers a module once into a compact form (module `lower`); [`run`] executes it on a
-//! [`Frame`]. Every non-trivial operation (memory expansion, copies, hashing, data buffers, the operand
-//! stack, host calls, halting) goes through the frame's methods, which are also what the compiled tier's
-//! helpers call, and every arithmetic operation through [`zvm_ir::semantics`]: the two tiers share one
-//! definition of everything they could disagree on.
+//! [`Program::new`] pre-lowers a module once into a compact form (module `lower`); [`run`] executes its entry
+//! function on a [`Frame`], [`invoke`] any function with arguments. Every non-trivial operation (memory
+//! expansion, copies, hashing, data buffers, the operand stack, host calls, halting) goes through the frame's
+//! methods, which are also what the compiled tier's helpers call, and every arithmetic operation through
+//! [`zvm_ir::semantics`]: the two tiers share one definition of everything they could disagree on.
 //!
 //! # Design
 //! - Each function is lowered to a slice of one flat `Inst` array. Operands are register indices into the
@@ -20,13 +20,25 @@
 //! - Block arguments become pre-sequentialized parallel copies (cycles broken through a scratch register).
 //! - Calls use an explicit frame stack and one growing register vector (a callee's window follows its
 //!   caller's), so recursion depth is bounded by `max_call_depth`, never by the native stack.
+//! - Floats are IEEE bit patterns in the low limb (an `f32` zero-extended from 32 bits), computed with
+//!   [`float_unary`], [`float_binary`] and [`float_convert`] of [`zvm_ir::semantics`]. Module globals are
+//!   the frame's `u64` slots; an `i32`/`f32` global is its slot's low 4 bytes (the compiled tier writes only
+//!   those), so reads mask.
+//! - Tables live in the frame (`table_*` methods; references are `i64`: 0 null, `f + 1` function `f`).
+//!   `call_indirect` asks the frame for its checked target, then makes the same call as `call` with that
+//!   callee: one call path, one depth limit.
 
 mod lower;
 
 use crate::frame::{Exit, Frame};
 use ruint::aliases::U256;
-use zvm_ir::semantics::{int_binary, int_unary, word_binary, word_ternary, word_unary};
-use zvm_ir::{BinOp, DataSrc, HaltKind, HashAlg, HostFn, Module, TernOp, TrapCode, Type, UnOp};
+use zvm_ir::semantics::{
+    float_binary, float_convert, float_unary, int_binary, int_unary, word_binary, word_ternary, word_unary,
+};
+use zvm_ir::{
+    BinOp, ConvOp, DataSrc, FBinOp, FUnOp, FuncId, HaltKind, HashAlg, HostFn, Module, Signature, TernOp, TrapCode,
+    Type, UnOp,
+};
 
 /// A register: an index into the current call's register window.
 type Reg = u32;
@@ -55,6 +67,15 @@ impl Bits {
             Bits::B32 => U256::from(x.as_limbs()[0] & 0xffff_ffff),
             Bits::B64 => U256::from(x.as_limbs()[0]),
             Bits::B256 => x,
+        }
+    }
+
+    /// Keeps the low bits of a 64-bit pattern that fit this width.
+    #[inline(always)]
+    fn mask(self, x: u64) -> u64 {
+        match self {
+            Bits::B32 => x & 0xffff_ffff,
+            Bits::B64 | Bits::B256 => x,
         }
     }
 
@@ -129,6 +150,29 @@ enum Inst {
         dst: Reg,
         a: Reg,
     },
+    /// `f32`/`f64` one-operand operation (`ty`: the operand's type).
+    FUnary {
+        op: FUnOp,
+        ty: Type,
+        dst: Reg,
+        a: Reg,
+    },
+    /// `f32`/`f64` two-operand operation (`ty`: the operands' type).
+    FBinary {
+        op: FBinOp,
+        ty: Type,
+        dst: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    /// A float conversion (`ftos` .. `bitcast`), from the operand's type `from` to `to`.
+    FConvert {
+        op: ConvOp,
+        from: Type,
+        to: Type,
+        dst: Reg,
+        a: Reg,
+    },
     Select {
         wide: bool,
         dst: Reg,
@@ -173,6 +217,75 @@ enum Inst {
         dst: Reg,
         src: Reg,
         len: Reg,
+    },
+    MemGrow {
+        dst: Reg,
+        pages: Reg,
+    },
+    MemFill {
+        dst: Reg,
+        byte: Reg,
+        len: Reg,
+    },
+    MemInit {
+        seg: u32,
+        dst: Reg,
+        src: Reg,
+        len: Reg,
+    },
+    DataDrop {
+        seg: u32,
+    },
+    /// Reads global `index`; `narrow`: an `i32`/`f32` global (only the slot's low 4 bytes are its value).
+    GlobalGet {
+        narrow: bool,
+        dst: Reg,
+        index: u32,
+    },
+    GlobalSet {
+        index: u32,
+        value: Reg,
+    },
+    TableGet {
+        table: u32,
+        dst: Reg,
+        index: Reg,
+    },
+    TableSet {
+        table: u32,
+        index: Reg,
+        value: Reg,
+    },
+    TableSize {
+        table: u32,
+        dst: Reg,
+    },
+    TableGrow {
+        table: u32,
+        dst: Reg,
+        value: Reg,
+        delta: Reg,
+    },
+    TableFill {
+        table: u32,
+        dst: Reg,
+        value: Reg,
+        len: Reg,
+    },
+    /// `table.copy dst src d, s, n`; `args`: the registers `d, s, n` in [`Program::regs`].
+    TableCopy {
+        dst: u32,
+        src: u32,
+        args: u32,
+    },
+    /// `table.init table seg d, s, n`; `args`: the registers `d, s, n` in [`Program::regs`].
+    TableInit {
+        table: u32,
+        seg: u32,
+        args: u32,
+    },
+    ElemDrop {
+        seg: u32,
     },
     Hash {
         alg: HashAlg,
@@ -228,6 +341,14 @@ enum Inst {
     /// Index into [`Program::calls`].
     Call {
         info: u32,
+    },
+    /// A call of the function element `index` of `table` refers to, checked against the module's type `ty`:
+    /// arguments and results as the call site `info` of [`Program::calls`] says (its `func` is unused).
+    CallIndirect {
+        info: u32,
+        index: Reg,
+        ty: u32,
+        table: u32,
     },
     /// Runs `moves[mstart..mstart+mlen]`, then continues at `pc`.
     Jump {
@@ -288,6 +409,7 @@ struct FuncInfo {
 /// A call site.
 #[derive(Clone, Debug)]
 struct CallInfo {
+    /// The callee (direct calls; `u32::MAX` for `call_indirect`, whose callee is found at run time).
     func: u32,
     /// Argument registers (caller's window), in `Program::regs`.
     args_start: u32,
@@ -357,6 +479,9 @@ pub struct Program {
     calls: Vec<CallInfo>,
     host_calls: Vec<HostCallInfo>,
     switches: Vec<SwitchTable>,
+    /// Signatures of the module's functions, by `FuncId` (`funcs` may have one more entry: the trapping
+    /// stand-in for a missing entry function).
+    sigs: Vec<Signature>,
 }
 
 impl Program {
@@ -380,7 +505,11 @@ impl Program {
 
 /// Why the inner loop stopped.
 enum Event {
-    Call(u32),
+    /// A call through call site `info` of [`Program::calls`] to function `func`.
+    Call {
+        info: u32,
+        func: u32,
+    },
     Return(u32, u32),
     Exit(Exit),
 }
@@ -396,26 +525,66 @@ struct CallFrame {
 /// Runs the module's entry function on `frame`. `None`: the entry function returned normally; `Some(exit)`:
 /// the execution halted, trapped or ran out of gas.
 pub fn run(program: &Program, frame: &mut Frame<'_>) -> Option<Exit> {
-    let Some(entry) = program.funcs.get(program.entry as usize) else {
+    call(program, frame, program.entry, &mut [])
+}
+
+/// Runs function `func` of the program on `frame` with arguments `values[..nparams]` (bit patterns, `i32`/`f32`
+/// zero-extended; no `w256` parameters allowed), writing its results into `values[..nresults]` when it returns
+/// normally (`w256` results are not written). `values.len()` must be at least max(params, results) of `func`.
+/// `None`: returned normally; `Some(exit)`: stopped (halt / out of gas / trap). A function index out of
+/// range, a `w256` parameter or a `values` too short gives `Some(Exit::Trap(TrapCode::HostError))`.
+///
+/// The invoked function runs at the frame's current call depth, like the entry function does under [`run`]:
+/// only the calls it makes count against `max_call_depth`.
+pub fn invoke(program: &Program, frame: &mut Frame<'_>, func: FuncId, values: &mut [u64]) -> Option<Exit> {
+    let Some(sig) = program.sigs.get(func.index()) else {
+        return Some(Exit::Trap(TrapCode::HostError));
+    };
+    if sig.params.contains(&Type::W256) || values.len() < sig.params.len().max(sig.results.len()) {
+        return Some(Exit::Trap(TrapCode::HostError));
+    }
+    call(program, frame, func.0, values)
+}
+
+/// Runs lowered function `func` with arguments from `values` (as many as both have), writing the results it
+/// returns to `values` (as many as fit, `w256` ones skipped). The frame's call depth is what it was before,
+/// whichever way the function ends.
+fn call(program: &Program, frame: &mut Frame<'_>, func: u32, values: &mut [u64]) -> Option<Exit> {
+    let depth = frame.ctx.call_depth;
+    let exit = call_inner(program, frame, func, values);
+    frame.ctx.call_depth = depth;
+    exit
+}
+
+#[inline(always)]
+fn call_inner(program: &Program, frame: &mut Frame<'_>, entry_func: u32, values: &mut [u64]) -> Option<Exit> {
+    let Some(entry) = program.funcs.get(entry_func as usize) else {
         return Some(Exit::Trap(TrapCode::Unreachable));
     };
     let mut regs: Vec<U256> = vec![U256::ZERO; entry.nregs as usize];
     load_consts(program, entry, &mut regs[..]);
+    if !values.is_empty() {
+        let params = program.reg_list(entry.params_start, entry.nparams);
+        let types = program.sigs.get(entry_func as usize).map_or(&[][..], |s| &s.params[..]);
+        for ((&p, &ty), &v) in params.iter().zip(types).zip(values.iter()) {
+            regs[p as usize] = U256::from(Bits::of(ty).mask(v));
+        }
+    }
     let mut stack: Vec<CallFrame> = Vec::new();
     let mut base = 0usize;
-    let mut func = program.entry;
+    let mut func = entry_func;
     let mut nregs = entry.nregs as usize;
     let mut pc = entry.entry_pc;
     loop {
         match execute(program, frame, &mut regs[base..base + nregs], &mut pc) {
             Event::Exit(exit) => return Some(exit),
-            Event::Call(info) => {
+            Event::Call { info, func: target } => {
                 let call = &program.calls[info as usize];
                 if frame.ctx.call_depth >= frame.ctx.max_call_depth {
                     return Some(Exit::Trap(TrapCode::CallStackExhausted));
                 }
                 frame.ctx.call_depth += 1;
-                let callee = &program.funcs[call.func as usize];
+                let callee = &program.funcs[target as usize];
                 let new_base = base + nregs;
                 let new_nregs = callee.nregs as usize;
                 if regs.len() < new_base + new_nregs {
@@ -430,17 +599,27 @@ pub fn run(program: &Program, frame: &mut Frame<'_>) -> Option<Exit> {
                 stack.push(CallFrame { ret_pc: pc, base, func, call: info });
                 base = new_base;
                 nregs = new_nregs;
-                func = call.func;
+                func = target;
                 pc = callee.entry_pc;
             }
             Event::Return(start, len) => {
-                // Returning from the entry function ends the execution normally (`None`).
-                let caller = stack.pop()?;
+                let returned = program.reg_list(start, len);
+                let Some(caller) = stack.pop() else {
+                    // Returning from the invoked function ends the execution normally (`None`).
+                    if !values.is_empty() {
+                        let types = program.sigs.get(func as usize).map_or(&[][..], |s| &s.results[..]);
+                        for ((&r, &ty), out) in returned.iter().zip(types).zip(values.iter_mut()) {
+                            if ty != Type::W256 {
+                                *out = Bits::of(ty).mask(low(&regs[base + r as usize]));
+                            }
+                        }
+                    }
+                    return None;
+                };
                 frame.ctx.call_depth = frame.ctx.call_depth.saturating_sub(1);
                 let call = &program.calls[caller.call as usize];
-                let values = program.reg_list(start, len);
                 let dsts = program.reg_list(call.rets_start, call.nrets);
-                for (&v, &d) in values.iter().zip(dsts) {
+                for (&v, &d) in returned.iter().zip(dsts) {
                     regs[caller.base + d as usize] = regs[base + v as usize];
                 }
                 base = caller.base;
@@ -473,6 +652,13 @@ fn limbwise(x: U256) -> U256 {
     // SAFETY: four in-bounds, aligned reads of a live local; volatile only keeps them 8 bytes wide.
     let read = |i: usize| unsafe { std::ptr::read_volatile(&limbs[i]) };
     U256::from_limbs([read(0), read(1), read(2), read(3)])
+}
+
+/// The values of the three registers `Program::regs[start..start+3]` (`table.copy`/`table.init` operands).
+#[inline]
+fn table_args(program: &Program, r: &[U256], start: u32) -> [u64; 3] {
+    let regs = program.reg_list(start, 3);
+    [low(&r[regs[0] as usize]), low(&r[regs[1] as usize]), low(&r[regs[2] as usize])]
 }
 
 /// Effective address of a memory access, as a range inside memory, or the trap.
@@ -608,6 +794,14 @@ fn execute(program: &Program, frame: &mut Frame<'_>, r: &mut [U256], pc_io: &mut
             Inst::IUnary { op, ty, dst, a } => reg!(dst) = U256::from(int_unary(op, ty, low(&reg!(a)))),
             Inst::WTernary { op, dst, a, b, c } => reg!(dst) = word_ternary(op, reg!(a), reg!(b), reg!(c)),
             Inst::Convert { conv, dst, a } => reg!(dst) = convert(conv, reg!(a)),
+            Inst::FBinary { op, ty, dst, a, b } => {
+                reg!(dst) = U256::from(float_binary(op, ty, low(&reg!(a)), low(&reg!(b))));
+            }
+            Inst::FUnary { op, ty, dst, a } => reg!(dst) = U256::from(float_unary(op, ty, low(&reg!(a)))),
+            Inst::FConvert { op, from, to, dst, a } => match float_convert(op, from, to, low(&reg!(a))) {
+                Ok(x) => reg!(dst) = U256::from(Bits::of(to).mask(x)),
+                Err(code) => return Event::Exit(Exit::Trap(code)),
+            },
             Inst::Select { wide, dst, cond, a, b } => {
                 reg!(dst) = if truthy!(wide, cond) { reg!(a) } else { reg!(b) };
             }
@@ -636,6 +830,45 @@ fn execute(program: &Program, frame: &mut Frame<'_>, r: &mut [U256], pc_io: &mut
             Inst::MemSize { dst } => reg!(dst) = U256::from(frame.memory().len() as u64),
             Inst::MemExpand { offset, len } => tri!(frame.mem_expand(reg!(offset), reg!(len))),
             Inst::MemCopy { dst, src, len } => tri!(frame.mem_copy(low(&reg!(dst)), low(&reg!(src)), low(&reg!(len)))),
+            Inst::MemGrow { dst, pages } => reg!(dst) = U256::from(frame.mem_grow(low(&reg!(pages)))),
+            Inst::MemFill { dst, byte, len } => {
+                tri!(frame.mem_fill(low(&reg!(dst)), low(&reg!(byte)) as u8, low(&reg!(len))));
+            }
+            Inst::MemInit { seg, dst, src, len } => {
+                tri!(frame.mem_init(seg, low(&reg!(dst)), low(&reg!(src)), low(&reg!(len))));
+            }
+            Inst::DataDrop { seg } => frame.data_drop(seg),
+            Inst::GlobalGet { narrow, dst, index } => match frame.globals_mut().get(index as usize) {
+                Some(&x) => reg!(dst) = U256::from(if narrow { x & 0xffff_ffff } else { x }),
+                // Globals not attached to the frame (or a malformed index).
+                None => return Event::Exit(Exit::Trap(TrapCode::HostError)),
+            },
+            Inst::GlobalSet { index, value } => match frame.globals_mut().get_mut(index as usize) {
+                Some(slot) => *slot = low(&reg!(value)),
+                None => return Event::Exit(Exit::Trap(TrapCode::HostError)),
+            },
+            Inst::TableGet { table, dst, index } => {
+                reg!(dst) = U256::from(tri!(frame.table_get(table, low(&reg!(index)))))
+            }
+            Inst::TableSet { table, index, value } => {
+                tri!(frame.table_set(table, low(&reg!(index)), low(&reg!(value))))
+            }
+            Inst::TableSize { table, dst } => reg!(dst) = U256::from(tri!(frame.table_size(table))),
+            Inst::TableGrow { table, dst, value, delta } => {
+                reg!(dst) = U256::from(tri!(frame.table_grow(table, low(&reg!(value)), low(&reg!(delta)))));
+            }
+            Inst::TableFill { table, dst, value, len } => {
+                tri!(frame.table_fill(table, low(&reg!(dst)), low(&reg!(value)), low(&reg!(len))));
+            }
+            Inst::TableCopy { dst, src, args } => {
+                let [d, s, n] = table_args(program, r, args);
+                tri!(frame.table_copy(dst, src, d, s, n));
+            }
+            Inst::TableInit { table, seg, args } => {
+                let [d, s, n] = table_args(program, r, args);
+                tri!(frame.table_init(table, seg, d, s, n));
+            }
+            Inst::ElemDrop { seg } => frame.elem_drop(seg),
             Inst::Hash { alg, dst, offset, len } => {
                 reg!(dst) = tri!(frame.hash(alg, low(&reg!(offset)), low(&reg!(len))));
             }
@@ -664,7 +897,12 @@ fn execute(program: &Program, frame: &mut Frame<'_>, r: &mut [U256], pc_io: &mut
             }
             Inst::Call { info } => {
                 *pc_io = pc as u32;
-                return Event::Call(info);
+                return Event::Call { info, func: program.calls[info as usize].func };
+            }
+            Inst::CallIndirect { info, index, ty, table } => {
+                let func = tri!(frame.call_indirect_target(ty, table, low(&reg!(index))));
+                *pc_io = pc as u32;
+                return Event::Call { info, func };
             }
             Inst::Return { start, len } => return Event::Return(start, len),
             Inst::Halt { kind, offset, len } => {

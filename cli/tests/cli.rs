@@ -133,7 +133,7 @@ fn errors_are_one_line() {
         (vec!["compile", d, "--cache-dir", d], "no contract files"),
         (vec!["run", fib, "--cache-dir", d], "only used with --tier aot"),
         (vec!["run", fib, "--tier", "aot"], "no cache directory"),
-        (vec!["run", fib, "--db", &db, "--tier", "aot", "--cache-dir", d], "not used with --db"),
+        (vec!["run", fib, "--db", &db, "--tier", "jit", "--cache-dir", d], "only used with --tier aot"),
         (vec!["run", fib, "--db", &not_a_db], "not_a_db"),
         (vec!["names", "resolve", "nobody", "--db", &db], "no contract is named `nobody`"),
         (vec!["names", "register", "Bad Name", "0x00", "--db", &db], "not 20 bytes"),
@@ -247,4 +247,31 @@ fn wast_counts_passed_and_failed_checks_per_tier() {
     assert!(stdout.contains("jit: 5 passed, 1 failed"), "{stdout}");
     assert!(stdout.contains("\n10 passed, 2 failed"), "{stdout}");
     assert_eq!(stdout.matches("t.wast:8: result 0: expected I32(5), got 0x4").count(), 2, "{stdout}");
+}
+
+#[test]
+fn runs_on_a_database_take_aot_code_from_the_cache() {
+    let tmp = temp_dir("db-aot");
+    let db = tmp.path().join("state.redb");
+    let cache = tmp.path().join("code");
+    let counter = examples().join("counter.wat");
+    let args = |db: &Path, cache: &Path| {
+        vec![
+            "run".to_string(),
+            counter.to_str().unwrap().to_string(),
+            "--db".into(),
+            db.to_str().unwrap().into(),
+            "--tier".into(),
+            "aot".into(),
+            "--cache-dir".into(),
+            cache.to_str().unwrap().into(),
+        ]
+    };
+    for n in 1..=2u8 {
+        let a = args(&db, &cache);
+        let out = ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(out.contains(&format!("output:   0x{}{n:02x}", "0".repeat(62))), "{out}");
+    }
+    let entries = entry_files(&cache);
+    assert_eq!(entries.len(), 1, "one object for the one contract: {entries:?}");
 }

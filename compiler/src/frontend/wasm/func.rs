@@ -264,7 +264,7 @@ impl FuncTranslator {
         if let Some(gas) = ctx.gas {
             let unit = unit(&gas);
             if unit > 0 {
-                let wide = b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::I64, arg: count });
+                let wide = zext64(b, count);
                 let u = b.iconst(Type::I64, unit as i64);
                 let amount = b.binary(BinOp::Mul, wide, u);
                 b.ins(Op::GasCharge { arg: amount });
@@ -437,7 +437,7 @@ impl FuncTranslator {
             O::BrTable { targets } => {
                 self.charge(ctx, b);
                 let index = self.pop();
-                let index = b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::I64, arg: index });
+                let index = zext64(b, index);
                 let depths: Vec<u32> = targets.targets().collect::<Result<_, _>>().map_err(invalid)?;
                 let default = targets.default();
                 // One forwarding block per distinct depth.
@@ -483,7 +483,7 @@ impl FuncTranslator {
                 self.charge(ctx, b);
                 let ty = ctx.type_map[type_index as usize];
                 let index = self.pop();
-                let index = b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::I64, arg: index });
+                let index = zext64(b, index);
                 let n = ctx.ir_types[ty as usize].params.len();
                 let mut args = vec![index];
                 args.extend(self.pop_n(n));
@@ -569,7 +569,7 @@ impl FuncTranslator {
                 self.charge(ctx, b);
                 let pages = self.pop();
                 self.charge_per_unit(ctx, b, pages, |g| g.memory_grow_page);
-                let wide = b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::I64, arg: pages });
+                let wide = zext64(b, pages);
                 let old = b.ins1(Op::MemGrow { arg: wide });
                 let v = b.ins1(Op::Convert { op: ConvOp::Trunc, to: Type::I32, arg: old });
                 self.stack.push(v);
@@ -578,7 +578,7 @@ impl FuncTranslator {
                 self.charge(ctx, b);
                 let [dst, src, len] = self.pop3();
                 self.charge_per_unit(ctx, b, len, |g| g.bulk_byte);
-                let args = [dst, src, len].map(|v| b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::I64, arg: v }));
+                let args = [dst, src, len].map(|v| zext64(b, v));
                 // `mem.copy` lets empty ranges anywhere (EVM); WebAssembly traps on them past the end.
                 let size = b.ins1(Op::MemSize);
                 let dst_end = b.binary(BinOp::Add, args[0], args[2]);
@@ -598,15 +598,14 @@ impl FuncTranslator {
                 self.charge(ctx, b);
                 let [dst, byte, len] = self.pop3();
                 self.charge_per_unit(ctx, b, len, |g| g.bulk_byte);
-                let dst = b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::I64, arg: dst });
-                let len = b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::I64, arg: len });
+                let (dst, len) = (zext64(b, dst), zext64(b, len));
                 b.ins(Op::MemFill { args: [dst, byte, len] });
             }
             O::MemoryInit { data_index, .. } => {
                 self.charge(ctx, b);
                 let [dst, src, len] = self.pop3();
                 self.charge_per_unit(ctx, b, len, |g| g.bulk_byte);
-                let args = [dst, src, len].map(|v| b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::I64, arg: v }));
+                let args = [dst, src, len].map(|v| zext64(b, v));
                 b.ins(Op::MemInit { seg: data_index, args });
             }
             O::DataDrop { data_index } => {
@@ -797,41 +796,41 @@ impl FuncTranslator {
         [a, b, c]
     }
 
-    fn unary(&mut self, ctx: &ModuleCtx<'_>, b: &mut FunctionBuilder<'_>, op: UnOp) {
+    /// Pops one operand, pushes the result of `make(operand)`.
+    fn apply1(&mut self, ctx: &ModuleCtx<'_>, b: &mut FunctionBuilder<'_>, make: impl FnOnce(Value) -> Op) {
         self.charge(ctx, b);
         let a = self.pop();
-        let v = b.ins1(Op::Unary { op, arg: a });
+        let v = b.ins1(make(a));
         self.stack.push(v);
+    }
+
+    /// Pops two operands, pushes the result of `make(first, second)`.
+    fn apply2(&mut self, ctx: &ModuleCtx<'_>, b: &mut FunctionBuilder<'_>, make: impl FnOnce(Value, Value) -> Op) {
+        self.charge(ctx, b);
+        let y = self.pop();
+        let x = self.pop();
+        let v = b.ins1(make(x, y));
+        self.stack.push(v);
+    }
+
+    fn unary(&mut self, ctx: &ModuleCtx<'_>, b: &mut FunctionBuilder<'_>, op: UnOp) {
+        self.apply1(ctx, b, |arg| Op::Unary { op, arg });
     }
 
     fn binary(&mut self, ctx: &ModuleCtx<'_>, b: &mut FunctionBuilder<'_>, op: BinOp) {
-        self.charge(ctx, b);
-        let y = self.pop();
-        let x = self.pop();
-        let v = b.binary(op, x, y);
-        self.stack.push(v);
+        self.apply2(ctx, b, |x, y| Op::Binary { op, args: [x, y] });
     }
 
     fn funary(&mut self, ctx: &ModuleCtx<'_>, b: &mut FunctionBuilder<'_>, op: FUnOp) {
-        self.charge(ctx, b);
-        let a = self.pop();
-        let v = b.ins1(Op::FUnary { op, arg: a });
-        self.stack.push(v);
+        self.apply1(ctx, b, |arg| Op::FUnary { op, arg });
     }
 
     fn fbinary(&mut self, ctx: &ModuleCtx<'_>, b: &mut FunctionBuilder<'_>, op: FBinOp) {
-        self.charge(ctx, b);
-        let y = self.pop();
-        let x = self.pop();
-        let v = b.ins1(Op::FBinary { op, args: [x, y] });
-        self.stack.push(v);
+        self.apply2(ctx, b, |x, y| Op::FBinary { op, args: [x, y] });
     }
 
     fn convert(&mut self, ctx: &ModuleCtx<'_>, b: &mut FunctionBuilder<'_>, op: ConvOp, to: Type) {
-        self.charge(ctx, b);
-        let a = self.pop();
-        let v = b.ins1(Op::Convert { op, to, arg: a });
-        self.stack.push(v);
+        self.apply1(ctx, b, |arg| Op::Convert { op, to, arg });
     }
 
     /// `extendN_s`: `(x << (w - n)) >>s (w - n)`.
@@ -847,7 +846,7 @@ impl FuncTranslator {
 
     fn address(&mut self, b: &mut FunctionBuilder<'_>) -> Value {
         let addr = self.pop();
-        b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::I64, arg: addr })
+        zext64(b, addr)
     }
 
     fn load(&mut self, ctx: &ModuleCtx<'_>, b: &mut FunctionBuilder<'_>, ty: Type, width: u8, signed: bool, m: MemArg) {

@@ -8,80 +8,30 @@
 //! bounds, ties) and random ones; hand-computed values for memory, globals and invocation. Results, stops
 //! (trap codes) and gas must all agree. The pure operations also run on aarch64 (the emitted object, linked
 //! with a small C driver and run under `qemu-aarch64`, when the cross tools are installed).
+//!
+//! Hand-computed results check the reference itself, on every tier. The interpreter's constant folding
+//! (operations on constants leave no code, except conversions that trap) is checked on the interpreter
+//! alone, against Rust's own float operations.
+
+mod support;
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
-use zvm_compiler::cranelift::object::ObjectMeta;
-use zvm_compiler::cranelift::{compile, emit_object, Dispatch, JitOptions, NativeCode, OptLevel, Target};
-use zvm_ir::{semantics, ConvOp, FBinOp, FUnOp, FuncId, HaltKind, Module, TrapCode, Type};
-use zvm_runtime::compiled::{self, HELPERS};
-use zvm_runtime::executor::Tier;
-use zvm_runtime::frame::Instance;
-use zvm_runtime::interpreter;
-use zvm_runtime::schedule::ZvmCosts;
-use zvm_runtime::vm::Vm;
-use zvm_runtime::{Exit, Frame, InMemoryHost, Limits, Message};
+use support::{
+    aarch64_dir, aot, driver_line, expected_status, invoke_on, link_aarch64, meta_of, parse, run_under_qemu, tiers,
+    with_frame, Code, TierCode, GAS, MINUS_ONE, PAGE,
+};
+use zvm_compiler::cranelift::{compile, emit_object, Dispatch, JitOptions, NativeCode, Target};
+use zvm_ir::{semantics, ConvOp, FBinOp, FUnOp, HaltKind, Module, TrapCode, Type};
+use zvm_runtime::compiled;
+use zvm_runtime::interpreter::{self, Program};
+use zvm_runtime::{Exit, Frame, Limits};
 
-const GAS: u64 = 1_000_000;
 /// What every generated function charges first (`gas.block`).
 const BLOCK_GAS: u64 = 7;
 
-// ---- tiers ---------------------------------------------------------------------------------------------
-
-enum Code {
-    Interp(Box<interpreter::Program>),
-    Native(Box<dyn NativeCode>),
-}
-
-struct TierCode {
-    name: &'static str,
-    code: Code,
-}
-
-fn parse(text: &str) -> Module {
-    let module = zvm_ir::text::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    zvm_ir::verify::verify_module(&module).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    module
-}
-
-/// The AOT object of `module` for the host, loaded by zvm's loader.
-fn aot(module: &Module) -> Box<dyn NativeCode> {
-    let target = Target::host().expect("tests run on x86_64 or aarch64");
-    let object = emit_object(module, target, &JitOptions::default()).unwrap_or_else(|e| panic!("emit: {e}"));
-    Box::new(zvm_cache::load(&object).unwrap_or_else(|e| panic!("load: {e}")))
-}
-
-/// `module` prepared for every tier.
-fn tiers(module: &Module) -> Vec<TierCode> {
-    let jit = |level| {
-        let code = compile(module, &JitOptions { opt_level: level, verify: true }).unwrap_or_else(|e| panic!("{e}"));
-        Code::Native(Box::new(code))
-    };
-    vec![
-        TierCode { name: "interp", code: Code::Interp(Box::new(interpreter::Program::new(module))) },
-        TierCode { name: "jit-none", code: jit(OptLevel::None) },
-        TierCode { name: "jit-speed", code: jit(OptLevel::Speed) },
-        TierCode { name: "aot", code: Code::Native(aot(module)) },
-    ]
-}
-
-/// A frame with a fresh instance of `module` (memory, globals, segments), passed to `f`.
-fn with_frame<R>(module: &Module, limits: &Limits, f: impl FnOnce(&mut Frame<'_>) -> R) -> R {
-    let msg = Message { gas_limit: GAS, ..Default::default() };
-    let vm = Vm::new(Tier::Interp, limits.clone());
-    let mut host = InMemoryHost::new();
-    let mut frame = Frame::new(&msg, &[], &mut host, &vm, &ZvmCosts, &HELPERS);
-    frame.attach(module, Instance::new(module, limits).expect("the instance fits the limits"));
-    f(&mut frame)
-}
-
-fn invoke_on(code: &Code, frame: &mut Frame<'_>, func: u32, values: &mut [u64]) -> Option<Exit> {
-    match code {
-        Code::Interp(p) => interpreter::invoke(p, frame, FuncId(func), values),
-        Code::Native(c) => compiled::invoke(&**c, frame, FuncId(func), values),
-    }
-}
+// ---- invocation ----------------------------------------------------------------------------------------
 
 /// What one invocation gave.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,7 +43,7 @@ struct Outcome {
 
 /// Invokes `func` with `values` on a fresh frame.
 fn invoke_fresh(module: &Module, code: &Code, func: u32, values: &[u64]) -> Outcome {
-    with_frame(module, &Limits::default(), |frame| {
+    with_frame(module, &Limits::default(), GAS, |frame| {
         let mut values = values.to_vec();
         let exit = invoke_on(code, frame, func, &mut values);
         Outcome { exit, values, gas_used: GAS - frame.gas_left() }
@@ -611,68 +561,421 @@ fn float_ops_on_constants_match_the_semantics() {
     }
 }
 
-/// A few results worked out by hand, so the reference itself is checked too.
-#[test]
-fn float_ops_give_known_values() {
-    let ops = [
-        Pure::Unary(FUnOp::Nearest, Type::F32),
-        Pure::Unary(FUnOp::Floor, Type::F64),
-        Pure::Unary(FUnOp::Ceil, Type::F64),
-        Pure::Binary(FBinOp::Min, Type::F32),
-        Pure::Binary(FBinOp::Max, Type::F64),
-        Pure::Binary(FBinOp::Ne, Type::F64),
-        Pure::Convert(ConvOp::FToU, Type::F32, Type::I32),
-        Pure::Convert(ConvOp::FToS, Type::F64, Type::I32),
-        Pure::Convert(ConvOp::UToF, Type::I64, Type::F32),
-        Pure::Convert(ConvOp::FToSSat, Type::F64, Type::I64),
-        Pure::Unary(FUnOp::Neg, Type::F64),
-        Pure::Binary(FBinOp::Add, Type::F32),
-    ];
+/// A result worked out by hand: operation, operands, result (`i32`/`f32` zero-extended) or trap.
+type Known = (Pure, Vec<u64>, Result<u64, TrapCode>);
+
+/// Checks hand-computed results against the reference (so the reference itself is checked too) and every
+/// tier.
+fn check_known(cases: &[Known]) {
+    let mut ops: Vec<Pure> = Vec::new();
+    for (op, _, _) in cases {
+        if !ops.iter().any(|o| o.name() == op.name()) {
+            ops.push(*op);
+        }
+    }
     let module = pure_module(&ops);
     let tiers = tiers(&module);
-    let f32b = |x: f32| u64::from(x.to_bits());
-    let ok = |x: u64| (None, x);
-    let trap = |c: TrapCode| (Some(Exit::Trap(c)), 0);
-    // (function - 1, arguments, (exit, result))
-    type Case = (usize, Vec<u64>, (Option<Exit>, u64));
-    let cases: [Case; 17] = [
-        (0, vec![f32b(2.5)], ok(f32b(2.0))),
-        (0, vec![f32b(-3.5)], ok(f32b(-4.0))),
-        (0, vec![f32b(-0.4)], ok(f32b(-0.0))),
-        (1, vec![(-0.5f64).to_bits()], ok((-1f64).to_bits())),
-        (2, vec![(-0.5f64).to_bits()], ok((-0f64).to_bits())),
-        (3, vec![f32b(0.0), f32b(-0.0)], ok(f32b(-0.0))),
-        (3, vec![0x7fc0_1234, f32b(1.0)], ok(0x7fc0_0000)),
-        (4, vec![(-0f64).to_bits(), 0], ok(0)),
-        (5, vec![f64::NAN.to_bits(), f64::NAN.to_bits()], ok(1)),
-        (6, vec![f32b(-0.9)], ok(0)),
-        (6, vec![f32b(4294967296.0)], trap(TrapCode::IntegerOverflow)),
-        (7, vec![(-2147483648.9f64).to_bits()], ok(0x8000_0000)),
-        (7, vec![(-2147483649.0f64).to_bits()], trap(TrapCode::IntegerOverflow)),
-        (7, vec![f64::NAN.to_bits()], trap(TrapCode::BadConversion)),
-        (8, vec![u64::MAX], ok(f32b(18446744073709551616.0))),
-        (9, vec![f64::NEG_INFINITY.to_bits()], ok(i64::MIN as u64)),
-        (10, vec![0x7ff8_0000_0000_1234], ok(0xfff8_0000_0000_1234)),
-    ];
-    for (i, args, (exit, value)) in cases {
+    for (op, args, want) in cases {
+        let what = format!("{} {args:x?}", op.name());
+        assert_eq!(op.reference(args), *want, "reference: {what}");
+        let func = ops.iter().position(|o| o.name() == op.name()).unwrap() as u32 + 1;
         for t in &tiers {
-            let got = invoke_fresh(&module, &t.code, i as u32 + 1, &args);
-            assert_eq!(got.exit, exit, "{} {}", t.name, ops[i].name());
-            if exit.is_none() {
-                assert_eq!(got.values[0], value, "{} {} {args:x?}", t.name, ops[i].name());
+            let got = invoke_fresh(&module, &t.code, func, args);
+            match want {
+                Ok(v) => assert_eq!((got.exit, got.values[0]), (None, *v), "{}: {what}", t.name),
+                Err(code) => assert_eq!(got.exit, Some(Exit::Trap(*code)), "{}: {what}", t.name),
             }
         }
     }
-    // A NaN sum is the canonical NaN, whatever the operands' payloads.
-    for t in &tiers {
-        let got = invoke_fresh(&module, &t.code, 12, &[0xffc0_0001, 0x7f80_0001]);
-        assert_eq!(got.values[0], 0x7fc0_0000, "{}", t.name);
+}
+
+const CANON32: u32 = 0x7fc0_0000;
+const CANON64: u64 = 0x7ff8_0000_0000_0000;
+
+fn b32(x: f32) -> u64 {
+    u64::from(x.to_bits())
+}
+
+fn b64(x: f64) -> u64 {
+    x.to_bits()
+}
+
+fn fun(op: FUnOp, ty: Type) -> Pure {
+    Pure::Unary(op, ty)
+}
+
+fn fbin(op: FBinOp, ty: Type) -> Pure {
+    Pure::Binary(op, ty)
+}
+
+#[test]
+fn float_ops_give_known_values() {
+    use FBinOp::{Add, Copysign, Eq, Max, Min, Ne};
+    use FUnOp::{Abs, Ceil, Floor, Nearest, Neg, Sqrt};
+    use Type::{F32, F64};
+    let mut cases: Vec<Known> = vec![
+        (fun(Nearest, F32), vec![b32(-0.4)], Ok(b32(-0.0))),
+        (fun(Floor, F64), vec![b64(-0.5)], Ok(b64(-1.0))),
+        (fun(Ceil, F64), vec![b64(-0.5)], Ok(b64(-0.0))),
+        (fun(Ceil, F32), vec![b32(-0.5)], Ok(b32(-0.0))),
+        // NaN results are the canonical NaN, whatever the operands' NaNs were ...
+        (fbin(Add, F32), vec![0xffc0_0001, 0x7f80_0001], Ok(u64::from(CANON32))),
+        (fbin(Add, F32), vec![0xffc0_1234, b32(1.0)], Ok(u64::from(CANON32))),
+        (fbin(Add, F64), vec![0x7ff0_0000_0000_0001, b64(1.0)], Ok(CANON64)),
+        (fbin(Add, F64), vec![b64(f64::INFINITY), b64(f64::NEG_INFINITY)], Ok(CANON64)),
+        (fbin(Min, F32), vec![0xffc0_1234, b32(1.0)], Ok(u64::from(CANON32))),
+        (fbin(Min, F32), vec![0x7fc0_1234, b32(1.0)], Ok(u64::from(CANON32))),
+        (fun(Sqrt, F64), vec![b64(-1.0)], Ok(CANON64)),
+        // ... except for the sign-bit operations, which keep the payload.
+        (fun(Abs, F32), vec![0xffc0_1234], Ok(0x7fc0_1234)),
+        (fun(Neg, F32), vec![0x7fc0_1234], Ok(0xffc0_1234)),
+        (fun(Neg, F64), vec![0x7ff8_0000_0000_1234], Ok(0xfff8_0000_0000_1234)),
+        (fbin(Copysign, F32), vec![0x7fc0_1234, b32(-1.0)], Ok(0xffc0_1234)),
+        // f32 results are zero-extended: nothing above bit 31.
+        (fun(Neg, F32), vec![b32(1.0)], Ok(0xbf80_0000)),
+        // Comparisons with NaN: only `ne` holds.
+        (fbin(Eq, F64), vec![CANON64, CANON64], Ok(0)),
+        (fbin(Ne, F64), vec![CANON64, CANON64], Ok(1)),
+        (fbin(Ne, F64), vec![b64(f64::NAN), b64(f64::NAN)], Ok(1)),
+        (fun(Nearest, F64), vec![b64(-0.5)], Ok(b64(-0.0))),
+        (fun(Nearest, F64), vec![b64(4503599627370497.0)], Ok(b64(4503599627370497.0))),
+    ];
+    // -0 is below +0 for min and max, in both orders.
+    for (ty, pz, nz) in [(F32, b32(0.0), b32(-0.0)), (F64, b64(0.0), b64(-0.0))] {
+        cases.push((fbin(Min, ty), vec![pz, nz], Ok(nz)));
+        cases.push((fbin(Min, ty), vec![nz, pz], Ok(nz)));
+        cases.push((fbin(Max, ty), vec![pz, nz], Ok(pz)));
+        cases.push((fbin(Max, ty), vec![nz, pz], Ok(pz)));
+    }
+    // Nearest: ties to even.
+    let ties =
+        [(0.5, 0.0), (1.5, 2.0), (2.5, 2.0), (3.5, 4.0), (-2.5, -2.0), (-1.5, -2.0), (-3.5, -4.0), (2.4999, 2.0)];
+    for (x, r) in ties {
+        cases.push((fun(Nearest, F64), vec![b64(x)], Ok(b64(r))));
+        cases.push((fun(Nearest, F32), vec![b32(x as f32)], Ok(b32(r as f32))));
+    }
+    // Conversions (more in `conversion_cases`).
+    cases.extend([
+        (conv("ftou", "f32", "i32"), vec![b32(-0.9)], Ok(0)),
+        (conv("ftou", "f32", "i32"), vec![b32(4294967296.0)], Err(TrapCode::IntegerOverflow)),
+        (conv("ftos", "f64", "i32"), vec![b64(f64::NAN)], Err(TrapCode::BadConversion)),
+        (conv("ftos_sat", "f64", "i64"), vec![b64(f64::NEG_INFINITY)], Ok(i64::MIN as u64)),
+    ]);
+    check_known(&cases);
+}
+
+/// The float conversion `op` (its text name) from `from` to `to`.
+fn conv(op: &str, from: &str, to: &str) -> Pure {
+    let ty = |name: &str| *SCALARS.iter().find(|t| t.to_string() == name).unwrap();
+    let op = ConvOp::ALL
+        .into_iter()
+        .find(|&c| !matches!(c, ConvOp::Zext | ConvOp::Sext | ConvOp::Trunc | ConvOp::SatU64) && conv_name(c) == op)
+        .unwrap();
+    Pure::Convert(op, ty(from), ty(to))
+}
+
+/// A conversion worked out by hand: operation, from, to, operand bits, result bits or trap.
+type Conversion = (&'static str, &'static str, &'static str, u64, Result<u64, TrapCode>);
+
+fn conversion_cases() -> Vec<Conversion> {
+    use TrapCode::{BadConversion as Bad, IntegerOverflow as Ovf};
+    let ok = |x: u64| Ok(x);
+    let i32b = |x: i32| u64::from(x as u32);
+    let two63 = 9223372036854775808.0f64;
+    #[rustfmt::skip]
+    let cases = vec![
+        // Trapping float -> int: truncation toward zero; NaN is bad_conversion, out of range int_overflow.
+        ("ftos", "f64", "i32", b64(2147483647.9), ok(0x7fff_ffff)),
+        ("ftos", "f64", "i32", b64(2147483648.0), Err(Ovf)),
+        ("ftos", "f64", "i32", b64(-2147483648.9), ok(0x8000_0000)),
+        ("ftos", "f64", "i32", b64(-2147483649.0), Err(Ovf)),
+        ("ftos", "f64", "i32", b64(-1.5), ok(i32b(-1))),
+        ("ftos", "f64", "i32", b64(-0.0), ok(0)),
+        ("ftos", "f64", "i32", CANON64, Err(Bad)),
+        ("ftos", "f64", "i32", 0xfff0_0000_0000_0001, Err(Bad)),
+        ("ftos", "f64", "i32", b64(f64::INFINITY), Err(Ovf)),
+        ("ftos", "f32", "i32", b32(-2147483648.0), ok(0x8000_0000)),
+        ("ftos", "f32", "i32", b32(2147483648.0), Err(Ovf)),
+        ("ftos", "f32", "i64", b32(-9223372036854775808.0), ok(i64::MIN as u64)),
+        ("ftos", "f32", "i64", b32(9223372036854775808.0), Err(Ovf)),
+        ("ftos", "f64", "i64", b64(-1e18), ok(-1_000_000_000_000_000_000i64 as u64)),
+        ("ftos", "f64", "i64", b64(two63), Err(Ovf)),
+        ("ftos", "f32", "i64", u64::from(CANON32), Err(Bad)),
+        ("ftou", "f64", "i32", b64(-0.9), ok(0)),
+        ("ftou", "f64", "i32", b64(-1.0), Err(Ovf)),
+        ("ftou", "f64", "i32", b64(4294967295.9), ok(0xffff_ffff)),
+        ("ftou", "f64", "i32", b64(4294967296.0), Err(Ovf)),
+        ("ftou", "f32", "i64", b32(18446742974197923840.0), ok(18446742974197923840)),
+        ("ftou", "f32", "i64", b32(18446744073709551616.0), Err(Ovf)),
+        ("ftou", "f64", "i64", b64(two63), ok(1 << 63)),
+        ("ftou", "f64", "i64", b64(f64::NEG_INFINITY), Err(Ovf)),
+        ("ftou", "f64", "i64", CANON64, Err(Bad)),
+        // Saturating: NaN is 0, out-of-range values the nearest bound.
+        ("ftos_sat", "f64", "i32", b64(1e10), ok(0x7fff_ffff)),
+        ("ftos_sat", "f64", "i32", b64(-1e10), ok(0x8000_0000)),
+        ("ftos_sat", "f32", "i32", b32(f32::NEG_INFINITY), ok(0x8000_0000)),
+        ("ftos_sat", "f64", "i32", CANON64, ok(0)),
+        ("ftos_sat", "f64", "i32", b64(-3.99), ok(i32b(-3))),
+        ("ftos_sat", "f32", "i64", b32(1e30), ok(i64::MAX as u64)),
+        ("ftos_sat", "f32", "i64", 0xffc0_0000, ok(0)),
+        ("ftou_sat", "f64", "i32", b64(-5.0), ok(0)),
+        ("ftou_sat", "f64", "i32", b64(5e9), ok(0xffff_ffff)),
+        ("ftou_sat", "f64", "i64", b64(1e30), ok(u64::MAX)),
+        ("ftou_sat", "f64", "i64", b64(f64::INFINITY), ok(u64::MAX)),
+        ("ftou_sat", "f64", "i64", CANON64, ok(0)),
+        ("ftou_sat", "f32", "i64", b32(-1.0), ok(0)),
+        ("ftou_sat", "f32", "i64", b32(1234.75), ok(1234)),
+        // Int -> float: round to nearest, ties to even.
+        ("stof", "i32", "f32", 0xffff_ffff, ok(b32(-1.0))),
+        ("stof", "i32", "f64", 0x8000_0000, ok(b64(-2147483648.0))),
+        ("utof", "i32", "f32", 0xffff_ffff, ok(b32(4294967296.0))),
+        ("utof", "i32", "f64", 0xffff_ffff, ok(b64(4294967295.0))),
+        ("stof", "i64", "f32", 16777217, ok(b32(16777216.0))),
+        ("stof", "i64", "f32", 16777219, ok(b32(16777220.0))),
+        ("stof", "i64", "f64", u64::MAX, ok(b64(-1.0))),
+        ("stof", "i64", "f64", (1 << 53) + 1, ok(b64(9007199254740992.0))),
+        ("utof", "i64", "f32", u64::MAX, ok(b32(18446744073709551616.0))),
+        ("utof", "i64", "f64", u64::MAX, ok(b64(18446744073709551616.0))),
+        ("utof", "i64", "f64", 1 << 63, ok(b64(two63))),
+        // Promotion and demotion.
+        ("fpromote", "f32", "f64", b32(1.5), ok(b64(1.5))),
+        ("fpromote", "f32", "f64", b32(-0.0), ok(b64(-0.0))),
+        ("fpromote", "f32", "f64", b32(1e-45), ok(b64(f64::from(1e-45f32)))),
+        ("fpromote", "f32", "f64", 0xffc0_1234, ok(CANON64)),
+        ("fdemote", "f64", "f32", b64(1e300), ok(b32(f32::INFINITY))),
+        ("fdemote", "f64", "f32", b64(0.1), ok(b32(0.1))),
+        ("fdemote", "f64", "f32", b64(1.0 + 2f64.powi(-24)), ok(b32(1.0))), // a tie: to even
+        ("fdemote", "f64", "f32", b64(1.0 + 3.0 * 2f64.powi(-24)), ok(b32(1.0 + 2f32.powi(-22)))),
+        ("fdemote", "f64", "f32", 0x7ff0_0000_0000_0001, ok(u64::from(CANON32))),
+        // Bit casts keep every bit.
+        ("bitcast", "f32", "i32", b32(-0.0), ok(0x8000_0000)),
+        ("bitcast", "f32", "i32", 0x7f80_0001, ok(0x7f80_0001)),
+        ("bitcast", "i32", "f32", 0xffc0_1234, ok(0xffc0_1234)),
+        ("bitcast", "f64", "i64", 0xfff0_0000_0000_0001, ok(0xfff0_0000_0000_0001)),
+        ("bitcast", "i64", "f64", b64(-2.5), ok(b64(-2.5))),
+    ];
+    cases
+}
+
+#[test]
+fn float_conversions_give_known_values() {
+    let cases: Vec<Known> = conversion_cases()
+        .into_iter()
+        .map(|(op, from, to, input, want)| (conv(op, from, to), vec![input], want))
+        .collect();
+    check_known(&cases);
+}
+
+#[test]
+fn float_loop_with_block_params() {
+    let module = support::parse_with_entry(
+        "
+function %sum(f64, i64) -> f64 {
+block0(v0: f64, v1: i64):
+    v2 = fconst.f64 0
+    jump block1(v2, v1)
+block1(v3: f64, v4: i64):
+    brif v4, block2, block3
+block2:
+    v5 = fadd v3, v0
+    v6 = iconst.i64 1
+    v7 = sub v4, v6
+    jump block1(v5, v7)
+block3:
+    return v3
+}
+",
+    );
+    let mut sum = 0.0f64;
+    for _ in 0..10 {
+        sum += 0.1;
+    }
+    assert_ne!(sum, 1.0);
+    for t in tiers(&module) {
+        let got = invoke_fresh(&module, &t.code, 0, &[b64(0.1), 10]);
+        assert_eq!((got.exit, got.values[0]), (None, b64(sum)), "{}", t.name);
     }
 }
 
-// ---- memory, segments, globals -------------------------------------------------------------------------
+/// `function %f() { v1 = OP.i32 (fconst.f64 BITS) }`: a conversion whose result is unused.
+fn unused_conversion(op: &str, bits: u64) -> Module {
+    support::parse_with_entry(&format!(
+        "function %f() {{\nblock0:\n    v0 = fconst.f64 {bits:#x}\n    v1 = {op}.i32 v0\n    return\n}}\n"
+    ))
+}
 
-const PAGE: u64 = zvm_ir::WASM_PAGE;
+#[test]
+fn unused_trapping_conversions_still_trap() {
+    let cases = [
+        ("ftos", CANON64, Some(Exit::Trap(TrapCode::BadConversion))),
+        ("ftou", b64(-1.0), Some(Exit::Trap(TrapCode::IntegerOverflow))),
+        ("ftos_sat", CANON64, None),
+    ];
+    for (op, bits, want) in cases {
+        let module = unused_conversion(op, bits);
+        for t in tiers(&module) {
+            assert_eq!(invoke_fresh(&module, &t.code, 0, &[]).exit, want, "{}: {op}", t.name);
+        }
+    }
+}
+
+// ---- constant folding in the interpreter ---------------------------------------------------------------
+
+/// Code length of a [`support::parse_with_entry`] module whose function 0 folded completely: its `return`
+/// and the trap every function ends with, twice (the added entry function is the same).
+const FOLDED: usize = 4;
+
+/// Runs function 0 of `module` (no arguments) on the interpreter: its `n` results, or its stop.
+fn interp_call0(module: &Module, n: usize) -> Result<Vec<u64>, Exit> {
+    let code = Code::Interp(Box::new(Program::new(module)));
+    with_frame(module, &Limits::default(), GAS, |frame| {
+        let mut values = vec![0; n];
+        match invoke_on(&code, frame, 0, &mut values) {
+            None => Ok(values),
+            Some(exit) => Err(exit),
+        }
+    })
+}
+
+/// A function applying every binary (`unary` false) or unary float operation of type `ty` to the constants
+/// `consts`, all of whose results it returns (in the order of `FBinOp::ALL` / `FUnOp::ALL`).
+fn constant_ops_module(ty: &str, consts: &[u64]) -> Module {
+    let names: Vec<&str> =
+        if consts.len() == 2 { FBinOp::ALL.map(FBinOp::name).to_vec() } else { FUnOp::ALL.map(FUnOp::name).to_vec() };
+    let mut body = String::new();
+    for (i, c) in consts.iter().enumerate() {
+        body += &format!("    v{i} = fconst.{ty} {c:#x}\n");
+    }
+    let operands: Vec<String> = (0..consts.len()).map(|i| format!("v{i}")).collect();
+    let mut results = Vec::new();
+    let mut types = Vec::new();
+    for (k, name) in names.iter().enumerate() {
+        let r = consts.len() + k;
+        body += &format!("    v{r} = {name} {}\n", operands.join(", "));
+        results.push(format!("v{r}"));
+        let comparison = consts.len() == 2 && FBinOp::ALL[k].is_comparison();
+        types.push(if comparison { "i32" } else { ty });
+    }
+    support::parse_with_entry(&format!(
+        "function %f() -> {} {{\nblock0:\n{body}    return {}\n}}\n",
+        types.join(", "),
+        results.join(", ")
+    ))
+}
+
+/// The bits of an arithmetic result: any NaN is the canonical one.
+fn c32(x: f32) -> u64 {
+    if x.is_nan() {
+        u64::from(CANON32)
+    } else {
+        b32(x)
+    }
+}
+
+fn c64(x: f64) -> u64 {
+    if x.is_nan() {
+        CANON64
+    } else {
+        b64(x)
+    }
+}
+
+/// Expected results of [`constant_ops_module`], from Rust's float operations and the WebAssembly rules
+/// (independently of `zvm_ir::semantics`): arithmetic NaNs are canonical; `min`/`max` of a NaN are NaN and
+/// order -0 below +0; `abs`, `neg`, `copysign` only touch the sign bit.
+macro_rules! reference {
+    ($bin:ident, $un:ident, $t:ty, $bits:ty, $c:ident, $b:ident) => {
+        fn $bin(x: u64, y: u64) -> Vec<u64> {
+            let (a, b) = (<$t>::from_bits(x as $bits), <$t>::from_bits(y as $bits));
+            let minmax = |min: bool| {
+                if a.is_nan() || b.is_nan() {
+                    $c(<$t>::NAN)
+                } else if a == 0.0 && b == 0.0 {
+                    let negative = if min {
+                        a.is_sign_negative() || b.is_sign_negative()
+                    } else {
+                        a.is_sign_negative() && b.is_sign_negative()
+                    };
+                    $b(if negative { -0.0 } else { 0.0 })
+                } else if min {
+                    $b(a.min(b))
+                } else {
+                    $b(a.max(b))
+                }
+            };
+            let mut r = vec![$c(a + b), $c(a - b), $c(a * b), $c(a / b), minmax(true), minmax(false)];
+            r.push($b(a.copysign(b)));
+            r.extend([a == b, a != b, a < b, a > b, a <= b, a >= b].map(u64::from));
+            r
+        }
+
+        fn $un(x: u64) -> Vec<u64> {
+            let a = <$t>::from_bits(x as $bits);
+            vec![$b(a.abs()), $b(-a), $c(a.sqrt()), $c(a.ceil()), $c(a.floor()), $c(a.trunc()), $c(a.round_ties_even())]
+        }
+    };
+}
+
+reference!(ref_binary32, ref_unary32, f32, u32, c32, b32);
+reference!(ref_binary64, ref_unary64, f64, u64, c64, b64);
+
+/// Operands of [`interpreter_folds_float_operations_on_constants`], of both types.
+const INTERESTING: [f64; 12] =
+    [0.0, -0.0, 1.0, -1.0, 0.1, 1.5, 2.5, -2.5, 3.0, -7.25, f64::INFINITY, f64::NEG_INFINITY];
+
+fn interesting32() -> Vec<u64> {
+    let mut v: Vec<u64> = INTERESTING.map(|x| b32(x as f32)).to_vec();
+    // Large, smallest normal, subnormal; NaNs: canonical, negative with a payload, signalling.
+    v.extend([1e30, f32::MAX, f32::MIN_POSITIVE, 1e-45].map(b32));
+    v.extend([u64::from(CANON32), 0xffc0_1234, 0x7f80_0001]);
+    v
+}
+
+fn interesting64() -> Vec<u64> {
+    let mut v: Vec<u64> = INTERESTING.map(b64).to_vec();
+    v.extend([1e300, f64::MAX, f64::MIN_POSITIVE, 5e-324].map(b64));
+    v.extend([CANON64, 0xfff8_0000_0000_1234, 0x7ff0_0000_0000_0001]);
+    v
+}
+
+/// Float operations on constants fold away completely in the interpreter, to Rust's results.
+#[test]
+fn interpreter_folds_float_operations_on_constants() {
+    type Binary = fn(u64, u64) -> Vec<u64>;
+    type Unary = fn(u64) -> Vec<u64>;
+    let types: [(&str, Vec<u64>, Binary, Unary); 2] =
+        [("f32", interesting32(), ref_binary32, ref_unary32), ("f64", interesting64(), ref_binary64, ref_unary64)];
+    for (ty, values, binary, unary) in types {
+        for &a in &values {
+            for &b in &values {
+                let m = constant_ops_module(ty, &[a, b]);
+                assert_eq!(Program::new(&m).code_len(), FOLDED, "{ty} {a:#x}, {b:#x}");
+                assert_eq!(interp_call0(&m, FBinOp::ALL.len()), Ok(binary(a, b)), "{ty} {a:#x}, {b:#x}");
+            }
+            let m = constant_ops_module(ty, &[a]);
+            assert_eq!(Program::new(&m).code_len(), FOLDED, "{ty} {a:#x}");
+            assert_eq!(interp_call0(&m, FUnOp::ALL.len()), Ok(unary(a)), "{ty} {a:#x}");
+        }
+    }
+}
+
+/// Conversions of constants fold away in the interpreter unless they trap (then the trap happens at run
+/// time); an unused saturating conversion (which cannot trap) is dropped.
+#[test]
+fn interpreter_folds_conversions_of_constants_that_do_not_trap() {
+    for (op, from, to, input, want) in conversion_cases() {
+        let what = format!("{op} {from} -> {to} of {input:#x}");
+        let konst = if from.starts_with('f') { "fconst" } else { "iconst" };
+        let m = support::parse_with_entry(&format!(
+            "function %f() -> {to} {{\nblock0:\n    v0 = {konst}.{from} {input}\n    v1 = {op}.{to} v0\n    return v1\n}}\n"
+        ));
+        assert_eq!(Program::new(&m).code_len() == FOLDED, want.is_ok(), "{what}: folded");
+        assert_eq!(interp_call0(&m, 1), want.map(|x| vec![x]).map_err(Exit::Trap), "{what}");
+    }
+    assert_eq!(Program::new(&unused_conversion("ftos_sat", CANON64)).code_len(), FOLDED);
+}
+
+// ---- memory, segments, globals -------------------------------------------------------------------------
 
 const MEMORY_MODULE: &str = "
 memory 1, 3
@@ -759,7 +1062,7 @@ fn memory_grow_fill_init_and_drop() {
     let module = parse(MEMORY_MODULE);
     let limits = Limits { max_memory: 2 * PAGE + PAGE / 2, ..Limits::default() };
     for t in tiers(&module) {
-        with_frame(&module, &limits, |frame| {
+        with_frame(&module, &limits, GAS, |frame| {
             let mut model = Model {
                 memory: vec![0; PAGE as usize],
                 segments: vec![vec![1, 2, 0xff], vec![0xaa, 0xbb, 0xcc, 0xdd, 0xee]],
@@ -792,6 +1095,7 @@ fn memory_grow_fill_init_and_drop() {
             assert_eq!(call(frame, 4, &[PAGE - 1, 0, 2], 0).0, heap_oob, "{}: destination past memory", t.name);
             assert_eq!(call(frame, 4, &[0, u64::MAX, 2], 0).0, heap_oob, "{}", t.name);
             assert_eq!(call(frame, 4, &[0, 3, 0], 0).0, None, "{}: empty at the segment's end", t.name);
+            assert_eq!(call(frame, 4, &[0, 4, 0], 0).0, heap_oob, "{}: empty past the segment's end", t.name);
 
             // Drop segment 0: it is empty from now on (for the rest of the frame), segment 1 is not.
             assert_eq!(call(frame, 6, &[], 0).0, None);
@@ -828,12 +1132,13 @@ fn memory_grow_fill_init_and_drop() {
             assert_eq!((exit, v[0]), (None, 0x5555_5555_0000_0000), "{}", t.name);
             assert_eq!(call(frame, 7, &[2 * PAGE - 7], 1).0, heap_oob, "{}", t.name);
             assert_eq!(frame.memory(), &model.memory[..], "{}", t.name);
+            assert_eq!(frame.detach().dropped, [true, false], "{}", t.name);
         });
     }
 
     // The module's maximum: 3 pages with a larger limit.
     for t in tiers(&module) {
-        with_frame(&module, &Limits::default(), |frame| {
+        with_frame(&module, &Limits::default(), GAS, |frame| {
             let grow = |frame: &mut Frame<'_>, pages: u64| {
                 let mut v = [pages];
                 assert_eq!(invoke_on(&t.code, frame, 1, &mut v), None, "{}", t.name);
@@ -843,6 +1148,68 @@ fn memory_grow_fill_init_and_drop() {
             assert_eq!(grow(frame, 1), u64::MAX, "{}: past the maximum", t.name);
             assert_eq!(grow(frame, 0), 3, "{}", t.name);
             assert_eq!(frame.memory().len() as u64, 3 * PAGE);
+        });
+    }
+}
+
+#[test]
+fn memory_without_a_maximum_grows_to_the_limit_even_when_the_result_is_unused() {
+    let module = parse(
+        "
+memory 0
+
+function %main() {
+block0:
+    return
+}
+
+; fn1(pages) -> old size in pages, or -1
+function %grow(i64) -> i64 {
+block0(v0: i64):
+    v1 = mem.grow v0
+    return v1
+}
+
+; fn2: the size in bytes
+function %size() -> i64 {
+block0:
+    v0 = mem.size
+    return v0
+}
+
+; fn3(addr)
+function %load(i64) -> i32 {
+block0(v0: i64):
+    v1 = load.i32.4.le v0
+    return v1
+}
+
+; fn4(pages): a growth whose result is unused
+function %grow_unused(i64) {
+block0(v0: i64):
+    v1 = mem.grow v0
+    return
+}
+",
+    );
+    // No module maximum: the runtime's memory limit decides.
+    let limits = Limits { max_memory: 2 * PAGE, ..Limits::default() };
+    let (grow, size, load, grow_unused) = (1, 2, 3, 4);
+    for t in tiers(&module) {
+        with_frame(&module, &limits, GAS, |frame| {
+            let mut call = |func: u32, arg: Option<u64>| {
+                let mut values = vec![arg.unwrap_or(0)];
+                invoke_on(&t.code, frame, func, &mut values).map_or(Ok(values[0]), Err)
+            };
+            assert_eq!(call(size, None), Ok(0), "{}", t.name);
+            assert_eq!(call(load, Some(0)), Err(Exit::Trap(TrapCode::MemoryOutOfBounds)), "{}", t.name);
+            assert_eq!(call(grow_unused, Some(1)), Ok(1), "{}: the argument stays", t.name);
+            assert_eq!(call(size, None), Ok(PAGE), "{}: an unused growth still happens", t.name);
+            assert_eq!(call(load, Some(PAGE - 4)), Ok(0), "{}", t.name);
+            assert_eq!(call(grow, Some(2)), Ok(MINUS_ONE), "{}", t.name);
+            assert_eq!(call(grow, Some(1)), Ok(1), "{}", t.name);
+            assert_eq!(call(grow, Some(1)), Ok(MINUS_ONE), "{}", t.name);
+            assert_eq!(call(size, None), Ok(2 * PAGE), "{}", t.name);
         });
     }
 }
@@ -906,7 +1273,7 @@ block0:
 fn globals_hold_their_types_in_8_byte_slots() {
     let module = parse(GLOBALS_MODULE);
     for t in tiers(&module) {
-        with_frame(&module, &Limits::default(), |frame| {
+        with_frame(&module, &Limits::default(), GAS, |frame| {
             let get = |frame: &mut Frame<'_>| {
                 let mut v = [0xdead_dead_dead_deadu64; 4];
                 assert_eq!(invoke_on(&t.code, frame, 2, &mut v), None, "{}", t.name);
@@ -1068,7 +1435,7 @@ fn invoke_passes_arguments_and_results() {
     let aot = aot(&module);
     for native in [&code as &dyn NativeCode, &*aot] {
         assert_eq!(native.entry_index(), 0);
-        with_frame(&module, &Limits::default(), |frame| assert_eq!(compiled::run(native, frame), None));
+        with_frame(&module, &Limits::default(), GAS, |frame| assert_eq!(compiled::run(native, frame), None));
         // The only recursion is reachable through invocation only, and the bound covers it.
         assert!(native.stack_bound().is_recursive());
         assert_eq!(
@@ -1108,7 +1475,7 @@ block0:
 ",
     );
     for t in tiers(&module) {
-        let (exit, output, gas_used) = with_frame(&module, &Limits::default(), |frame| {
+        let (exit, output, gas_used) = with_frame(&module, &Limits::default(), GAS, |frame| {
             let exit = match &t.code {
                 Code::Interp(p) => interpreter::run(p, frame),
                 Code::Native(c) => {
@@ -1141,17 +1508,7 @@ fn aarch64_objects_emit_with_their_dispatch() {
     }
 }
 
-/// The metadata of an object (found by its magic; its length follows from the number of functions).
-fn meta_of(object: &[u8], functions: usize) -> Option<ObjectMeta> {
-    let at = object.windows(8).position(|w| w == b"zvmmeta\0")?;
-    let len = zvm_compiler::cranelift::object::META_HEADER_LEN + 4 * functions;
-    ObjectMeta::decode(object.get(at..at + len)?)
-}
-
 // ---- aarch64 -------------------------------------------------------------------------------------------
-
-const CROSS_GCC: &str = "aarch64-linux-gnu-gcc";
-const QEMU: &str = "qemu-aarch64";
 
 /// A driver for the pure functions of an aarch64 object: reads `FUNC NIN NOUT ARGS...` lines (hex
 /// arguments), calls the trampoline with a context that only has gas (pure functions touch nothing else)
@@ -1189,16 +1546,6 @@ int main(void) {
 }
 "#;
 
-fn cross_tools_installed() -> bool {
-    let runs =
-        |tool: &str| std::process::Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success());
-    // `-print-file-name` echoes the bare name when the arm64 libc is missing.
-    let libc = std::process::Command::new(CROSS_GCC).arg("-print-file-name=libc.a").output().is_ok_and(|o| {
-        o.status.success() && std::path::Path::new(String::from_utf8_lossy(&o.stdout).trim()).is_absolute()
-    });
-    runs(CROSS_GCC) && runs(QEMU) && libc
-}
-
 /// Runs `calls` (function, arguments, number of results) on the aarch64 object of `module` under qemu;
 /// returns (status, gas left, results) of each.
 fn run_on_aarch64(
@@ -1209,50 +1556,13 @@ fn run_on_aarch64(
 ) -> Vec<(u32, u64, Vec<u64>)> {
     use std::mem::offset_of;
     use zvm_compiler::abi::VmCtx;
-    let object = emit_object(module, Target::Aarch64, &JitOptions::default()).unwrap();
-    let (obj, driver, exe, input) =
-        (dir.join(format!("{name}.o")), dir.join("driver.c"), dir.join(name), dir.join(format!("{name}.in")));
-    std::fs::write(&obj, object).unwrap();
-    std::fs::write(&driver, DRIVER_C).unwrap();
-    let o = std::process::Command::new(CROSS_GCC)
-        .args(["-std=c11", "-O2", "-static", "-Wall", "-Werror"])
-        .arg(format!("-DZVM_VMCTX_SIZE={}", std::mem::size_of::<VmCtx>()))
-        .arg(format!("-DZVM_OFF_GAS_LEFT={}", offset_of!(VmCtx, gas_left)))
-        .arg(format!("-DZVM_GAS={GAS}ULL"))
-        .arg(&driver)
-        .arg(&obj)
-        .arg("-o")
-        .arg(&exe)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "linking: {}", String::from_utf8_lossy(&o.stderr));
-    let mut text = String::new();
-    for (func, args, nout) in calls {
-        text.push_str(&format!("{func} {} {nout}", args.len()));
-        for a in args {
-            text.push_str(&format!(" {a:x}"));
-        }
-        text.push('\n');
-    }
-    std::fs::write(&input, text).unwrap();
-    let o = std::process::Command::new(QEMU).arg(&exe).stdin(std::fs::File::open(&input).unwrap()).output().unwrap();
-    assert!(o.status.success(), "{QEMU}: {}\n{}", o.status, String::from_utf8_lossy(&o.stderr));
-    let out = String::from_utf8(o.stdout).unwrap();
-    let lines: Vec<(u32, u64, Vec<u64>)> = out
-        .lines()
-        .map(|line| {
-            let mut fields = line.split(' ');
-            let status = fields.next().unwrap().parse().unwrap();
-            let gas = fields.next().unwrap().parse().unwrap();
-            (status, gas, fields.map(|f| u64::from_str_radix(f, 16).unwrap()).collect())
-        })
-        .collect();
-    assert_eq!(lines.len(), calls.len(), "one line per call");
-    lines
-}
-
-fn expected_status(exit: Option<Exit>) -> u32 {
-    exit.map_or(zvm_compiler::abi::STATUS_OK, Exit::to_status)
+    let defines = [
+        ("ZVM_VMCTX_SIZE", std::mem::size_of::<VmCtx>() as u64),
+        ("ZVM_OFF_GAS_LEFT", offset_of!(VmCtx, gas_left) as u64),
+    ];
+    let exe = link_aarch64(dir, name, module, DRIVER_C, &defines);
+    let text: String = calls.iter().map(|(func, args, nout)| driver_line(*func, args, *nout)).collect();
+    run_under_qemu(&exe, &text, calls.len())
 }
 
 /// The pure operations on aarch64 (emulated by qemu, which implements the architecture's floating point
@@ -1261,13 +1571,7 @@ fn expected_status(exit: Option<Exit>) -> u32 {
 /// passes, unless `CI` is set.
 #[test]
 fn float_ops_on_aarch64_match_the_semantics() {
-    if !cross_tools_installed() {
-        assert!(std::env::var_os("CI").is_none(), "aarch64 cross tools are missing on CI");
-        eprintln!("SKIPPED: {CROSS_GCC} (with the arm64 libc) or {QEMU} is not installed");
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("zvm-tiers-wasm-ops-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let Some(dir) = aarch64_dir("wasm-ops") else { return };
 
     // Edge values, then random ones, on the module of one function per operation.
     let ops = all_pure();

@@ -10,70 +10,24 @@
 //! stop at the same depth on every tier, and native code that can recurse through a table must be known to
 //! recurse (its native stack bound). The aarch64 objects of these modules emit, and run under
 //! `qemu-aarch64` with a small C runtime of the table helpers when the cross tools are installed.
+//! One check is the interpreter's alone: its lowering drops an unused `table.size`.
 
-use std::ops::Range;
-use zvm_compiler::cranelift::object::ObjectMeta;
+mod support;
+
+use support::{
+    aarch64_dir, aot, driver_line, expected_status, in_bounds, jit, link_aarch64, meta_of, parse_with_entry as parse,
+    run_under_qemu, tiers, trap, with_frame, Code, GAS, MINUS_ONE,
+};
 use zvm_compiler::cranelift::translate::Dispatchers;
-use zvm_compiler::cranelift::{compile, emit_object, Dispatch, JitOptions, NativeCode, OptLevel, Target};
-use zvm_ir::{FuncId, Module, TrapCode};
-use zvm_runtime::compiled::{self, HELPERS};
-use zvm_runtime::executor::Tier;
+use zvm_compiler::cranelift::{emit_object, Dispatch, JitOptions, OptLevel, Target};
+use zvm_ir::{Module, TrapCode};
 use zvm_runtime::frame::Instance;
-use zvm_runtime::interpreter;
-use zvm_runtime::schedule::ZvmCosts;
-use zvm_runtime::vm::Vm;
-use zvm_runtime::{Exit, Frame, InMemoryHost, Limits, Message};
+use zvm_runtime::interpreter::Program;
+use zvm_runtime::{Exit, Limits};
 
-const GAS: u64 = 1_000_000;
-const MINUS_ONE: u64 = u64::MAX;
 const CANONICAL_NAN_F64: u64 = 0x7ff8_0000_0000_0000;
 
-// ---- tiers ---------------------------------------------------------------------------------------------
-
-enum Code {
-    Interp(Box<interpreter::Program>),
-    Native(Box<dyn NativeCode>),
-}
-
-struct TierCode {
-    name: &'static str,
-    code: Code,
-}
-
-/// Parses and verifies a module. Unless `src` names its entry, an empty entry function is added after the
-/// functions of `src`, which keep their indices.
-fn parse(src: &str) -> Module {
-    let src = if src.contains("entry fn") {
-        src.to_string()
-    } else {
-        let n = src.matches("function %").count();
-        format!("entry fn{n}\n{src}\nfunction %start() {{\nblock0:\n    return\n}}\n")
-    };
-    let m = zvm_ir::text::parse(&src).unwrap_or_else(|e| panic!("{e}\n{src}"));
-    zvm_ir::verify::verify_module(&m).unwrap_or_else(|e| panic!("{e}\n{src}"));
-    m
-}
-
-/// The AOT object of `module` for the host, loaded by zvm's loader.
-fn aot(module: &Module) -> Box<dyn NativeCode> {
-    let target = Target::host().expect("tests run on x86_64 or aarch64");
-    let object = emit_object(module, target, &JitOptions::default()).unwrap_or_else(|e| panic!("emit: {e}"));
-    Box::new(zvm_cache::load(&object).unwrap_or_else(|e| panic!("load: {e}")))
-}
-
-fn jit(module: &Module, level: OptLevel) -> Box<dyn NativeCode> {
-    Box::new(compile(module, &JitOptions { opt_level: level, verify: true }).unwrap_or_else(|e| panic!("{e}")))
-}
-
-/// `module` prepared for every tier; the interpreter first.
-fn tiers(module: &Module) -> Vec<TierCode> {
-    vec![
-        TierCode { name: "interp", code: Code::Interp(Box::new(interpreter::Program::new(module))) },
-        TierCode { name: "jit-none", code: Code::Native(jit(module, OptLevel::None)) },
-        TierCode { name: "jit-speed", code: Code::Native(jit(module, OptLevel::Speed)) },
-        TierCode { name: "aot", code: Code::Native(aot(module)) },
-    ]
-}
+// ---- scripts -------------------------------------------------------------------------------------------
 
 /// One invocation of a script: function, arguments, number of results.
 #[derive(Clone, Debug)]
@@ -105,25 +59,19 @@ struct Run {
 
 /// Runs `steps` in order on one frame with a fresh instance of `module`.
 fn run_on(module: &Module, limits: &Limits, gas: u64, code: &Code, steps: &[Step]) -> Run {
-    let msg = Message { gas_limit: gas, ..Default::default() };
-    let vm = Vm::new(Tier::Interp, limits.clone());
-    let mut host = InMemoryHost::new();
-    let mut frame = Frame::new(&msg, &[], &mut host, &vm, &ZvmCosts, &HELPERS);
-    frame.attach(module, Instance::new(module, limits).expect("the instance fits the limits"));
-    let mut outcomes = Vec::with_capacity(steps.len());
-    for s in steps {
-        let mut values = vec![0u64; s.args.len().max(s.nresults)];
-        values[..s.args.len()].copy_from_slice(&s.args);
-        let before = frame.gas_left();
-        let exit = match code {
-            Code::Interp(p) => interpreter::invoke(p, &mut frame, FuncId(s.func), &mut values),
-            Code::Native(c) => compiled::invoke(&**c, &mut frame, FuncId(s.func), &mut values),
-        };
-        let results = if exit.is_none() { values[..s.nresults].to_vec() } else { Vec::new() };
-        outcomes.push(Outcome { exit, results, gas_used: before - frame.gas_left() });
-    }
-    let call_depth = frame.ctx.call_depth;
-    Run { outcomes, instance: frame.detach(), call_depth }
+    with_frame(module, limits, gas, |frame| {
+        let mut outcomes = Vec::with_capacity(steps.len());
+        for s in steps {
+            let mut values = vec![0u64; s.args.len().max(s.nresults)];
+            values[..s.args.len()].copy_from_slice(&s.args);
+            let before = frame.gas_left();
+            let exit = support::invoke_on(code, frame, s.func, &mut values);
+            let results = if exit.is_none() { values[..s.nresults].to_vec() } else { Vec::new() };
+            outcomes.push(Outcome { exit, results, gas_used: before - frame.gas_left() });
+        }
+        let call_depth = frame.ctx.call_depth;
+        Run { outcomes, instance: frame.detach(), call_depth }
+    })
 }
 
 /// Runs `steps` on every tier: each must agree with the interpreter on every step and on the final state.
@@ -159,10 +107,6 @@ fn check(run: &Run, steps: &[Step], want: &[Want]) {
     }
 }
 
-fn trap(code: TrapCode) -> Result<Vec<u64>, Exit> {
-    Err(Exit::Trap(code))
-}
-
 /// A small deterministic generator (xorshift64*).
 struct Rng(u64);
 
@@ -181,13 +125,6 @@ impl Rng {
     fn pick(&mut self, xs: &[u64]) -> u64 {
         xs[self.below(xs.len() as u64) as usize]
     }
-}
-
-/// `[start, start + len)` when inside a sequence of `size` (an empty range may start at the end, not past
-/// it), as WebAssembly's bounds rule says.
-fn in_bounds(start: u64, len: u64, size: usize) -> Option<Range<usize>> {
-    let end = start.checked_add(len)?;
-    (end <= size as u64).then_some(start as usize..end as usize)
 }
 
 // ---- the table operations against a model ----------------------------------------------------------------
@@ -499,6 +436,65 @@ block0:
     ];
     check(&run, &steps, &want);
     assert_eq!(run.instance.tables, vec![vec![0, 0, 7, 7, 7]]);
+}
+
+/// An empty table without a maximum: reads trap until it grows, and the default limit of all elements
+/// bounds its growth.
+#[test]
+fn an_empty_table_grows_to_the_default_limit() {
+    let module = parse(
+        "table 0
+function %get(i64) -> i64 {
+block0(v0: i64):
+    v1 = table.get 0 v0
+    return v1
+}
+function %size() -> i64 {
+block0:
+    v0 = table.size 0
+    return v0
+}
+function %grow(i64, i64) -> i64 {
+block0(v0: i64, v1: i64):
+    v2 = table.grow 0 v0, v1
+    return v2
+}
+",
+    );
+    let limit = Limits::default().max_table_elements;
+    let (get, size, grow) = (0, 1, 2);
+    let steps = [
+        step(get, &[0], 1),
+        step(get, &[u64::MAX], 1),
+        step(grow, &[1, limit + 1], 1),
+        step(grow, &[1, limit - 1], 1),
+        step(grow, &[1, 2], 1),
+        step(grow, &[1, 1], 1),
+        step(size, &[], 1),
+        step(get, &[limit - 1], 1),
+        step(get, &[limit], 1),
+    ];
+    let run = agree(&module, &Limits::default(), GAS, &steps);
+    let want: Vec<Want> = vec![
+        (trap(TrapCode::TableOutOfBounds), 0),
+        (trap(TrapCode::TableOutOfBounds), 0),
+        (Ok(vec![MINUS_ONE]), 0),
+        (Ok(vec![0]), 0),
+        (Ok(vec![MINUS_ONE]), 0),
+        (Ok(vec![limit - 1]), 0),
+        (Ok(vec![limit]), 0),
+        (Ok(vec![1]), 0),
+        (trap(TrapCode::TableOutOfBounds), 0),
+    ];
+    check(&run, &steps, &want);
+}
+
+/// The interpreter's lowering drops a `table.size` whose result is unused (an unused `table.get` still
+/// traps and an unused `table.grow` still grows: above, on every tier).
+#[test]
+fn interpreter_an_unused_table_size_emits_no_code() {
+    let src = |body: &str| parse(&format!("table 2\nfunction %f(i64) {{\nblock0(v0: i64):\n{body}    return\n}}\n"));
+    assert_eq!(Program::new(&src("    v1 = table.size 0\n")).code_len(), Program::new(&src("")).code_len());
 }
 
 // ---- call_indirect ---------------------------------------------------------------------------------------
@@ -1165,13 +1161,6 @@ block0:
 
 // ---- objects -------------------------------------------------------------------------------------------
 
-/// The metadata of an object (found by its magic; its length follows from the number of functions).
-fn meta_of(object: &[u8], functions: usize) -> Option<ObjectMeta> {
-    let at = object.windows(8).position(|w| w == b"zvmmeta\0")?;
-    let len = zvm_compiler::cranelift::object::META_HEADER_LEN + 4 * functions;
-    ObjectMeta::decode(object.get(at..at + len)?)
-}
-
 #[test]
 fn objects_of_table_modules_emit_for_every_target_and_load() {
     let modules = [table_ops_module().0, parse(CALLS), parse(DEPTH), parse(EVEN_ODD)];
@@ -1194,9 +1183,6 @@ fn objects_of_table_modules_emit_for_every_target_and_load() {
 }
 
 // ---- aarch64 -------------------------------------------------------------------------------------------
-
-const CROSS_GCC: &str = "aarch64-linux-gnu-gcc";
-const QEMU: &str = "qemu-aarch64";
 
 /// A driver for an aarch64 object that uses one table: a context with gas and a call depth limit, and a
 /// helper table whose `table_get`, `table_set`, `table_size` and `call_indirect_target` work on one table
@@ -1301,16 +1287,6 @@ int main(void) {
 }
 "#;
 
-fn cross_tools_installed() -> bool {
-    let runs =
-        |tool: &str| std::process::Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success());
-    // `-print-file-name` echoes the bare name when the arm64 libc is missing.
-    let libc = std::process::Command::new(CROSS_GCC).arg("-print-file-name=libc.a").output().is_ok_and(|o| {
-        o.status.success() && std::path::Path::new(String::from_utf8_lossy(&o.stdout).trim()).is_absolute()
-    });
-    runs(CROSS_GCC) && runs(QEMU) && libc
-}
-
 /// Runs `steps` on the aarch64 object of `module` (one table, of `table_size` null elements) under qemu;
 /// returns (status, gas used, results) of each step.
 fn run_on_aarch64(
@@ -1323,11 +1299,6 @@ fn run_on_aarch64(
 ) -> Vec<(u32, u64, Vec<u64>)> {
     use std::mem::{offset_of, size_of};
     use zvm_compiler::abi::{Helpers, VmCtx};
-    let object = emit_object(module, Target::Aarch64, &JitOptions::default()).unwrap();
-    let (obj, driver, exe, input) =
-        (dir.join(format!("{name}.o")), dir.join("driver.c"), dir.join(name), dir.join(format!("{name}.in")));
-    std::fs::write(&obj, object).unwrap();
-    std::fs::write(&driver, DRIVER_C).unwrap();
     let status = |code: TrapCode| Exit::Trap(code).to_status() - zvm_compiler::abi::STATUS_TRAP_BASE;
     let defines = [
         ("ZVM_VMCTX_SIZE", size_of::<VmCtx>() as u64),
@@ -1346,15 +1317,8 @@ fn run_on_aarch64(
         ("ZVM_TRAP_UNDEFINED_ELEMENT", u64::from(status(TrapCode::UndefinedElement))),
         ("ZVM_TRAP_UNINITIALIZED_ELEMENT", u64::from(status(TrapCode::UninitializedElement))),
         ("ZVM_TRAP_INDIRECT_CALL_TYPE", u64::from(status(TrapCode::IndirectCallTypeMismatch))),
-        ("ZVM_GAS", GAS),
     ];
-    let mut gcc = std::process::Command::new(CROSS_GCC);
-    gcc.args(["-std=c11", "-O2", "-static", "-Wall", "-Werror", "-Wno-cast-function-type"]);
-    for (k, v) in defines {
-        gcc.arg(format!("-D{k}={v}ULL"));
-    }
-    let o = gcc.arg(&driver).arg(&obj).arg("-o").arg(&exe).output().unwrap();
-    assert!(o.status.success(), "linking: {}", String::from_utf8_lossy(&o.stderr));
+    let exe = link_aarch64(dir, name, module, DRIVER_C, &defines);
     // Signature classes: equal signatures, equal classes.
     let sigs: Vec<&zvm_ir::Signature> = module.functions.iter().map(|f| &f.sig).chain(&module.types).collect();
     let class = |s: &zvm_ir::Signature| sigs.iter().position(|t| *t == s).unwrap();
@@ -1368,27 +1332,9 @@ fn run_on_aarch64(
     }
     text.push('\n');
     for s in steps {
-        text += &format!("{} {} {}", s.func, s.args.len(), s.nresults);
-        for a in &s.args {
-            text += &format!(" {a:x}");
-        }
-        text.push('\n');
+        text += &driver_line(s.func, &s.args, s.nresults);
     }
-    std::fs::write(&input, text).unwrap();
-    let o = std::process::Command::new(QEMU).arg(&exe).stdin(std::fs::File::open(&input).unwrap()).output().unwrap();
-    assert!(o.status.success(), "{QEMU}: {}\n{}", o.status, String::from_utf8_lossy(&o.stderr));
-    let out = String::from_utf8(o.stdout).unwrap();
-    let lines: Vec<(u32, u64, Vec<u64>)> = out
-        .lines()
-        .map(|line| {
-            let mut fields = line.split(' ');
-            let status = fields.next().unwrap().parse().unwrap();
-            let gas = fields.next().unwrap().parse().unwrap();
-            (status, gas, fields.map(|f| u64::from_str_radix(f, 16).unwrap()).collect())
-        })
-        .collect();
-    assert_eq!(lines.len(), steps.len(), "one line per call");
-    lines
+    run_under_qemu(&exe, &text, steps.len())
 }
 
 /// `call_indirect` (dispatchers, the depth limit, every trap) on aarch64 (emulated), against the interpreter
@@ -1396,13 +1342,7 @@ fn run_on_aarch64(
 /// it prints `SKIPPED` and passes, unless `CI` is set.
 #[test]
 fn call_indirect_on_aarch64_matches_the_interpreter() {
-    if !cross_tools_installed() {
-        assert!(std::env::var_os("CI").is_none(), "aarch64 cross tools are missing on CI");
-        eprintln!("SKIPPED: {CROSS_GCC} (with the arm64 libc) or {QEMU} is not installed");
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("zvm-tiers-tables-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let Some(dir) = aarch64_dir("tables") else { return };
 
     // CALLS without `table.init`/`table.grow` (the driver has neither): the table is filled with `%set`.
     let module = parse(CALLS);
@@ -1434,7 +1374,6 @@ fn call_indirect_on_aarch64_matches_the_interpreter() {
     let limits = Limits::default();
     let interp = run_on(&module, &limits, GAS, &tiers(&module).remove(0).code, &steps);
     let got = run_on_aarch64(&dir, "calls", &module, limits.max_call_depth, 10, &steps);
-    let expected_status = |exit: Option<Exit>| exit.map_or(zvm_compiler::abi::STATUS_OK, Exit::to_status);
     for (i, (o, (status, gas, results))) in interp.outcomes.iter().zip(&got).enumerate() {
         assert_eq!(
             (*status, *gas, results),

@@ -2,6 +2,7 @@
 //! the criterion and iai-callgrind harnesses measure exactly the same work.
 
 pub mod evm;
+pub mod wasm;
 
 use ruint::aliases::U256;
 use zvm_compiler::frontend::zvm::asm;

@@ -325,10 +325,7 @@ impl<'a> Frame<'a> {
         if len == 0 {
             return Ok(0..0);
         }
-        match offset.checked_add(len) {
-            Some(end) if end <= self.memory.len() as u64 => Ok(offset as usize..end as usize),
-            _ => Err(Exit::Trap(TrapCode::MemoryOutOfBounds)),
-        }
+        range_within(offset, len, self.memory.len(), TrapCode::MemoryOutOfBounds)
     }
 
     /// `mem.grow pages`: see [`zvm_ir::Op::MemGrow`]. Returns the old size in pages, or `u64::MAX` when the
@@ -352,10 +349,7 @@ impl<'a> Frame<'a> {
     /// `[offset, offset+len)` as indices if it is inside memory, else a `heap_oob` trap, also when `len` is
     /// zero (WebAssembly's bulk memory rule).
     fn mem_range_strict(&self, offset: u64, len: u64) -> FrameResult<Range<usize>> {
-        match offset.checked_add(len) {
-            Some(end) if end <= self.memory.len() as u64 => Ok(offset as usize..end as usize),
-            _ => Err(Exit::Trap(TrapCode::MemoryOutOfBounds)),
-        }
+        range_within(offset, len, self.memory.len(), TrapCode::MemoryOutOfBounds)
     }
 
     /// `mem.fill dst, byte, len`.
@@ -374,10 +368,9 @@ impl<'a> Frame<'a> {
             Some(_) => &[],
             None => return Err(Exit::Trap(TrapCode::HostError)),
         };
-        let end = src.checked_add(len).filter(|&e| e <= data.len() as u64);
-        let Some(end) = end else { return Err(Exit::Trap(TrapCode::MemoryOutOfBounds)) };
+        let src = range_within(src, len, data.len(), TrapCode::MemoryOutOfBounds)?;
         let range = self.mem_range_strict(dst, len)?;
-        self.memory[range].copy_from_slice(&data[src as usize..end as usize]);
+        self.memory[range].copy_from_slice(&data[src]);
         Ok(())
     }
 
@@ -394,12 +387,9 @@ impl<'a> Frame<'a> {
         self.tables.get(t as usize).ok_or(Exit::Trap(TrapCode::HostError))
     }
 
-    /// `[start, start+len)` as indices into a sequence of `size`, or `table_oob` (also for `len` 0).
+    /// `[start, start+len)` as indices into a table of `size` elements, or `table_oob` (also for `len` 0).
     fn table_range(start: u64, len: u64, size: usize) -> FrameResult<Range<usize>> {
-        match start.checked_add(len) {
-            Some(end) if end <= size as u64 => Ok(start as usize..end as usize),
-            _ => Err(Exit::Trap(TrapCode::TableOutOfBounds)),
-        }
+        range_within(start, len, size, TrapCode::TableOutOfBounds)
     }
 
     /// `table.get t index`.
@@ -844,6 +834,15 @@ impl<'a> Frame<'a> {
     pub fn finish(self, exit: Option<Exit>) -> ExecResult {
         let limit = self.msg.gas_limit;
         self.outcome(exit).into_result(limit)
+    }
+}
+
+/// `[start, start+len)` as indices into a sequence of `size` items, or a trap with `code` if it passes the
+/// end (also when `len` is 0).
+fn range_within(start: u64, len: u64, size: usize, code: TrapCode) -> FrameResult<Range<usize>> {
+    match start.checked_add(len) {
+        Some(end) if end <= size as u64 => Ok(start as usize..end as usize),
+        _ => Err(Exit::Trap(code)),
     }
 }
 

@@ -9,7 +9,7 @@
 //! arguments. Code after an unconditional branch is skipped until the end of its frame (the validator has
 //! already checked it).
 
-use super::{ir_type, GasTable, GlobalRef, WasmError};
+use super::{const_value, ir_type, GasTable, GlobalRef, WasmError};
 use wasmparser::{BlockType, FuncType, FunctionBody, MemArg, Operator};
 use zvm_ir::{
     BinOp, Block, BlockCall, ConvOp, FBinOp, FUnOp, FuncId, Function, FunctionBuilder, MemAccess, ModuleTypes, Op,
@@ -122,7 +122,7 @@ impl FuncTranslator {
                 return Err(WasmError::Limit(format!("more than {} locals in one function", ctx.max_locals)));
             }
             for _ in 0..count {
-                let zero = zero(&mut b, ty);
+                let zero = const_value(&mut b, ty, 0); // also the null reference
                 self.locals.push(zero);
                 self.local_types.push(ty);
             }
@@ -522,7 +522,7 @@ impl FuncTranslator {
                 self.charge(ctx, b);
                 let v = match ctx.globals[global_index as usize] {
                     GlobalRef::Ir(index) => b.ins1(Op::GlobalGet { index }),
-                    GlobalRef::Const(c) => constant(b, c.ty, c.bits),
+                    GlobalRef::Const(c) => const_value(b, c.ty, c.bits),
                 };
                 self.stack.push(v);
             }
@@ -869,17 +869,4 @@ impl FuncTranslator {
 /// An `i32` index or count as `i64`.
 fn zext64(b: &mut FunctionBuilder<'_>, v: Value) -> Value {
     b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::I64, arg: v })
-}
-
-/// The zero of a type (also the null reference).
-fn zero(b: &mut FunctionBuilder<'_>, ty: Type) -> Value {
-    constant(b, ty, 0)
-}
-
-/// A constant of type `ty` from its bit pattern.
-fn constant(b: &mut FunctionBuilder<'_>, ty: Type, bits: u64) -> Value {
-    match ty {
-        Type::F32 | Type::F64 => b.ins1(Op::Fconst { ty, bits }),
-        _ => b.iconst(ty, bits as i64),
-    }
 }

@@ -8,8 +8,8 @@
 use crate::{code_format, parse_hex, read_code, CALLER};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use zvm_node::rpc::protocol::{CallArgs, Filter, Format, Log, Receipt, Word};
-use zvm_node::rpc::{Blocking, ClientConfig, Identity, Server, ServerConfig, Trust};
+use zvm_node::rpc::protocol::{CallArgs, Filter, Format, Log, Receipt, Start, Word};
+use zvm_node::rpc::{Blocking, ClientConfig, Delivery, Identity, Server, ServerConfig, Trust};
 use zvm_node::NodeConfig;
 use zvm_runtime::executor::{CodeFormat, Tier};
 
@@ -110,6 +110,10 @@ pub(crate) struct EventsArgs {
     /// Stop after this many events (default: until interrupted or the server ends the stream).
     #[arg(long)]
     count: Option<u64>,
+    /// First replay the stored logs from this block on, then go on with the live ones (none missed or
+    /// repeated; a long backlog comes over several subscriptions, resumed automatically).
+    #[arg(long)]
+    from_block: Option<u64>,
     #[command(flatten)]
     connection: Connection,
 }
@@ -189,17 +193,42 @@ pub(crate) fn events(args: EventsArgs) -> Result<(), String> {
         .iter()
         .map(|t| if t == "_" { Ok(None) } else { parse_word(t).map(Some) })
         .collect::<Result<Vec<_>, _>>()?;
+    let filter = Filter { address, topics };
     client.run(async |c| {
-        let mut events = c.subscribe(Filter { address, topics }).await.map_err(|e| e.to_string())?;
-        eprintln!("subscribed");
+        let mut from = args.from_block.map(Start::Block);
         let mut seen = 0;
-        while args.count.is_none_or(|n| seen < n) {
-            let Some(event) = events.next().await else { break };
-            let event = event.map_err(|e| e.to_string())?;
-            println!("receipt {} block {} {}", event.receipt, event.block, log_line(&event.log));
-            seen += 1;
+        let mut first = true;
+        // One subscription, or (with a backlog longer than the server replays at once) one after another,
+        // each resuming where the previous one's replay stopped.
+        loop {
+            let mut events = match from {
+                None => c.subscribe(filter.clone()).await,
+                Some(from) => c.subscribe_from(filter.clone(), from).await,
+            }
+            .map_err(|e| e.to_string())?;
+            if first {
+                eprintln!("subscribed");
+                first = false;
+            }
+            while args.count.is_none_or(|n| seen < n) {
+                match events.next_delivery().await {
+                    None => break,
+                    Some(Err(e)) => return Err(e.to_string()),
+                    Some(Ok(Delivery::Event(event))) => {
+                        println!("receipt {} block {} {}", event.receipt, event.block, log_line(&event.log));
+                        seen += 1;
+                    }
+                    Some(Ok(Delivery::Live(next))) => eprintln!("backlog replayed; live from receipt {}", next.receipt),
+                    Some(Ok(Delivery::CutShort(_))) => {}
+                }
+            }
+            match events.resume() {
+                Some(resume) if events.cut_short() && args.count.is_none_or(|n| seen < n) => {
+                    from = Some(Start::At(resume));
+                }
+                _ => return Ok(()),
+            }
         }
-        Ok(())
     })
 }
 

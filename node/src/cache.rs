@@ -167,6 +167,11 @@ impl StateReader for CachedReader<'_> {
         // Asked only when a contract is created at an address; not worth caching.
         self.store.has_storage(address)
     }
+
+    fn block_hash(&mut self, number: u64) -> Result<Option<[u8; 32]>, StoreError> {
+        // `BLOCKHASH` is rare next to state reads: not worth caching.
+        self.store.block_hash(number)
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 use crate::StoreError;
 use ruint::aliases::U256;
 use zvm_ir::TrapCode;
+use zvm_runtime::crypto::keccak256;
 use zvm_runtime::executor::CodeFormat;
 use zvm_runtime::{Address, Log, Status};
 
@@ -186,6 +187,155 @@ impl Receipt {
         }
         Ok(Receipt { id, block, status, gas_used, gas_refunded, output, logs, created })
     }
+}
+
+/// Bytes of an encoded block header ([`BlockHeader::encode`]).
+pub const HEADER_LEN: usize = 32 + 8 + 8 + 8 + 8 + 32 + 32;
+/// Bytes of a `blocks` row: the block's hash, then its header.
+pub const BLOCK_ROW_LEN: usize = 32 + HEADER_LEN;
+
+/// The header of a block (one commit batch), whose keccak256 is the block's hash (`BLOCKHASH`).
+///
+/// The encoding that is hashed is fixed (docs/node.md): the fields in this order, integers big-endian,
+/// [`HEADER_LEN`] bytes. The parent hash chains the blocks, so a block's hash commits to the whole history
+/// before it; the two roots commit to what the block did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockHeader {
+    /// The hash of block `number - 1` (zero for block 1: block 0 is the empty database, with no header).
+    pub parent: [u8; 32],
+    pub number: u64,
+    /// The block environment's timestamp (what `TIMESTAMP` returned in the block); 0 for blocks committed
+    /// before schema version 2.
+    pub timestamp: u64,
+    /// The id of the block's first receipt (the next receipt's id if the block has none) and how many it
+    /// has: its receipts are `first_receipt .. first_receipt + receipts`.
+    pub first_receipt: u64,
+    pub receipts: u64,
+    /// keccak256 of the concatenated [`receipt_hash`]es of the block's receipts, in order.
+    pub receipts_root: [u8; 32],
+    /// keccak256 of the concatenated [`changes_hash`]es of the block's receipts, in order; zero for blocks
+    /// committed before schema version 2 (their changes were not recorded).
+    pub changes_root: [u8; 32],
+}
+
+impl BlockHeader {
+    /// The encoding that is hashed (see the type's docs).
+    pub fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut out = [0u8; HEADER_LEN];
+        out[..32].copy_from_slice(&self.parent);
+        out[32..40].copy_from_slice(&self.number.to_be_bytes());
+        out[40..48].copy_from_slice(&self.timestamp.to_be_bytes());
+        out[48..56].copy_from_slice(&self.first_receipt.to_be_bytes());
+        out[56..64].copy_from_slice(&self.receipts.to_be_bytes());
+        out[64..96].copy_from_slice(&self.receipts_root);
+        out[96..].copy_from_slice(&self.changes_root);
+        out
+    }
+
+    pub fn decode(b: &[u8; HEADER_LEN]) -> BlockHeader {
+        // Every offset is within the fixed-size array.
+        let word = |at: usize| -> [u8; 32] {
+            let mut w = [0u8; 32];
+            w.copy_from_slice(&b[at..at + 32]);
+            w
+        };
+        let int = |at: usize| -> u64 {
+            let mut n = [0u8; 8];
+            n.copy_from_slice(&b[at..at + 8]);
+            u64::from_be_bytes(n)
+        };
+        BlockHeader {
+            parent: word(0),
+            number: int(32),
+            timestamp: int(40),
+            first_receipt: int(48),
+            receipts: int(56),
+            receipts_root: word(64),
+            changes_root: word(96),
+        }
+    }
+
+    /// keccak256 of [`BlockHeader::encode`].
+    pub fn hash(&self) -> [u8; 32] {
+        keccak256(&self.encode())
+    }
+
+    /// The `blocks` row: the hash, then the header.
+    pub fn row(&self) -> [u8; BLOCK_ROW_LEN] {
+        let mut out = [0u8; BLOCK_ROW_LEN];
+        out[..32].copy_from_slice(&self.hash());
+        out[32..].copy_from_slice(&self.encode());
+        out
+    }
+
+    /// A `blocks` row's hash and header; a hash that is not the header's is a damaged row.
+    pub fn from_row(row: &[u8; BLOCK_ROW_LEN]) -> Result<([u8; 32], BlockHeader), StoreError> {
+        let mut header = [0u8; HEADER_LEN];
+        header.copy_from_slice(&row[32..]);
+        let header = BlockHeader::decode(&header);
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&row[..32]);
+        if header.hash() != hash {
+            return Err(StoreError::Corrupt(format!("block {}: the stored hash is not its header's", header.number)));
+        }
+        Ok((hash, header))
+    }
+}
+
+/// A receipt's contribution to its block's `receipts_root`: keccak256 of its id (8 bytes) and its
+/// `receipts` row ([`Receipt::encode`]).
+pub fn receipt_hash(id: u64, row: &[u8]) -> [u8; 32] {
+    let mut bytes = Vec::with_capacity(8 + row.len());
+    bytes.extend_from_slice(&id.to_be_bytes());
+    bytes.extend_from_slice(row);
+    keccak256(&bytes)
+}
+
+/// A call's contribution to its block's `changes_root`: keccak256 of what it wrote besides its receipt,
+/// in the order [`crate::store::StateDiff`] keeps it (sorted): each a count (4 bytes) and then the items —
+/// accounts (address · 0, deleted, or 1 and the account row), code (its hash), storage (address · slot ·
+/// value), contracts (address · contract row), names (length (1) · name · address).
+pub fn changes_hash(diff: &crate::store::StateDiff, names: &[(String, Address)]) -> [u8; 32] {
+    let mut w = Vec::with_capacity(64 + diff.accounts.len() * 93 + diff.storage.len() * 84);
+    put_len(&mut w, diff.accounts.len());
+    for (address, row) in &diff.accounts {
+        w.extend_from_slice(&address.0);
+        match row {
+            Some(row) => {
+                w.push(1);
+                w.extend_from_slice(&row.encode());
+            }
+            None => w.push(0),
+        }
+    }
+    put_len(&mut w, diff.code.len());
+    for (hash, _) in &diff.code {
+        w.extend_from_slice(hash);
+    }
+    put_len(&mut w, diff.storage.len());
+    for (address, slot, value) in &diff.storage {
+        w.extend_from_slice(&address.0);
+        w.extend_from_slice(&slot.to_be_bytes::<32>());
+        w.extend_from_slice(&value.to_be_bytes::<32>());
+    }
+    put_len(&mut w, diff.contracts.len());
+    for (address, info) in &diff.contracts {
+        w.extend_from_slice(&address.0);
+        w.extend_from_slice(&info.encode());
+    }
+    put_len(&mut w, names.len());
+    for (name, address) in names {
+        // Names are at most 64 bytes (checked before a call runs).
+        w.push(name.len().min(255) as u8);
+        w.extend_from_slice(name.as_bytes());
+        w.extend_from_slice(&address.0);
+    }
+    keccak256(&w)
+}
+
+/// keccak256 of the concatenation of `hashes`: a block's root over its receipts' hashes.
+pub fn root(hashes: &[[u8; 32]]) -> [u8; 32] {
+    keccak256(hashes.as_flattened())
 }
 
 fn put_len(w: &mut Vec<u8>, len: usize) {

@@ -35,7 +35,7 @@ pub mod state;
 pub mod store;
 
 pub use cache::CacheConfig;
-pub use codec::{AccountRow, ContractInfo, Receipt};
+pub use codec::{AccountRow, BlockHeader, ContractInfo, Receipt};
 pub use node::{CommitObserver, Node, NodeConfig, NodeError, NodeStats, Pending, Query, Request};
 pub use state::{install_contract, DeployError, StateHost};
 pub use store::{ReadView, StateReader, Store, SCHEMA_VERSION};

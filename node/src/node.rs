@@ -32,7 +32,10 @@
 //! # Order and determinism
 //! Calls are executed in the order they were queued, one at a time. Each batch is a block: it gets the
 //! next block number (the environment's `NUMBER`, and the creation block of contracts made in it); the
-//! rest of the block environment is [`NodeConfig::block`].
+//! rest of the block environment is [`NodeConfig::block`]. A batch's commit also writes its block header
+//! (parent hash, number, timestamp, receipt range, receipts and changes roots: [`crate::codec::BlockHeader`]),
+//! whose keccak256 is the hash `BLOCKHASH` returns for that block in the 256 blocks after it — a batch in
+//! which every request failed is still a block, with no receipts.
 
 use crate::cache::{CacheConfig, StateCache};
 use crate::codec::Receipt;
@@ -351,7 +354,7 @@ impl Drop for Node {
 /// A snapshot is reused by the next query as long as nothing has been committed since it was taken (the
 /// writer counts a commit before it answers any of its callers, so a query sent after a call was
 /// acknowledged never reuses a snapshot older than that call) and the thread has not gone idle: opening
-/// one (a read transaction and its seven tables) costs as much as running a small contract.
+/// one (a read transaction and its eight tables) costs as much as running a small contract.
 fn run_queries(store: &Store, config: &NodeConfig, stats: &StatCounters, jobs: &Mutex<Receiver<QueryJob>>) {
     let vm = machine(config);
     let mut snapshot: Option<(u64, ReadView)> = None;
@@ -599,7 +602,7 @@ impl Writer {
                     Err(e) => replies.push(Err(e)),
                 }
             }
-            batch.finish()?;
+            batch.finish(block.timestamp)?;
         }
         txn.commit()?;
         Ok(replies)

@@ -23,6 +23,10 @@
 //! - an account is only deleted at the end of the call (self-destructed, or touched and empty); its stored
 //!   storage is then deleted as a whole range.
 //!
+//! `BLOCKHASH` is not forwarded: the overlay's stand-in (keccak256 of the number) is for hosts without a
+//! chain. The node's blocks have real hashes in the store, and [`Host::block_hash`] reads them for the 256
+//! blocks before the current one (zero otherwise, as in the EVM).
+//!
 //! # Failures
 //! `Host` methods cannot fail, but a read from the store can. The first error is kept, the method answers
 //! as if the state were empty, and [`StateHost::into_diff`] returns the error: whatever the call computed
@@ -220,8 +224,27 @@ impl Host for StateHost<'_> {
         self.overlay.code_hash(address)
     }
 
+    /// The stored hash of block `number` if it is one of the 256 blocks before the current one, zero
+    /// otherwise (the current block and later ones have no hash yet; block 0, the empty database, has
+    /// none).
     fn block_hash(&mut self, number: U256) -> U256 {
-        self.overlay.block_hash(number)
+        let current = self.overlay.block().number;
+        let Ok(number) = u64::try_from(number) else { return U256::ZERO };
+        if number == 0 || number >= current || current - number > 256 {
+            return U256::ZERO;
+        }
+        match self.store.block_hash(number) {
+            Ok(Some(hash)) => U256::from_be_bytes(hash),
+            // Every block before the current one is committed with its header.
+            Ok(None) => {
+                self.fail(StoreError::Corrupt(format!("block {number} has no header")));
+                U256::ZERO
+            }
+            Err(e) => {
+                self.fail(e);
+                U256::ZERO
+            }
+        }
     }
 
     fn checkpoint(&mut self) -> Checkpoint {
@@ -377,6 +400,9 @@ mod tests {
         }
         fn has_storage(&mut self, address: Address) -> Result<bool, StoreError> {
             Ok(self.slots.keys().any(|(a, _)| *a == address))
+        }
+        fn block_hash(&mut self, number: u64) -> Result<Option<[u8; 32]>, StoreError> {
+            Ok((number <= 300).then(|| [number as u8; 32]))
         }
     }
 

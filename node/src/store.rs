@@ -23,6 +23,7 @@
 //! | `contracts` | address | format (1), deployer (20), creation block (8) |
 //! | `receipts` | call id (`u64`) | block, status, gas used, output, logs, created address ([`Receipt`]) |
 //! | `names` | name (UTF-8) | address |
+//! | `blocks` | block number (`u64`) | its hash (32), then its header ([`BlockHeader`], 128) |
 //!
 //! Code is content-addressed and shared by every account that has it; it is never deleted (contracts are
 //! only deleted when they self-destruct in the transaction that created them, and code is small next to
@@ -33,9 +34,14 @@
 //! a database of a newer version fails with [`StoreError::SchemaTooNew`] (an older build must not write a
 //! layout it does not know). An older database is brought up to date by [`MIGRATIONS`], each step in the
 //! same write transaction as the version it sets, so a crash during a migration leaves either the old
-//! version or the new one. Version 0 is a database without `meta`: a fresh file.
+//! version or the new one. Version 0 is a database without `meta`: a fresh file. Version 2 added `blocks`
+//! (the chain of block hashes behind `BLOCKHASH`); its migration computes the headers of the blocks already
+//! committed from their stored receipts, in one pass over the `receipts` table.
 
-use crate::codec::{AccountRow, ContractInfo, Receipt, ACCOUNT_LEN, CONTRACT_LEN, SLOT_KEY_LEN};
+use crate::codec::{
+    changes_hash, receipt_hash, root, AccountRow, BlockHeader, ContractInfo, Receipt, ACCOUNT_LEN, BLOCK_ROW_LEN,
+    CONTRACT_LEN, SLOT_KEY_LEN,
+};
 use crate::StoreError;
 use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, Table, TableDefinition};
 use redb::{TableHandle, WriteTransaction};
@@ -55,6 +61,7 @@ type AccountValue = &'static [u8; ACCOUNT_LEN];
 type ContractValue = &'static [u8; CONTRACT_LEN];
 type Word = &'static [u8; 32];
 type Bytes = &'static [u8];
+type BlockValue = &'static [u8; BLOCK_ROW_LEN];
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const ACCOUNTS: TableDefinition<AddressKey, AccountValue> = TableDefinition::new("accounts");
@@ -63,6 +70,7 @@ const STORAGE: TableDefinition<SlotKey, Word> = TableDefinition::new("storage");
 const CONTRACTS: TableDefinition<AddressKey, ContractValue> = TableDefinition::new("contracts");
 const RECEIPTS: TableDefinition<u64, Bytes> = TableDefinition::new("receipts");
 const NAMES: TableDefinition<&str, AddressKey> = TableDefinition::new("names");
+const BLOCKS: TableDefinition<u64, BlockValue> = TableDefinition::new("blocks");
 
 const KEY_VERSION: &str = "schema_version";
 const KEY_BLOCK: &str = "block";
@@ -77,7 +85,10 @@ pub struct Migration {
 }
 
 /// The schema's history, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration { what: "create the state, receipt and name tables", run: create_v1 }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { what: "create the state, receipt and name tables", run: create_v1 },
+    Migration { what: "add the block headers (block hashes)", run: create_v2 },
+];
 
 fn create_v1(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(ACCOUNTS)?;
@@ -89,6 +100,68 @@ fn create_v1(txn: &WriteTransaction) -> Result<(), StoreError> {
     let mut meta = txn.open_table(META)?;
     meta.insert(KEY_BLOCK, 0)?;
     meta.insert(KEY_NEXT_CALL, 1)?;
+    Ok(())
+}
+
+/// Version 2: the `blocks` table, with a header for every block already committed, computed from the
+/// stored receipts (timestamp and changes root zero: version 1 did not record them).
+fn create_v2(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let head = {
+        let meta = txn.open_table(META)?;
+        let head = meta.get(KEY_BLOCK)?.map(|v| v.value());
+        head.ok_or_else(|| StoreError::Corrupt("meta.block is missing".into()))?
+    };
+    let mut blocks = txn.open_table(BLOCKS)?;
+    let receipts = txn.open_table(RECEIPTS)?;
+    let mut rows = receipts.iter()?;
+    // The next receipt, read but not yet placed in a block: its id, block and hash.
+    let mut pending: Option<(u64, u64, [u8; 32])> = None;
+    let mut next_id = 1;
+    let mut parent = [0u8; 32];
+    for number in 1..=head {
+        let first_receipt = next_id;
+        let mut hashes = Vec::new();
+        loop {
+            if pending.is_none() {
+                if let Some(entry) = rows.next() {
+                    let (id, row) = entry?;
+                    let (id, row) = (id.value(), row.value());
+                    let block =
+                        row.get(..8).ok_or_else(|| StoreError::Corrupt(format!("receipt {id} is truncated")))?;
+                    let block = u64::from_be_bytes(block.try_into().unwrap_or_default());
+                    pending = Some((id, block, receipt_hash(id, row)));
+                }
+            }
+            match pending {
+                Some((id, block, hash)) if block == number => {
+                    if id != next_id {
+                        return Err(StoreError::Corrupt(format!("receipt {next_id} is missing")));
+                    }
+                    hashes.push(hash);
+                    next_id += 1;
+                    pending = None;
+                }
+                Some((id, block, _)) if block < number => {
+                    return Err(StoreError::Corrupt(format!("receipt {id} of block {block} is out of order")));
+                }
+                _ => break,
+            }
+        }
+        let header = BlockHeader {
+            parent,
+            number,
+            timestamp: 0,
+            first_receipt,
+            receipts: hashes.len() as u64,
+            receipts_root: root(&hashes),
+            changes_root: [0; 32],
+        };
+        blocks.insert(number, &header.row())?;
+        parent = header.hash();
+    }
+    if let Some((id, block, _)) = pending {
+        return Err(StoreError::Corrupt(format!("receipt {id} is in block {block}, after the last block {head}")));
+    }
     Ok(())
 }
 
@@ -140,7 +213,7 @@ impl Store {
     }
 
     /// One account of the committed state: [`ReadView::account`] without opening the other tables (a
-    /// view opens seven; this is the RPC's check, on every call, that the callee is a contract).
+    /// view opens eight; this is the RPC's check, on every call, that the callee is a contract).
     pub fn account(&self, address: Address) -> Result<Option<AccountRow>, StoreError> {
         let accounts = self.db.begin_read()?.open_table(ACCOUNTS)?;
         Ok(accounts.get(&address.0)?.map(|row| AccountRow::decode(row.value())))
@@ -173,20 +246,26 @@ pub trait StateReader {
     fn slot(&mut self, address: Address, key: U256) -> Result<U256, StoreError>;
     /// True if `address` has any non-zero storage slot.
     fn has_storage(&mut self, address: Address) -> Result<bool, StoreError>;
+    /// The hash of committed block `number`, if there is such a block (block 0, the empty database, has
+    /// none).
+    fn block_hash(&mut self, number: u64) -> Result<Option<[u8; 32]>, StoreError>;
 }
 
-/// The tables that hold account state, over read-only or writable tables.
-struct StateTables<A, C, S> {
+/// The tables that hold account state (and the block hashes calls can read), over read-only or writable
+/// tables.
+struct StateTables<A, C, S, B> {
     accounts: A,
     code: C,
     storage: S,
+    blocks: B,
 }
 
-impl<A, C, S> StateReader for StateTables<A, C, S>
+impl<A, C, S, B> StateReader for StateTables<A, C, S, B>
 where
     A: ReadableTable<AddressKey, AccountValue>,
     C: ReadableTable<HashKey, Bytes>,
     S: ReadableTable<SlotKey, Word>,
+    B: ReadableTable<u64, BlockValue>,
 {
     fn account(&mut self, address: Address) -> Result<Option<AccountRow>, StoreError> {
         Ok(self.accounts.get(&address.0)?.map(|row| AccountRow::decode(row.value())))
@@ -208,6 +287,23 @@ where
         let (lo, hi) = slot_range(address);
         Ok(self.storage.range::<&[u8; SLOT_KEY_LEN]>(&lo..=&hi)?.next().is_some())
     }
+
+    fn block_hash(&mut self, number: u64) -> Result<Option<[u8; 32]>, StoreError> {
+        Ok(block_row(&self.blocks, number)?.map(|(hash, _)| hash))
+    }
+}
+
+/// Block `number`'s hash and header, checked.
+fn block_row(
+    blocks: &impl ReadableTable<u64, BlockValue>,
+    number: u64,
+) -> Result<Option<([u8; 32], BlockHeader)>, StoreError> {
+    let Some(row) = blocks.get(number)? else { return Ok(None) };
+    let (hash, header) = BlockHeader::from_row(row.value())?;
+    if header.number != number {
+        return Err(StoreError::Corrupt(format!("the row of block {number} holds block {}", header.number)));
+    }
+    Ok(Some((hash, header)))
 }
 
 fn hex_of(bytes: &[u8]) -> String {
@@ -228,6 +324,9 @@ impl StateReader for ReadView {
     fn has_storage(&mut self, address: Address) -> Result<bool, StoreError> {
         self.state.has_storage(address)
     }
+    fn block_hash(&mut self, number: u64) -> Result<Option<[u8; 32]>, StoreError> {
+        self.state.block_hash(number)
+    }
 }
 
 /// A consistent snapshot of the committed state, receipts and names.
@@ -237,6 +336,7 @@ pub struct ReadView {
         ReadOnlyTable<AddressKey, AccountValue>,
         ReadOnlyTable<HashKey, Bytes>,
         ReadOnlyTable<SlotKey, Word>,
+        ReadOnlyTable<u64, BlockValue>,
     >,
     contracts: ReadOnlyTable<AddressKey, ContractValue>,
     receipts: ReadOnlyTable<u64, Bytes>,
@@ -251,6 +351,7 @@ impl ReadView {
                 accounts: txn.open_table(ACCOUNTS)?,
                 code: txn.open_table(CODE)?,
                 storage: txn.open_table(STORAGE)?,
+                blocks: txn.open_table(BLOCKS)?,
             },
             contracts: txn.open_table(CONTRACTS)?,
             receipts: txn.open_table(RECEIPTS)?,
@@ -319,6 +420,35 @@ impl ReadView {
         self.receipts.get(id)?.map(|row| Receipt::decode(id, row.value())).transpose()
     }
 
+    /// The receipts from id `from` on, in order (read lazily: stop when you have enough).
+    pub fn receipts_from(
+        &self,
+        from: u64,
+    ) -> Result<impl Iterator<Item = Result<Receipt, StoreError>> + '_, StoreError> {
+        Ok(self.receipts.range(from..)?.map(|entry| {
+            let (id, row) = entry?;
+            Receipt::decode(id.value(), row.value())
+        }))
+    }
+
+    /// The hash and header of block `number` (none for block 0 and for blocks not yet committed).
+    pub fn block_header(&self, number: u64) -> Result<Option<([u8; 32], BlockHeader)>, StoreError> {
+        block_row(&self.state.blocks, number)
+    }
+
+    /// The id of the first receipt of block `number` or a later one: 1 for block 0, the next receipt's id
+    /// for a block not yet committed.
+    pub fn first_receipt_from_block(&self, number: u64) -> Result<u64, StoreError> {
+        if number == 0 {
+            return Ok(1);
+        }
+        match self.block_header(number)? {
+            Some((_, header)) => Ok(header.first_receipt),
+            None if number > self.block()? => Ok(self.calls()? + 1),
+            None => Err(StoreError::Corrupt(format!("block {number} has no header"))),
+        }
+    }
+
     /// The address registered under `name`.
     pub fn resolve(&self, name: &str) -> Result<Option<Address>, StoreError> {
         Ok(self.names.get(name)?.map(|a| Address(*a.value())))
@@ -385,13 +515,23 @@ pub struct StateDiff {
 /// through here, and becomes durable (all of it) when the transaction commits.
 pub(crate) struct Batch<'t> {
     meta: Table<'t, &'static str, u64>,
-    state: StateTables<Table<'t, AddressKey, AccountValue>, Table<'t, HashKey, Bytes>, Table<'t, SlotKey, Word>>,
+    state: StateTables<
+        Table<'t, AddressKey, AccountValue>,
+        Table<'t, HashKey, Bytes>,
+        Table<'t, SlotKey, Word>,
+        Table<'t, u64, BlockValue>,
+    >,
     contracts: Table<'t, AddressKey, ContractValue>,
     receipts: Table<'t, u64, Bytes>,
     names: Table<'t, &'static str, AddressKey>,
     /// The block this batch commits.
     pub block: u64,
     next_call: u64,
+    /// The hash of the previous block, and the block's receipt id range and roots so far.
+    parent: [u8; 32],
+    first_receipt: u64,
+    receipt_hashes: Vec<[u8; 32]>,
+    change_hashes: Vec<[u8; 32]>,
 }
 
 impl<'t> Batch<'t> {
@@ -403,11 +543,20 @@ impl<'t> Batch<'t> {
         let block =
             get(KEY_BLOCK)?.checked_add(1).ok_or_else(|| StoreError::Corrupt("meta.block is at its maximum".into()))?;
         let next_call = get(KEY_NEXT_CALL)?;
+        let blocks = txn.open_table(BLOCKS)?;
+        let parent = match block - 1 {
+            0 => [0; 32],
+            previous => match block_row(&blocks, previous)? {
+                Some((hash, _)) => hash,
+                None => return Err(StoreError::Corrupt(format!("block {previous} has no header"))),
+            },
+        };
         Ok(Batch {
             state: StateTables {
                 accounts: txn.open_table(ACCOUNTS)?,
                 code: txn.open_table(CODE)?,
                 storage: txn.open_table(STORAGE)?,
+                blocks,
             },
             contracts: txn.open_table(CONTRACTS)?,
             receipts: txn.open_table(RECEIPTS)?,
@@ -415,6 +564,10 @@ impl<'t> Batch<'t> {
             meta,
             block,
             next_call,
+            parent,
+            first_receipt: next_call,
+            receipt_hashes: Vec::new(),
+            change_hashes: Vec::new(),
         })
     }
 
@@ -472,16 +625,30 @@ impl<'t> Batch<'t> {
             self.names.insert(name.as_str(), &address.0)?;
         }
         let receipt = receipt(self.next_call);
-        self.receipts.insert(receipt.id, receipt.encode().as_slice())?;
+        let row = receipt.encode();
+        self.receipts.insert(receipt.id, row.as_slice())?;
+        self.receipt_hashes.push(receipt_hash(receipt.id, &row));
+        self.change_hashes.push(changes_hash(diff, names));
         self.next_call += 1;
         Ok(receipt)
     }
 
-    /// Records the batch's counters; the transaction can then commit.
-    pub fn finish(mut self) -> Result<(), StoreError> {
+    /// Records the batch's counters and its block header (with `timestamp`, the block environment's);
+    /// the transaction can then commit. Returns the header.
+    pub fn finish(mut self, timestamp: u64) -> Result<BlockHeader, StoreError> {
+        let header = BlockHeader {
+            parent: self.parent,
+            number: self.block,
+            timestamp,
+            first_receipt: self.first_receipt,
+            receipts: self.next_call - self.first_receipt,
+            receipts_root: root(&self.receipt_hashes),
+            changes_root: root(&self.change_hashes),
+        };
+        self.state.blocks.insert(self.block, &header.row())?;
         self.meta.insert(KEY_BLOCK, self.block)?;
         self.meta.insert(KEY_NEXT_CALL, self.next_call)?;
-        Ok(())
+        Ok(header)
     }
 }
 
@@ -578,6 +745,100 @@ mod tests {
         assert!(matches!(migrate(&db, &v1), Err(StoreError::SchemaTooNew { found: 2, supported: 1 })));
     }
 
+    #[test]
+    fn version_2_computes_the_headers_of_the_blocks_already_committed() {
+        // A version 1 database: receipts 1 and 2 in block 1, none in block 2 (a batch of refused requests),
+        // receipt 3 in block 3.
+        let dir = temp();
+        let path = dir.path().join("db");
+        let receipt = |id, block| Receipt {
+            id,
+            block,
+            status: zvm_runtime::Status::Success,
+            gas_used: id,
+            gas_refunded: 0,
+            output: vec![id as u8],
+            logs: vec![],
+            created: None,
+        };
+        let receipts = [receipt(1, 1), receipt(2, 1), receipt(3, 3)];
+        {
+            let db = Database::create(&path).unwrap();
+            assert_eq!(migrate(&db, &MIGRATIONS[..1]).unwrap(), 1);
+            let txn = db.begin_write().unwrap();
+            {
+                let mut table = txn.open_table(RECEIPTS).unwrap();
+                for r in &receipts {
+                    table.insert(r.id, r.encode().as_slice()).unwrap();
+                }
+                let mut meta = txn.open_table(META).unwrap();
+                meta.insert(KEY_BLOCK, 3).unwrap();
+                meta.insert(KEY_NEXT_CALL, 4).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let view = store.read().unwrap();
+        assert_eq!(view.schema_version().unwrap(), 2);
+        let hash_of = |r: &Receipt| receipt_hash(r.id, &r.encode());
+        let expected = [
+            (1, 2, root(&[hash_of(&receipts[0]), hash_of(&receipts[1])])),
+            (3, 0, root(&[])),
+            (3, 1, root(&[hash_of(&receipts[2])])),
+        ];
+        let mut parent = [0; 32];
+        for (n, (first_receipt, count, receipts_root)) in (1..).zip(expected) {
+            let (hash, header) = view.block_header(n).unwrap().unwrap();
+            let want = BlockHeader {
+                parent,
+                number: n,
+                timestamp: 0,
+                first_receipt,
+                receipts: count,
+                receipts_root,
+                changes_root: [0; 32],
+            };
+            assert_eq!(header, want, "block {n}");
+            assert_eq!(hash, want.hash());
+            parent = hash;
+        }
+        assert_eq!(view.first_receipt_from_block(2).unwrap(), 3);
+        assert_eq!(view.first_receipt_from_block(9).unwrap(), 4);
+        drop(view);
+        // The next block chains onto the migrated ones.
+        commit(&store, &StateDiff::default());
+        let (_, header) = store.read().unwrap().block_header(4).unwrap().unwrap();
+        assert_eq!((header.parent, header.first_receipt, header.receipts), (parent, 4, 1));
+    }
+
+    #[test]
+    fn a_damaged_receipts_table_fails_the_migration_and_leaves_version_1() {
+        let dir = temp();
+        let path = dir.path().join("db");
+        {
+            let db = Database::create(&path).unwrap();
+            migrate(&db, &MIGRATIONS[..1]).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                // Receipt 1 says block 5, but the database's last block is 2.
+                let mut table = txn.open_table(RECEIPTS).unwrap();
+                table.insert(1, [0, 0, 0, 0, 0, 0, 0, 5].as_slice()).unwrap();
+                let mut meta = txn.open_table(META).unwrap();
+                meta.insert(KEY_BLOCK, 2).unwrap();
+                meta.insert(KEY_NEXT_CALL, 2).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let err = Store::open(&path).err().unwrap();
+        assert!(
+            matches!(&err, StoreError::Migration { to: 2, source, .. } if matches!(**source, StoreError::Corrupt(_))),
+            "{err}"
+        );
+        let db = Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        assert_eq!(version_of(&txn).unwrap(), 1);
+    }
+
     fn commit(store: &Store, diff: &StateDiff) {
         let txn = store.begin_write().unwrap();
         let mut batch = Batch::open(&txn).unwrap();
@@ -594,7 +855,7 @@ mod tests {
                 created: None,
             })
             .unwrap();
-        batch.finish().unwrap();
+        batch.finish(0).unwrap();
         txn.commit().unwrap();
     }
 

@@ -5,9 +5,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use zvm_node::rpc::protocol::{
-    CallArgs, Filter, Format, Request, Response, Word, MAX_REQUEST_FRAME, PIPELINED, VERSION,
+    CallArgs, Cursor, Filter, Format, Request, Response, Start, Word, MAX_REQUEST_FRAME, PIPELINED, VERSION,
 };
-use zvm_node::rpc::{Client, ClientConfig, ClientError, ErrorCode, Identity, Server, ServerConfig, Trust};
+use zvm_node::rpc::{
+    Client, ClientConfig, ClientError, Delivery, ErrorCode, Identity, Server, ServerConfig, Subscription, Trust,
+};
 use zvm_node::NodeConfig;
 use zvm_runtime::executor::Tier;
 
@@ -31,11 +33,15 @@ struct Harness {
 }
 
 async fn start(subscriber_buffer: usize) -> Harness {
+    start_with(|config| config.subscriber_buffer = subscriber_buffer).await
+}
+
+async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("state.redb");
     let (identity, cert) = Identity::self_signed_for(&db).unwrap();
     let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), TOKEN.into(), identity);
-    config.subscriber_buffer = subscriber_buffer;
+    configure(&mut config);
     let node = NodeConfig { tier: Tier::Interp, ..NodeConfig::default() };
     let server = Arc::new(Server::start(&db, node, config).unwrap());
     let endpoint = server.local_addr().unwrap().to_string();
@@ -336,4 +342,243 @@ async fn a_wrong_pin_or_no_server_fails_to_connect_with_a_clear_error() {
         "{:?}",
         none.err()
     );
+}
+
+/// An event's identity: its receipt, its index in the receipt, and its first topic.
+type Seen = (u64, u32, Option<Word>);
+
+/// Every log of `receipts` that `filter` passes, in commit order.
+fn logs_of(receipts: &[zvm_node::rpc::protocol::Receipt], filter: &Filter) -> Vec<Seen> {
+    let mut all: Vec<Seen> = receipts
+        .iter()
+        .flat_map(|r| {
+            r.logs
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| filter.matches(l))
+                .map(|(i, l)| (r.id, i as u32, l.topics.first().copied()))
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+/// Reads deliveries until the end of the replay: the replayed events and how the replay ended.
+async fn replayed(sub: &mut Subscription) -> (Vec<Seen>, Delivery) {
+    let mut events = Vec::new();
+    loop {
+        match sub.next_delivery().await.unwrap().unwrap() {
+            Delivery::Event(e) => events.push((e.receipt, e.index, e.log.topics.first().copied())),
+            end => return (events, end),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_backlog_replays_the_stored_logs_in_order_then_goes_live() {
+    let h = start(1024).await;
+    let c = &h.client;
+    let a = deploy(c, hex::decode(LOGGER).unwrap()).await;
+    let b = deploy(c, hex::decode(LOGGER).unwrap()).await;
+    // Logs emitted before anyone subscribes, several calls sharing commits.
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..40u64 {
+        let (c, to) = (h.client.clone(), if i % 4 == 0 { b } else { a });
+        calls.spawn(async move { c.call(call_args(to, word(i).to_vec())).await.unwrap() });
+    }
+    let mut receipts = calls.join_all().await;
+    receipts.sort_by_key(|r| r.id);
+
+    // From block 0 (everything) and from a block in the middle; with and without an address filter.
+    let middle = receipts[20].block;
+    let only_a = Filter { address: Some(a), topics: vec![] };
+    for (filter, from) in [(Filter::default(), 0), (Filter::default(), middle), (only_a.clone(), 0), (only_a, middle)] {
+        let mut sub = c.subscribe_from(filter.clone(), Start::Block(from)).await.unwrap();
+        let (events, end) = replayed(&mut sub).await;
+        let stored: Vec<_> = receipts.iter().filter(|r| r.block >= from).cloned().collect();
+        assert_eq!(events, logs_of(&stored, &filter), "from block {from}, {filter:?}");
+        assert!(!events.is_empty());
+        let next = receipts.last().unwrap().id + 1;
+        assert_eq!(end, Delivery::Live(Cursor { receipt: next, index: 0 }));
+        assert!(sub.is_live() && !sub.cut_short());
+        // Then live: the next matching call's log, and nothing replayed twice before it.
+        let live = c.call(call_args(a, word(99).to_vec())).await.unwrap();
+        let event = sub.next().await.unwrap().unwrap();
+        assert_eq!((event.receipt, event.block, event.log.topics[0]), (live.id, live.block, word(99)));
+        receipts.push(live);
+    }
+
+    // A block not yet committed: nothing is replayed, and live logs count from that block on.
+    let ahead = c.health().await.unwrap().block + 3;
+    let mut sub = c.subscribe_from(Filter::default(), Start::Block(ahead)).await.unwrap();
+    assert!(matches!(replayed(&mut sub).await, (events, Delivery::Live(_)) if events.is_empty()));
+    let mut blocks = Vec::new();
+    while blocks.last().is_none_or(|&b| b < ahead) {
+        blocks.push(c.call(call_args(a, word(7).to_vec())).await.unwrap().block);
+    }
+    let event = sub.next().await.unwrap().unwrap();
+    assert_eq!(event.block, ahead, "the calls were in blocks {blocks:?}");
+    h.server.close();
+}
+
+#[tokio::test]
+async fn no_log_is_lost_or_repeated_between_the_replay_and_the_live_stream() {
+    let h = start(4096).await;
+    let c = &h.client;
+    let logger = deploy(c, hex::decode(LOGGER).unwrap()).await;
+    // Eight writers keep committing while subscriptions with a backlog are opened, one after each tenth
+    // acknowledged call: each replay races the commits that happen while it runs.
+    let acked = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut writers = tokio::task::JoinSet::new();
+    for w in 0..8u64 {
+        let (c, acked) = (h.client.clone(), acked.clone());
+        writers.spawn(async move {
+            let mut receipts = Vec::new();
+            for i in 0..40u64 {
+                receipts.push(c.call(call_args(logger, word(w * 1000 + i).to_vec())).await.unwrap());
+                acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            receipts
+        });
+    }
+    let mut subscriptions = Vec::new();
+    let mut next_at = 0;
+    while subscriptions.len() < 12 {
+        if acked.load(std::sync::atomic::Ordering::Relaxed) >= next_at {
+            subscriptions.push(c.subscribe_from(Filter::default(), Start::Block(1)).await.unwrap());
+            next_at += 10;
+        } else {
+            tokio::task::yield_now().await;
+        }
+    }
+    let mut receipts: Vec<_> = writers.join_all().await.into_iter().flatten().collect();
+    // A last call marks the end: every subscription must have seen every log before it exactly once.
+    let marker = c.call(call_args(logger, word(u64::MAX).to_vec())).await.unwrap();
+    receipts.push(marker.clone());
+    let expected = logs_of(&receipts, &Filter::default());
+    assert_eq!(expected.len(), 8 * 40 + 1);
+    for (n, mut sub) in subscriptions.into_iter().enumerate() {
+        let mut got = Vec::new();
+        while got.last().is_none_or(|e: &Seen| e.0 != marker.id) {
+            let e = sub.next().await.unwrap().unwrap();
+            got.push((e.receipt, e.index, e.log.topics.first().copied()));
+        }
+        assert_eq!(got, expected, "subscription {n}");
+    }
+    h.server.close();
+}
+
+#[tokio::test]
+async fn the_backlog_bound_is_honored_and_resuming_continues_where_it_stopped() {
+    let h = start_with(|config| config.backlog_logs = 5).await;
+    let c = &h.client;
+    let spray = deploy(c, spray()).await;
+    let logger = deploy(c, hex::decode(LOGGER).unwrap()).await;
+    let mut receipts = vec![c.call(call_args(spray, vec![])).await.unwrap()]; // 64 logs in one receipt
+    for i in 0..7u64 {
+        receipts.push(c.call(call_args(logger, word(i).to_vec())).await.unwrap());
+    }
+    let expected = logs_of(&receipts, &Filter::default());
+    assert_eq!(expected.len(), 71);
+
+    // Each subscription replays at most 5 logs, says where it stopped and ends; the next one resumes there.
+    let mut got = Vec::new();
+    let mut from = Start::Block(0);
+    let mut subscriptions = 0;
+    loop {
+        subscriptions += 1;
+        let mut sub = c.subscribe_from(Filter::default(), from).await.unwrap();
+        let (events, end) = replayed(&mut sub).await;
+        assert!(events.len() <= 5, "{} logs in one replay", events.len());
+        got.extend(events);
+        match end {
+            Delivery::CutShort(next) => {
+                assert!(sub.cut_short() && !sub.is_live());
+                assert_eq!(sub.resume(), Some(next));
+                assert!(sub.next().await.is_none(), "the stream ends after a cut-short replay");
+                from = Start::At(next);
+            }
+            Delivery::Live(_) => break,
+            Delivery::Event(_) => unreachable!(),
+        }
+    }
+    assert_eq!(got, expected);
+    assert_eq!(subscriptions, 71 / 5 + 1);
+    h.server.close();
+
+    // The bound on receipts read: a filter that matches only the last call's log still reads at most 3
+    // receipts per subscription.
+    let h = start_with(|config| config.backlog_receipts = 3).await;
+    let c = &h.client;
+    let a = deploy(c, hex::decode(LOGGER).unwrap()).await;
+    let b = deploy(c, hex::decode(LOGGER).unwrap()).await;
+    for i in 0..6u64 {
+        c.call(call_args(a, word(i).to_vec())).await.unwrap();
+    }
+    let last = c.call(call_args(b, word(9).to_vec())).await.unwrap();
+    let only_b = Filter { address: Some(b), topics: vec![] };
+    let mut sub = c.subscribe_from(only_b.clone(), Start::Block(0)).await.unwrap();
+    assert_eq!(replayed(&mut sub).await, (vec![], Delivery::CutShort(Cursor { receipt: 4, index: 0 })));
+    let mut sub = c.subscribe_from(only_b.clone(), Start::At(Cursor { receipt: 4, index: 0 })).await.unwrap();
+    assert_eq!(replayed(&mut sub).await, (vec![], Delivery::CutShort(Cursor { receipt: 7, index: 0 })));
+    let mut sub = c.subscribe_from(only_b, Start::At(Cursor { receipt: 7, index: 0 })).await.unwrap();
+    let end = Delivery::Live(Cursor { receipt: last.id + 1, index: 0 });
+    assert_eq!(replayed(&mut sub).await, (vec![(last.id, 0, Some(word(9)))], end));
+    h.server.close();
+}
+
+#[tokio::test]
+async fn a_backlog_subscription_is_refused_on_a_pipelined_stream_and_checks_its_filter() {
+    let h = start(1024).await;
+    let c = &h.client;
+    let request = Request::SubscribeFrom { filter: Filter::default(), from: Start::Block(0) };
+    assert_eq!(code_of(c.request(&request).await.unwrap_err()), ErrorCode::BadRequest);
+    let topics = Filter { address: None, topics: vec![None; 5] };
+    let refused = c.subscribe_from(topics, Start::Block(0)).await;
+    assert!(matches!(refused, Err(ClientError::Server(e)) if e.code == ErrorCode::BadRequest));
+    // Hostile starts are just positions: far beyond the head, nothing is replayed.
+    let far = Start::At(Cursor { receipt: u64::MAX, index: u32::MAX });
+    let mut sub = c.subscribe_from(Filter::default(), far).await.unwrap();
+    assert_eq!(replayed(&mut sub).await.0, vec![]);
+    let mut sub = c.subscribe_from(Filter::default(), Start::Block(u64::MAX)).await.unwrap();
+    assert_eq!(replayed(&mut sub).await.0, vec![]);
+    h.server.close();
+}
+
+#[tokio::test]
+async fn blocks_have_chained_hashes_that_blockhash_returns() {
+    let h = start(1024).await;
+    let c = &h.client;
+    // EVM: returns BLOCKHASH(call data word 0).
+    let blockhash = deploy(c, hex::decode("5f35405f5260205ff3").unwrap()).await;
+    for _ in 0..3 {
+        c.call(call_args(blockhash, word(0).to_vec())).await.unwrap();
+    }
+    let head = c.health().await.unwrap().block;
+    let mut parent = [0u8; 32];
+    for n in 1..=head {
+        let block = c.block(n).await.unwrap();
+        assert_eq!((block.number, block.parent), (n, parent));
+        let header = zvm_node::BlockHeader {
+            parent: block.parent,
+            number: block.number,
+            timestamp: block.timestamp,
+            first_receipt: block.first_receipt,
+            receipts: block.receipts,
+            receipts_root: block.receipts_root,
+            changes_root: block.changes_root,
+        };
+        assert_eq!(block.hash, header.hash());
+        parent = block.hash;
+    }
+    assert_eq!(code_of(c.block(0).await.unwrap_err()), ErrorCode::NotFound);
+    assert_eq!(code_of(c.block(head + 1).await.unwrap_err()), ErrorCode::NotFound);
+    // A call runs in the next block: it sees the head's hash; a query too.
+    let receipt = c.call(call_args(blockhash, word(head).to_vec())).await.unwrap();
+    assert_eq!((receipt.block, receipt.output), (head + 1, parent.to_vec()));
+    let head = head + 1;
+    let queried = c.query(call_args(blockhash, word(head).to_vec())).await.unwrap();
+    assert_eq!(queried.output, c.block(head).await.unwrap().hash.to_vec());
+    assert_eq!(c.query(call_args(blockhash, word(head + 1).to_vec())).await.unwrap().output, word(0).to_vec());
+    h.server.close();
 }

@@ -6,8 +6,9 @@
 //! (an address where nothing listens gives no answer over UDP, only silence), and so does every request.
 
 use super::protocol::{
-    decode_pipelined_reply, decode_reply, encode_frame, encode_pipelined, CallArgs, ErrorReply, Event, Filter, Format,
-    Health, Metrics, Outcome, Receipt, Reply, Request, Response, Word, MAX_REPLY_FRAME, MAX_REQUEST_FRAME,
+    decode_pipelined_reply, decode_reply, encode_frame, encode_pipelined, Block, CallArgs, Cursor, ErrorReply, Event,
+    Filter, Format, Health, Metrics, Outcome, Receipt, Reply, Request, Response, Start, Word, MAX_REPLY_FRAME,
+    MAX_REQUEST_FRAME,
 };
 use super::server::{read_frame, FrameError};
 use super::tls::{self, TlsError, Trust};
@@ -344,6 +345,14 @@ impl Client {
         }
     }
 
+    /// The hash and header of block `number`.
+    pub async fn block(&self, number: u64) -> Result<Block, ClientError> {
+        match self.request(&Request::GetBlock { number }).await? {
+            Response::Block(block) => Ok(block),
+            other => Err(unexpected(other)),
+        }
+    }
+
     pub async fn register_name(&self, name: &str, address: [u8; 20]) -> Result<Receipt, ClientError> {
         let token = self.token()?;
         self.receipt_of(&Request::RegisterName { token, name: name.to_owned(), address }).await
@@ -359,15 +368,26 @@ impl Client {
     /// Subscribes to the logs matching `filter`; returns once the server has registered the subscription
     /// (every call acknowledged after that is seen).
     pub async fn subscribe(&self, filter: Filter) -> Result<Subscription, ClientError> {
-        let frame = encode_frame(&Request::Subscribe(filter), MAX_REQUEST_FRAME)
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        self.open_subscription(&Request::Subscribe(filter), true).await
+    }
+
+    /// Subscribes with a backlog: the stored logs matching `filter` from `from` on, then the live ones,
+    /// none missing or repeated. The server replays at most its bound per subscription (docs/rpc.md); when
+    /// it stops there, the subscription ends ([`Subscription::cut_short`]) and a new one from
+    /// [`Subscription::resume`] continues it.
+    pub async fn subscribe_from(&self, filter: Filter, from: Start) -> Result<Subscription, ClientError> {
+        self.open_subscription(&Request::SubscribeFrom { filter, from }, false).await
+    }
+
+    async fn open_subscription(&self, request: &Request, live: bool) -> Result<Subscription, ClientError> {
+        let frame = encode_frame(request, MAX_REQUEST_FRAME).map_err(|e| ClientError::Protocol(e.to_string()))?;
         let timeout = self.config.request_timeout;
         tokio::time::timeout(timeout, async {
             let (mut send, mut recv) = self.connection.open_bi().await?;
             send.write_all(&frame).await?;
             let _ = send.finish();
             match read_reply(&mut recv).await?? {
-                Response::Subscribed => Ok(Subscription { recv }),
+                Response::Subscribed => Ok(Subscription { recv, live, cut_short: false, resume: None }),
                 other => Err(unexpected(other)),
             }
         })
@@ -384,12 +404,40 @@ impl Client {
 /// A stream of events.
 pub struct Subscription {
     recv: quinn::RecvStream,
+    /// The replay (if any) is over: events now are live.
+    live: bool,
+    /// The server stopped the replay at its bound and ends the stream.
+    cut_short: bool,
+    /// Where a new subscription continues this one.
+    resume: Option<Cursor>,
+}
+
+/// What a subscription delivers: an event, or the end of the backlog's replay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    Event(Event),
+    /// The replay is complete; live events follow, from this position on.
+    Live(Cursor),
+    /// The server's bound stopped the replay here; the stream ends. Subscribe again from here.
+    CutShort(Cursor),
 }
 
 impl Subscription {
-    /// The next event; `None` when the server ended the stream without an error. An error ends the
-    /// subscription (lagging is [`super::ErrorCode::Lagged`]).
+    /// The next event; `None` when the server ended the stream without an error (after a replay cut
+    /// short: see [`Subscription::cut_short`]). An error ends the subscription (lagging is
+    /// [`super::ErrorCode::Lagged`]).
     pub async fn next(&mut self) -> Option<Result<Event, ClientError>> {
+        loop {
+            match self.next_delivery().await? {
+                Ok(Delivery::Event(event)) => return Some(Ok(event)),
+                Ok(_) => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    /// The next event or end of the replay; `None` when the server ended the stream without an error.
+    pub async fn next_delivery(&mut self) -> Option<Result<Delivery, ClientError>> {
         let body = match read_frame(&mut self.recv, MAX_REPLY_FRAME).await {
             Err(FrameError::End) => return None,
             Err(e) => return Some(Err(e.into())),
@@ -398,9 +446,36 @@ impl Subscription {
         Some(match decode_reply(&body) {
             Err(e) => Err(ClientError::Protocol(e)),
             Ok(Err(e)) => Err(e.into()),
-            Ok(Ok(Response::Event(event))) => Ok(event),
+            Ok(Ok(Response::Event(event))) => {
+                let after = Cursor { receipt: event.receipt, index: event.index.saturating_add(1) };
+                self.resume = Some(self.resume.map_or(after, |r| r.max(after)));
+                Ok(Delivery::Event(event))
+            }
+            Ok(Ok(Response::Replayed { live, next })) => {
+                self.resume = Some(self.resume.map_or(next, |r| r.max(next)));
+                self.live = live;
+                self.cut_short = !live;
+                Ok(if live { Delivery::Live(next) } else { Delivery::CutShort(next) })
+            }
             Ok(Ok(other)) => Err(unexpected(other)),
         })
+    }
+
+    /// True once the replay is over (from the start for [`Client::subscribe`]): events are live.
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
+    /// True if the server stopped the replay at its bound: the stream ends, and a subscription from
+    /// [`Subscription::resume`] continues it.
+    pub fn cut_short(&self) -> bool {
+        self.cut_short
+    }
+
+    /// Where a new subscription ([`Start::At`]) continues this one with nothing missed or repeated: after
+    /// the last event received, or further if the replay said so. `None` before anything was received.
+    pub fn resume(&self) -> Option<Cursor> {
+        self.resume
     }
 }
 

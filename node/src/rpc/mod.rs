@@ -11,7 +11,7 @@ pub mod protocol;
 pub mod server;
 pub mod tls;
 
-pub use client::{Blocking, Client, ClientConfig, ClientError, Subscription};
+pub use client::{Blocking, Client, ClientConfig, ClientError, Delivery, Subscription};
 pub use protocol::{ErrorCode, ErrorReply, Request, Response};
 pub use server::{Server, ServerConfig, ServerError};
 pub use tls::{Identity, TlsError, Trust};

@@ -39,6 +39,13 @@ pub const MAX_REQUEST_FRAME: u32 = 2 << 20;
 pub const MAX_REPLY_FRAME: u32 = 16 << 20;
 /// Most topics a subscription filter may name (a log has at most four).
 pub const MAX_TOPICS: usize = 4;
+/// Most stored logs one [`Request::SubscribeFrom`] replays (the server's default): past it the server
+/// sends [`Response::Replayed`] with `live: false` and ends the stream, and the client subscribes again
+/// from where it got to.
+pub const BACKLOG_LOGS: usize = 10_000;
+/// Most stored receipts one [`Request::SubscribeFrom`] reads while replaying, matching or not (the
+/// server's default), so that a filter matching little cannot make one request read the whole history.
+pub const BACKLOG_RECEIPTS: usize = 100_000;
 
 /// A 20-byte account address.
 pub type Addr = [u8; 20];
@@ -82,6 +89,24 @@ impl Filter {
     }
 }
 
+/// A position in the history of logs: log `index` of receipt `receipt`. Positions are ordered by receipt,
+/// then index — the order logs were committed and are streamed in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Cursor {
+    pub receipt: u64,
+    pub index: u32,
+}
+
+/// Where a [`Request::SubscribeFrom`] starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Start {
+    /// 0: the first log of block `n` (or of the first block after it that has logs; a block not yet
+    /// committed: its logs, once they are).
+    Block(u64),
+    /// 1: this log and those after it: to resume a subscription (see [`Response::Replayed`]).
+    At(Cursor),
+}
+
 /// A request. The variant index is the frame's kind byte: append new requests at the end.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
@@ -107,10 +132,16 @@ pub enum Request {
     RegisterName { token: String, name: String, address: Addr },
     /// 10: a stream of the logs matching the filter, as their calls become durable.
     Subscribe(Filter),
+    /// 11: [`Request::Subscribe`] with a backlog: first the stored logs matching the filter from `from` on
+    /// (at most the server's bound), then [`Response::Replayed`], then — if the replay was complete — the
+    /// live stream, with no log missing or repeated between the two.
+    SubscribeFrom { filter: Filter, from: Start },
+    /// 12: the hash and header of block `number`.
+    GetBlock { number: u64 },
 }
 
 /// Number of request kinds (kind bytes `0..REQUEST_KINDS`).
-pub const REQUEST_KINDS: u8 = 11;
+pub const REQUEST_KINDS: u8 = 13;
 
 /// One log of a receipt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +186,21 @@ pub struct Event {
     /// Its position among the receipt's logs.
     pub index: u32,
     pub log: Log,
+}
+
+/// A block (one commit batch of the node) and its hash: keccak256 of the header fields in this order,
+/// integers as 8 bytes big-endian (docs/node.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    pub hash: Word,
+    pub parent: Word,
+    pub number: u64,
+    pub timestamp: u64,
+    /// Its receipts: ids `first_receipt .. first_receipt + receipts`.
+    pub first_receipt: u64,
+    pub receipts: u64,
+    pub receipts_root: Word,
+    pub changes_root: Word,
 }
 
 /// Reply to [`Request::Health`].
@@ -209,6 +255,15 @@ pub enum Response {
     /// The first frame of a subscription; [`Response::Event`]s follow.
     Subscribed,
     Event(Event),
+    /// The end of a [`Request::SubscribeFrom`]'s replay. `live`: every stored log up to `next` (exclusive)
+    /// was replayed and the live stream follows, from `next` on. Not `live`: the server's bound was
+    /// reached; it ends the stream, and a new subscription from [`Start::At`] `next` continues it.
+    Replayed {
+        live: bool,
+        next: Cursor,
+    },
+    /// To [`Request::GetBlock`].
+    Block(Block),
 }
 
 /// Why a request failed.
@@ -430,6 +485,8 @@ mod tests {
             Request::Resolve { name: "n".into() },
             Request::RegisterName { token: "t".into(), name: "n".into(), address: [7; 20] },
             Request::Subscribe(Filter { address: Some([7; 20]), topics: vec![None, Some([1; 32])] }),
+            Request::SubscribeFrom { filter: Filter::default(), from: Start::At(Cursor { receipt: 3, index: 1 }) },
+            Request::GetBlock { number: 5 },
         ];
         assert_eq!(requests.len(), REQUEST_KINDS as usize);
         for (kind, request) in requests.into_iter().enumerate() {
@@ -480,6 +537,23 @@ mod tests {
         let reply: Reply = Err(ErrorReply::new(ErrorCode::NotFound, "no"));
         let frame = encode_pipelined(9, &reply, MAX_REPLY_FRAME).unwrap();
         assert_eq!(decode_pipelined_reply(&frame[4..]).unwrap(), (9, reply));
+    }
+
+    #[test]
+    fn backlog_messages_have_the_documented_bytes() {
+        // docs/rpc.md: kind 11, the filter, then the start (variant, then its fields as varints).
+        let request = Request::SubscribeFrom { filter: Filter::default(), from: Start::Block(300) };
+        let frame = encode_frame(&request, MAX_REQUEST_FRAME).unwrap();
+        assert_eq!(&frame[4..], &[VERSION, 11, 0, 0, 0, 0xAC, 0x02]);
+        let at = Request::SubscribeFrom { filter: Filter::default(), from: Start::At(Cursor { receipt: 2, index: 1 }) };
+        assert_eq!(&encode_frame(&at, MAX_REQUEST_FRAME).unwrap()[4..], &[VERSION, 11, 0, 0, 1, 2, 1]);
+        let reply: Reply = Ok(Response::Replayed { live: true, next: Cursor { receipt: 7, index: 0 } });
+        let frame = encode_frame(&reply, MAX_REPLY_FRAME).unwrap();
+        assert_eq!(&frame[4..], &[VERSION, 0, 9, 1, 7, 0]);
+        assert_eq!(decode_reply(&frame[4..]).unwrap(), reply);
+        // A start variant that does not exist is malformed, not a panic.
+        assert_eq!(decode_request(&[VERSION, 11, 0, 0, 2, 0]).unwrap_err().code, ErrorCode::Malformed);
+        assert!(Cursor { receipt: 2, index: 9 } < Cursor { receipt: 3, index: 0 });
     }
 
     #[test]

@@ -26,15 +26,29 @@
 //! receives what was buffered, then a [`ErrorCode::Lagged`] error, and the stream ends — so that no
 //! subscriber can slow the writer or make the server buffer without bound.
 //!
+//! # Backlog
+//! A [`Request::SubscribeFrom`] first replays the stored logs (the receipts table) from its start, then
+//! goes live. The join has no gap and no duplicate, whatever commits meanwhile: the subscriber is added
+//! to the hub *first*, then a snapshot is taken, and the replay covers exactly the receipts in that
+//! snapshot (up to its last receipt, the cutoff). A receipt committed after the snapshot was published
+//! after the subscriber was added (the writer publishes after committing), so it arrives live; a receipt
+//! in the snapshot may also arrive live (committed before the snapshot, published after the subscriber
+//! was added), and the live stream drops every event before the replay's end. Live events wait in the
+//! subscriber's bounded buffer while the replay runs, under the usual lagging rule. The replay is bounded
+//! per request ([`ServerConfig::backlog_logs`] logs and [`ServerConfig::backlog_receipts`] receipts read):
+//! at the bound the server says where it stopped and ends the stream, and the client subscribes again
+//! from there. It reads the store in chunks on the blocking pool, so a long replay never holds a runtime
+//! thread, and holds at most one chunk (256 events or about 1 MiB) in memory.
+//!
 //! # Authorisation
 //! State-changing requests (deploy, call, register a name) carry the node's token, compared in constant
 //! time (only its length can leak). Reads need none. The token stands for the node's operator: a caller
 //! with it can act as any account, since the RPC carries no signatures yet.
 
 use super::protocol::{
-    decode_pipelined_request, decode_request, encode_frame, encode_pipelined, CallArgs, ErrorCode, ErrorReply, Event,
-    Filter, Format, Health, Log, Metrics, Outcome, Receipt, Reply, Request, Response, MAX_REPLY_FRAME,
-    MAX_REQUEST_FRAME, MAX_TOPICS, PIPELINED,
+    decode_pipelined_request, decode_request, encode_frame, encode_pipelined, Block, CallArgs, Cursor, ErrorCode,
+    ErrorReply, Event, Filter, Format, Health, Log, Metrics, Outcome, Receipt, Reply, Request, Response, Start,
+    BACKLOG_LOGS, BACKLOG_RECEIPTS, MAX_REPLY_FRAME, MAX_REQUEST_FRAME, MAX_TOPICS, PIPELINED,
 };
 use super::tls::{self, Identity, TlsError};
 use crate::node::{CommitObserver, Node, NodeConfig, NodeError, Query};
@@ -70,6 +84,10 @@ pub struct ServerConfig {
     pub subscriber_buffer: usize,
     /// A connection silent this long is closed (clients send keep-alives).
     pub idle_timeout: Duration,
+    /// Most stored logs one subscription's backlog replays, and most stored receipts it reads doing so
+    /// (default [`BACKLOG_LOGS`], [`BACKLOG_RECEIPTS`]).
+    pub backlog_logs: usize,
+    pub backlog_receipts: usize,
 }
 
 impl ServerConfig {
@@ -84,6 +102,8 @@ impl ServerConfig {
             max_streams: 1024,
             subscriber_buffer: 1024,
             idle_timeout: Duration::from_secs(30),
+            backlog_logs: BACKLOG_LOGS,
+            backlog_receipts: BACKLOG_RECEIPTS,
         }
     }
 }
@@ -116,6 +136,8 @@ struct Shared {
     max_connections: u64,
     max_pipelined: usize,
     subscriber_buffer: usize,
+    backlog_logs: usize,
+    backlog_receipts: usize,
     /// Permits for requests in the writer's queue and the query threads' queue: a request waits for one
     /// (asynchronously) so that handing it to the node never blocks.
     writes: Arc<Semaphore>,
@@ -159,6 +181,8 @@ impl Server {
             max_connections: config.max_connections,
             max_pipelined: (config.max_streams as usize).max(1),
             subscriber_buffer: config.subscriber_buffer.max(1),
+            backlog_logs: config.backlog_logs.max(1),
+            backlog_receipts: config.backlog_receipts.max(1),
             writes: Arc::new(Semaphore::new(writes)),
             queries: Arc::new(Semaphore::new(queries)),
             connections: AtomicU64::new(0),
@@ -272,7 +296,8 @@ impl Shared {
             Ok(Ok(body)) => decode_request(&body),
         };
         let reply = match request {
-            Ok(Request::Subscribe(filter)) => self.stream_events(filter, &mut send).await,
+            Ok(Request::Subscribe(filter)) => self.stream_events(filter, None, &mut send).await,
+            Ok(Request::SubscribeFrom { filter, from }) => self.stream_events(filter, Some(from), &mut send).await,
             Ok(request) => Some(self.answer(request, deadline).await),
             Err(e) => Some(Err(e)),
         };
@@ -307,7 +332,7 @@ impl Shared {
             self.requests.fetch_add(1, Ordering::Relaxed);
             let deadline = tokio::time::Instant::now() + self.request_timeout;
             match decode_pipelined_request(&body) {
-                Ok((id, Ok(Request::Subscribe(_)))) => {
+                Ok((id, Ok(Request::Subscribe(_) | Request::SubscribeFrom { .. }))) => {
                     let e =
                         error(ErrorCode::BadRequest, "a subscription needs a stream of its own (a version 1 frame)");
                     self.send_pipelined(&replies, id, Err(e), Some(permit));
@@ -428,8 +453,23 @@ impl Shared {
                 self.authorize(&token)?;
                 self.submit(crate::Request::RegisterName { name, address: Address(address) }).await
             }
+            Request::GetBlock { number } => self.read(|view| match view.block_header(number)? {
+                Some((hash, header)) => Ok(Response::Block(Block {
+                    hash,
+                    parent: header.parent,
+                    number: header.number,
+                    timestamp: header.timestamp,
+                    first_receipt: header.first_receipt,
+                    receipts: header.receipts,
+                    receipts_root: header.receipts_root,
+                    changes_root: header.changes_root,
+                })),
+                None => Err(error(ErrorCode::NotFound, format!("no block {number}"))),
+            }),
             // Handled by `serve_stream`: a subscription is not one reply.
-            Request::Subscribe(_) => Err(error(ErrorCode::Internal, "a subscription reached the request path")),
+            Request::Subscribe(_) | Request::SubscribeFrom { .. } => {
+                Err(error(ErrorCode::Internal, "a subscription reached the request path"))
+            }
         }
     }
 
@@ -551,22 +591,41 @@ impl Shared {
         self.started.elapsed().as_millis().try_into().unwrap_or(u64::MAX)
     }
 
-    /// Streams the logs that match `filter` until the peer stops reading (`None`: nothing more to say),
-    /// the subscriber lags or the node stops (the final error).
-    async fn stream_events(&self, filter: Filter, send: &mut quinn::SendStream) -> Option<Reply> {
+    /// Streams the logs that match `filter` — first, with `from`, the stored ones from there on (see the
+    /// module docs) — until the peer stops reading (`None`: nothing more to say), the subscriber lags or
+    /// the node stops (the final error).
+    async fn stream_events(&self, filter: Filter, from: Option<Start>, send: &mut quinn::SendStream) -> Option<Reply> {
         if filter.topics.len() > MAX_TOPICS {
             return Some(Err(error(ErrorCode::BadRequest, format!("a filter names at most {MAX_TOPICS} topics"))));
         }
         let (tx, mut rx) = mpsc::channel(self.subscriber_buffer);
         let lagged = Arc::new(AtomicBool::new(false));
-        self.hub.add(Subscriber { filter, tx, lagged: lagged.clone() });
+        let filter = Arc::new(filter);
+        self.hub.add(Subscriber { filter: filter.clone(), tx, lagged: lagged.clone() });
         write_reply(send, &Ok(Response::Subscribed)).await.ok()?;
+        let mut live = LiveFrom::default();
+        if let Some(from) = from {
+            match self.replay(filter, from, send).await {
+                Ok(Some(Replay { next, live: true, .. })) => {
+                    let min_block = if let Start::Block(block) = from { block } else { 0 };
+                    live = LiveFrom { next, min_block };
+                }
+                Ok(Some(Replay { live: false, .. })) => {
+                    // The bound was reached: the client resubscribes from where the replay stopped.
+                    let _ = send.finish();
+                    return None;
+                }
+                Ok(None) => return None,
+                Err(e) => return Some(Err(e)),
+            }
+        }
         loop {
             let event = tokio::select! {
                 event = rx.recv() => event,
                 _ = send.stopped() => return None,
             };
             match event {
+                Some(event) if !live.admits(&event) => {}
                 Some(event) => write_reply(send, &Ok(Response::Event(event))).await.ok()?,
                 None if lagged.load(Ordering::Relaxed) => {
                     let why = format!("the subscriber fell {} events behind and was dropped", self.subscriber_buffer);
@@ -575,6 +634,134 @@ impl Shared {
                 None => return Some(Err(unavailable())),
             }
         }
+    }
+
+    /// Replays the stored logs matching `filter` from `from` up to the last receipt of a snapshot taken
+    /// now (the subscriber is already in the hub), at most the backlog bounds, and writes the
+    /// [`Response::Replayed`] frame. `None`: the peer went away.
+    async fn replay(
+        &self,
+        filter: Arc<Filter>,
+        from: Start,
+        send: &mut quinn::SendStream,
+    ) -> Result<Option<Replay>, ErrorReply> {
+        let view = self.node.read()?;
+        let next = match from {
+            Start::Block(block) => Cursor { receipt: view.first_receipt_from_block(block)?, index: 0 },
+            // Receipts are numbered from 1.
+            Start::At(cursor) => cursor.max(Cursor { receipt: 1, index: 0 }),
+        };
+        let mut replay = Replay {
+            next,
+            cutoff: view.calls()?,
+            logs_left: self.backlog_logs,
+            receipts_left: self.backlog_receipts,
+            live: false,
+        };
+        let mut view = Some(view);
+        loop {
+            let Some(snapshot) = view.take() else { break };
+            let filter = filter.clone();
+            let chunk = tokio::task::spawn_blocking(move || {
+                let mut replay = replay;
+                let events = replay.chunk(&snapshot, &filter);
+                (snapshot, replay, events)
+            });
+            let (snapshot, next_state, events) =
+                chunk.await.map_err(|e| error(ErrorCode::Internal, format!("the replay failed: {e}")))?;
+            replay = next_state;
+            for event in events? {
+                if write_reply(send, &Ok(Response::Event(event))).await.is_err() {
+                    return Ok(None);
+                }
+            }
+            if replay.next.receipt > replay.cutoff {
+                replay.live = true;
+                break;
+            }
+            if replay.logs_left > 0 && replay.receipts_left > 0 {
+                view = Some(snapshot);
+            }
+        }
+        let frame = Response::Replayed { live: replay.live, next: replay.next };
+        Ok(write_reply(send, &Ok(frame)).await.ok().map(|()| replay))
+    }
+}
+
+/// Which live events a subscription with a backlog passes on: none before `next` (the replay covered
+/// them, or they come before the start) and none of a block before `min_block` (the start).
+#[derive(Clone, Copy, Debug, Default)]
+struct LiveFrom {
+    next: Cursor,
+    min_block: u64,
+}
+
+impl LiveFrom {
+    fn admits(&self, event: &Event) -> bool {
+        Cursor { receipt: event.receipt, index: event.index } >= self.next && event.block >= self.min_block
+    }
+}
+
+/// Where a backlog replay is: the next log to look at, the last receipt it covers, what is left of its
+/// bounds, and whether it reached the cutoff.
+#[derive(Clone, Copy, Debug)]
+struct Replay {
+    next: Cursor,
+    cutoff: u64,
+    logs_left: usize,
+    receipts_left: usize,
+    live: bool,
+}
+
+/// Most events, and about the most bytes of log data, one chunk of a replay holds.
+const CHUNK_EVENTS: usize = 256;
+const CHUNK_BYTES: usize = 1 << 20;
+/// Most receipts one chunk reads (so a filter that matches little still yields between chunks).
+const CHUNK_RECEIPTS: usize = 4096;
+
+impl Replay {
+    /// Reads the next chunk of matching logs from `view`, moving `next` past what it looked at.
+    fn chunk(&mut self, view: &crate::ReadView, filter: &Filter) -> Result<Vec<Event>, ErrorReply> {
+        let mut events = Vec::new();
+        let mut bytes = 0;
+        let mut receipts = view.receipts_from(self.next.receipt)?;
+        for _ in 0..CHUNK_RECEIPTS {
+            if self.receipts_left == 0 {
+                return Ok(events);
+            }
+            let receipt = match receipts.next() {
+                Some(receipt) => receipt?,
+                None => return Ok(self.done(events)),
+            };
+            if receipt.id > self.cutoff {
+                return Ok(self.done(events));
+            }
+            let first = if receipt.id == self.next.receipt { self.next.index as usize } else { 0 };
+            for (index, log) in receipt.logs.iter().enumerate().skip(first) {
+                if self.logs_left == 0 || events.len() == CHUNK_EVENTS || bytes >= CHUNK_BYTES {
+                    self.next = Cursor { receipt: receipt.id, index: index as u32 };
+                    return Ok(events);
+                }
+                let log = wire_log(log.clone());
+                if filter.matches(&log) {
+                    bytes += 64 + 32 * log.topics.len() + log.data.len();
+                    self.logs_left -= 1;
+                    events.push(Event { receipt: receipt.id, block: receipt.block, index: index as u32, log });
+                }
+            }
+            self.next = Cursor { receipt: receipt.id + 1, index: 0 };
+            self.receipts_left -= 1;
+            if receipt.id == self.cutoff {
+                return Ok(self.done(events));
+            }
+        }
+        Ok(events)
+    }
+
+    /// The snapshot holds nothing more up to the cutoff: the replay is complete.
+    fn done(&mut self, events: Vec<Event>) -> Vec<Event> {
+        self.next = self.next.max(Cursor { receipt: self.cutoff + 1, index: 0 });
+        events
     }
 }
 
@@ -675,7 +862,7 @@ fn wire_receipt(r: crate::Receipt) -> Receipt {
 
 /// One subscription's end of the hub.
 struct Subscriber {
-    filter: Filter,
+    filter: Arc<Filter>,
     tx: mpsc::Sender<Event>,
     lagged: Arc<AtomicBool>,
 }
@@ -734,5 +921,110 @@ impl Hub {
             true
         });
         self.lagged.fetch_add(lagged, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::Request as NodeRequest;
+    use zvm_runtime::executor::Tier;
+
+    /// EVM: increments slot 0 and emits `LOG1(topic = call data word 0, data = the new count)`.
+    const LOGGER: &str = "5f54600101805f555f525f3560205fa160205ff3";
+
+    fn call(node: &Node, to: Address) -> crate::Receipt {
+        let request = NodeRequest::Call {
+            caller: Address::from_low_u64(0xCA),
+            to,
+            value: U256::ZERO,
+            input: vec![1; 32],
+            gas_limit: 1_000_000,
+        };
+        node.execute(request).unwrap()
+    }
+
+    /// The race the join must survive, made to happen: a call committed before the replay's snapshot but
+    /// published to the hub after the subscriber was added (the writer publishes just after committing)
+    /// arrives both in the replay and live; a call committed after the snapshot arrives only live. The
+    /// joined stream has each once, in order.
+    #[test]
+    fn the_replay_and_the_live_stream_join_without_a_gap_or_a_duplicate() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = NodeConfig { tier: Tier::Interp, ..NodeConfig::default() };
+        let node = Node::open(&dir.path().join("db"), config).unwrap();
+        let code = hex::decode(LOGGER).unwrap();
+        let deploy =
+            NodeRequest::Deploy { deployer: Address::from_low_u64(0xCA), code, format: CodeFormat::Evm, salt: None };
+        let logger = node.execute(deploy).unwrap().created.unwrap();
+        let hub = Hub::default();
+        let (early, late) = (call(&node, logger), call(&node, logger));
+        hub.publish(&[&early]);
+        // The subscriber is added, `late` is committed but not yet published, the snapshot is taken.
+        let (tx, mut rx) = mpsc::channel(16);
+        let filter = Arc::new(Filter::default());
+        hub.add(Subscriber { filter: filter.clone(), tx, lagged: Arc::new(AtomicBool::new(false)) });
+        let view = node.read().unwrap();
+        hub.publish(&[&late]);
+        let after = call(&node, logger);
+        hub.publish(&[&after]);
+
+        let mut replay = Replay {
+            next: Cursor { receipt: 1, index: 0 },
+            cutoff: view.calls().unwrap(),
+            logs_left: 100,
+            receipts_left: 100,
+            live: false,
+        };
+        let replayed = replay.chunk(&view, &filter).unwrap();
+        assert_eq!(replay.next, Cursor { receipt: late.id + 1, index: 0 });
+        let live = LiveFrom { next: replay.next, min_block: 0 };
+        let mut joined: Vec<u64> = replayed.iter().map(|e| e.receipt).collect();
+        let mut delivered = Vec::new();
+        while let Ok(event) = rx.try_recv() {
+            delivered.push(event.receipt);
+            if live.admits(&event) {
+                joined.push(event.receipt);
+            }
+        }
+        assert_eq!(delivered, [late.id, after.id], "`late` was delivered live too");
+        assert_eq!(joined, [early.id, late.id, after.id]);
+    }
+
+    #[test]
+    fn a_replay_chunk_stops_at_its_bounds_and_resumes_inside_a_receipt() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = NodeConfig { tier: Tier::Interp, ..NodeConfig::default() };
+        let node = Node::open(&dir.path().join("db"), config).unwrap();
+        // 300 empty LOG0s in one call: more than a chunk holds.
+        let mut code = hex::decode("5f5fa0".repeat(300)).unwrap();
+        code.push(0);
+        let deploy =
+            NodeRequest::Deploy { deployer: Address::from_low_u64(0xCA), code, format: CodeFormat::Evm, salt: None };
+        let spray = node.execute(deploy).unwrap().created.unwrap();
+        let receipt = call(&node, spray);
+        assert_eq!(receipt.logs.len(), 300);
+        let view = node.read().unwrap();
+        let filter = Filter::default();
+        let mut replay =
+            Replay { next: Cursor::default(), cutoff: receipt.id, logs_left: 1000, receipts_left: 1000, live: false };
+        replay.next = Cursor { receipt: 1, index: 0 };
+        let first = replay.chunk(&view, &filter).unwrap();
+        assert_eq!(first.len(), CHUNK_EVENTS);
+        assert_eq!(replay.next, Cursor { receipt: receipt.id, index: CHUNK_EVENTS as u32 });
+        let rest = replay.chunk(&view, &filter).unwrap();
+        assert_eq!(rest.len(), 300 - CHUNK_EVENTS);
+        assert_eq!(rest[0].index, CHUNK_EVENTS as u32);
+        assert_eq!(replay.next, Cursor { receipt: receipt.id + 1, index: 0 });
+        // The log bound: stops at the first log past it.
+        let mut bounded = Replay {
+            next: Cursor { receipt: 1, index: 0 },
+            cutoff: receipt.id,
+            logs_left: 7,
+            receipts_left: 9,
+            live: false,
+        };
+        assert_eq!(bounded.chunk(&view, &filter).unwrap().len(), 7);
+        assert_eq!((bounded.next, bounded.logs_left), (Cursor { receipt: receipt.id, index: 7 }, 0));
     }
 }

@@ -402,7 +402,7 @@ mod tests {
             Ok(self.slots.keys().any(|(a, _)| *a == address))
         }
         fn block_hash(&mut self, number: u64) -> Result<Option<[u8; 32]>, StoreError> {
-            Ok((number <= 300).then(|| [number as u8; 32]))
+            Ok((number <= 300).then_some([number as u8; 32]))
         }
     }
 
@@ -435,6 +435,24 @@ mod tests {
         assert_eq!(diff.accounts, vec![(A, row(3, 1)), (B, row(2, 0))]);
         assert_eq!(diff.storage, vec![(A, U256::from(2), U256::ZERO), (A, U256::from(3), U256::from(30))]);
         assert!(diff.code.is_empty() && diff.contracts.is_empty());
+    }
+
+    #[test]
+    fn block_hashes_come_from_the_store_for_the_256_blocks_before_the_current_one() {
+        let mut store = Fixed::default();
+        let mut host = StateHost::new(&mut store, BlockEnv { number: 300, ..BlockEnv::default() });
+        let hash = |host: &mut StateHost, n: u64| host.block_hash(U256::from(n));
+        assert_eq!(hash(&mut host, 299), U256::from_be_bytes([43; 32])); // 299 as u8
+        assert_eq!(hash(&mut host, 44), U256::from_be_bytes([44; 32]));
+        for n in [43, 300, 301, 0] {
+            assert_eq!(hash(&mut host, n), U256::ZERO, "block {n}");
+        }
+        assert_eq!(host.block_hash(U256::MAX), U256::ZERO);
+        // A block the store should have but does not is a damaged store: the call's result is void.
+        let mut host = StateHost::new(&mut store, BlockEnv { number: 400, ..BlockEnv::default() });
+        assert_eq!(hash(&mut host, 399), U256::ZERO);
+        host.finish_transaction();
+        assert!(matches!(host.into_diff(A, 1), Err(StoreError::Corrupt(_))));
     }
 
     #[test]

@@ -293,6 +293,20 @@ where
     }
 }
 
+/// The state tables of a snapshot, and of a write transaction.
+type ReadOnlyState = StateTables<
+    ReadOnlyTable<AddressKey, AccountValue>,
+    ReadOnlyTable<HashKey, Bytes>,
+    ReadOnlyTable<SlotKey, Word>,
+    ReadOnlyTable<u64, BlockValue>,
+>;
+type WritableState<'t> = StateTables<
+    Table<'t, AddressKey, AccountValue>,
+    Table<'t, HashKey, Bytes>,
+    Table<'t, SlotKey, Word>,
+    Table<'t, u64, BlockValue>,
+>;
+
 /// Block `number`'s hash and header, checked.
 fn block_row(
     blocks: &impl ReadableTable<u64, BlockValue>,
@@ -332,12 +346,7 @@ impl StateReader for ReadView {
 /// A consistent snapshot of the committed state, receipts and names.
 pub struct ReadView {
     meta: ReadOnlyTable<&'static str, u64>,
-    state: StateTables<
-        ReadOnlyTable<AddressKey, AccountValue>,
-        ReadOnlyTable<HashKey, Bytes>,
-        ReadOnlyTable<SlotKey, Word>,
-        ReadOnlyTable<u64, BlockValue>,
-    >,
+    state: ReadOnlyState,
     contracts: ReadOnlyTable<AddressKey, ContractValue>,
     receipts: ReadOnlyTable<u64, Bytes>,
     names: ReadOnlyTable<&'static str, AddressKey>,
@@ -515,12 +524,7 @@ pub struct StateDiff {
 /// through here, and becomes durable (all of it) when the transaction commits.
 pub(crate) struct Batch<'t> {
     meta: Table<'t, &'static str, u64>,
-    state: StateTables<
-        Table<'t, AddressKey, AccountValue>,
-        Table<'t, HashKey, Bytes>,
-        Table<'t, SlotKey, Word>,
-        Table<'t, u64, BlockValue>,
-    >,
+    state: WritableState<'t>,
     contracts: Table<'t, AddressKey, ContractValue>,
     receipts: Table<'t, u64, Bytes>,
     names: Table<'t, &'static str, AddressKey>,

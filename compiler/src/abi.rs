@@ -12,7 +12,7 @@
 use core::mem::offset_of;
 
 /// Bumped whenever the layout of [`VmCtx`] or [`Helpers`] or the meaning of a status changes.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 /// The version of zvm's lowering and code generation (frontends, IR passes, the Cranelift translation).
 ///
@@ -22,7 +22,7 @@ pub const ABI_VERSION: u32 = 3;
 /// [`ABI_VERSION`] stays the same. Forgetting it makes zvm run stale code from caches written before the
 /// change. (Releases also change the key through the crate version, so this matters most between
 /// releases, during development.)
-pub const CODEGEN_VERSION: u32 = 3;
+pub const CODEGEN_VERSION: u32 = 4;
 
 /// A 256-bit word as four little-endian 64-bit limbs (limb 0 is the least significant).
 pub type Word = [u64; 4];
@@ -63,6 +63,9 @@ pub struct VmCtx {
     pub globals: *mut u64,
     /// The runtime's helper functions.
     pub helpers: *const Helpers,
+    /// The tag of the module instance running (high 32 bits of its function references, see
+    /// `zvm_ir::Op::RefFunc`); 0 outside a linking store.
+    pub instance_tag: u64,
 }
 
 /// Byte offsets of the [`VmCtx`] fields, for the code generator.
@@ -78,6 +81,7 @@ pub mod ctx_offsets {
     pub const MAX_CALL_DEPTH: i32 = offset_of!(VmCtx, max_call_depth) as i32;
     pub const GLOBALS: i32 = offset_of!(VmCtx, globals) as i32;
     pub const HELPERS: i32 = offset_of!(VmCtx, helpers) as i32;
+    pub const INSTANCE_TAG: i32 = offset_of!(VmCtx, instance_tag) as i32;
 }
 
 /// Functions the runtime provides to native code. Pointers are to the context, to words in the caller's
@@ -135,9 +139,18 @@ pub struct Helpers {
     /// The callee of `call_indirect TY TABLE index`, checked (bounds, null, signature): its function index
     /// goes to `out_func`. Code calls it through the dispatcher of the type only when this returns
     /// [`STATUS_OK`].
+    /// Function index [`FOREIGN_FUNC`] means the reference belongs to another instance: the dispatcher then
+    /// calls it through `call_foreign`.
     pub call_indirect_target:
         unsafe extern "C" fn(ctx: *mut VmCtx, ty: u32, table: u32, index: u64, out_func: *mut u32) -> u32,
+    /// Calls the reference of another instance that the last `call_indirect_target` returned
+    /// [`FOREIGN_FUNC`] for, as type `ty`: `values` holds the parameters (8 bytes each, `i32`/`f32` in the
+    /// low 4) and receives the results; `max(params, results)` slots.
+    pub call_foreign: unsafe extern "C" fn(ctx: *mut VmCtx, ty: u32, values: *mut u64) -> u32,
 }
+
+/// The function index `call_indirect_target` gives for a reference to a function of another instance.
+pub const FOREIGN_FUNC: u32 = u32::MAX;
 
 /// Byte offsets of the [`Helpers`] fields.
 pub mod helper_offsets {
@@ -165,6 +178,7 @@ pub mod helper_offsets {
     pub const TABLE_INIT: i32 = offset_of!(Helpers, table_init) as i32;
     pub const ELEM_DROP: i32 = offset_of!(Helpers, elem_drop) as i32;
     pub const CALL_INDIRECT_TARGET: i32 = offset_of!(Helpers, call_indirect_target) as i32;
+    pub const CALL_FOREIGN: i32 = offset_of!(Helpers, call_foreign) as i32;
 }
 
 use zvm_ir::{BinOp, DataSrc, EnvField, HashAlg, HostFn, TernOp};

@@ -135,7 +135,7 @@ impl Function {
             Op::FBinary { op, args } => vec![if op.is_comparison() { Type::I32 } else { ty(args[0])? }],
             Op::MemGrow { .. } => vec![Type::I64],
             Op::GlobalGet { index } => vec![*globals.get(*index as usize)?],
-            Op::TableGet { .. } | Op::TableSize { .. } | Op::TableGrow { .. } => vec![Type::I64],
+            Op::TableGet { .. } | Op::TableSize { .. } | Op::TableGrow { .. } | Op::RefFunc { .. } => vec![Type::I64],
             Op::CallIndirect { ty, .. } => module.types.get(*ty as usize)?.results.clone(),
             Op::Unary { op, arg } => {
                 let t = ty(*arg)?;

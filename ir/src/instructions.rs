@@ -1000,6 +1000,13 @@ pub enum Op {
         table: u32,
         args: Vec<Value>,
     },
+    /// A reference (`i64`) to function `func` of this module's instance: `func + 1` in the low 32 bits and
+    /// the instance's tag (the runtime's `VmCtx::instance_tag`, 0 outside a linking store) in the high 32,
+    /// so that a reference stays meaningful when it reaches another instance through a shared table, a
+    /// global or a call (`call_indirect` calls a reference of another instance through the runtime).
+    RefFunc {
+        func: u32,
+    },
 
     // ---- globals ---------------------------------------------------------------------------------------
     /// Reads module global `index` (its type is the module's [`crate::Module::globals`] entry).
@@ -1106,6 +1113,7 @@ impl Op {
             | Op::DataDrop { .. }
             | Op::GlobalGet { .. }
             | Op::TableSize { .. }
+            | Op::RefFunc { .. }
             | Op::ElemDrop { .. }
             | Op::Trap { .. } => vec![],
             Op::TableGet { arg, .. } => vec![*arg],

@@ -668,6 +668,11 @@ impl<'a> FuncVerifier<'a> {
                 }
             }
             Op::ElemDrop { seg } => self.check_elem(b, inst, *seg),
+            Op::RefFunc { func } => {
+                if *func as usize >= self.module.functions.len() {
+                    self.report(Some(b), Some(inst), format!("ref.func: function {func} does not exist"));
+                }
+            }
             Op::CallIndirect { ty, table, args } => {
                 self.check_table(b, inst, *table);
                 match (self.module.types.get(*ty as usize), args.split_first()) {

@@ -291,6 +291,7 @@ fn every_variant_module() -> Module {
     b.ins(Op::TableCopy { dst: 0, src: 1, args: [addr, addr, addr] });
     b.ins(Op::TableInit { table: 1, seg: 0, args: [addr, addr, addr] });
     b.ins(Op::ElemDrop { seg: 1 });
+    b.ins1(Op::RefFunc { func: 0 });
     b.ins(Op::CallIndirect { ty: 0, table: 1, args: vec![addr, addr, w] });
     b.ins(Op::CallIndirect { ty: 1, table: 0, args: vec![addr] });
     for (index, v) in [(0, n), (1, i), (2, g), (3, f)] {

@@ -45,6 +45,7 @@ pub static HELPERS: Helpers = Helpers {
     table_init,
     elem_drop,
     call_indirect_target,
+    call_foreign,
 };
 
 /// Compiled code whose native stack bound is at most this runs on the caller's thread.
@@ -80,7 +81,8 @@ pub fn invoke(code: &dyn NativeCode, frame: &mut Frame<'_>, func: zvm_ir::FuncId
 /// Calls the trampoline for `func` with `values` (valid for the function's slots, or null for a function
 /// without parameters), on a thread with enough native stack.
 fn call(code: &dyn NativeCode, frame: &mut Frame<'_>, func: u32, values: *mut u64) -> Option<Exit> {
-    let need = code.native_stack_bytes(frame.ctx.max_call_depth);
+    // A frame linked into a deeper call (`Frame::link`) has only the rest of the depth left to use.
+    let need = code.native_stack_bytes(frame.ctx.max_call_depth.saturating_sub(frame.ctx.call_depth));
     let entry = code.entry();
     let ctx: *mut VmCtx = &mut frame.ctx;
     let status = if need <= INLINE_STACK_BYTES {
@@ -307,6 +309,17 @@ unsafe extern "C" fn call_indirect_target(ctx: *mut VmCtx, ty: u32, table: u32, 
     guarded(|| {
         // SAFETY: helper contract: a live context and a writable `out_func`.
         unsafe { status_out(frame(ctx).call_indirect_target(ty, table, index), out_func) }
+    })
+}
+
+unsafe extern "C" fn call_foreign(ctx: *mut VmCtx, ty: u32, values: *mut u64) -> u32 {
+    guarded(|| {
+        // SAFETY: helper contract.
+        let frame = unsafe { frame(ctx) };
+        let Some(n) = frame.call_slots(ty) else { return HOST_ERROR };
+        // SAFETY: helper contract: `values` holds `max(params, results)` slots of type `ty`.
+        let values = unsafe { std::slice::from_raw_parts_mut(values, n) };
+        status(frame.call_foreign(ty, values))
     })
 }
 

@@ -10,7 +10,7 @@
 //! through zvm's loader, and an entry the loader rejects is removed and compiled anew, so stale or damaged
 //! entries are never run. [`compile_cached`] is the same for any target, for tools that fill a cache.
 
-use crate::frame::{Exit, Frame, Instance, Message};
+use crate::frame::{Exit, Frame, Instance, Linkage, Message};
 use crate::host::Host;
 use crate::limits::Limits;
 use crate::result::{ExecResult, Status};
@@ -447,21 +447,33 @@ impl Contract {
     }
 }
 
+/// One call of [`Contract::invoke`]: function `func` with `values` (arguments in, results out), linked to
+/// other instances or not.
+pub struct Invocation<'v, 'l> {
+    pub func: FuncId,
+    pub values: &'v mut [u64],
+    pub linkage: Option<Linkage<'l>>,
+}
+
 impl Contract {
     /// Runs function `func` of this program on `instance` (memory, globals and dropped segments that
     /// persist between invocations) with `values` as arguments in and results out (see
     /// [`interpreter::invoke`]). Returns the instance, how execution stopped (`None`: the function
-    /// returned) and the gas left.
+    /// returned) and the gas left. With `linkage`, the instance is one of a linking store's (see
+    /// [`crate::frame::Linker`]).
     pub fn invoke(
         &self,
         vm: &Vm,
         msg: &Message,
         host: &mut dyn Host,
         instance: Instance,
-        func: FuncId,
-        values: &mut [u64],
+        call: Invocation<'_, '_>,
     ) -> (Instance, Option<Exit>, u64) {
+        let Invocation { func, values, linkage } = call;
         let mut frame = Frame::new(msg, &self.code, host, vm, self.costs, &compiled::HELPERS);
+        if let Some(linkage) = linkage {
+            frame.link(linkage);
+        }
         frame.attach(&self.module, instance);
         let exit = match &self.prepared {
             Prepared::Interp(p) => interpreter::invoke(p, &mut frame, func, values),

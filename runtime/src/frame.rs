@@ -17,7 +17,7 @@ use crate::vm::{CallInputs, CreateInputs, FrameOutcome, Vm};
 use ruint::aliases::U256;
 use std::ops::Range;
 use zvm_compiler::abi::{self, Helpers, VmCtx, Word};
-use zvm_ir::{semantics, DataSrc, EnvField, HaltKind, HashAlg, HostFn, Module, TrapCode, WASM_PAGE};
+use zvm_ir::{semantics, DataSrc, EnvField, HaltKind, HashAlg, HostFn, Module, Signature, TrapCode, WASM_PAGE};
 
 /// The message a frame executes: who calls which account with what.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -114,6 +114,45 @@ impl Instance {
     }
 }
 
+/// Runs calls of function references that belong to other module instances: cross-module linking of
+/// WebAssembly instances in one store (`crate::wasm::Store`).
+///
+/// The running instance's state is handed over for the duration of the call and handed back after it:
+/// the other instance may share its memory, tables or globals, or call back into it, and execution is
+/// single-threaded, so exactly one frame holds any piece of instance state at any time.
+pub trait Linker {
+    /// Performs `call` on behalf of the instance whose state is `state`.
+    fn call(&self, call: ForeignCall<'_>, state: Instance) -> (Instance, FrameResult<()>);
+}
+
+/// A call of a function of another instance.
+pub struct ForeignCall<'c> {
+    /// Tag of the calling instance.
+    pub caller: u32,
+    /// The callee (a reference tagged with its instance's tag, see `zvm_ir::Op::RefFunc`).
+    pub target: u64,
+    /// The signature the caller expects; traps `indirect_call_type` unless the callee has it.
+    pub sig: &'c Signature,
+    /// Parameters in, results out (`max(params, results)` slots).
+    pub values: &'c mut [u64],
+    /// Gas left, before and after the call.
+    pub gas_left: &'c mut u64,
+    /// The call depth the callee runs at (the caller's call already counted).
+    pub call_depth: u64,
+    pub vm: &'c Vm,
+    pub host: &'c mut dyn Host,
+    pub msg: &'c Message,
+}
+
+/// How an invocation is linked to other instances: the linker, the tag of the instance invoked, and the
+/// call depth the invocation starts at.
+#[derive(Clone, Copy)]
+pub struct Linkage<'a> {
+    pub linker: &'a dyn Linker,
+    pub tag: u32,
+    pub call_depth: u64,
+}
+
 /// One execution frame. `repr(C)` with the native context first, so that a `*mut VmCtx` handed to native
 /// code can be turned back into the frame by the helpers.
 #[repr(C)]
@@ -129,6 +168,10 @@ pub struct Frame<'a> {
     dropped: Vec<bool>,
     tables: Vec<Vec<u64>>,
     dropped_elems: Vec<bool>,
+    /// Calls into other instances (none outside a linking store).
+    linker: Option<&'a dyn Linker>,
+    /// The reference the last `call_indirect_target` found to belong to another instance.
+    foreign: u64,
     stack: Box<[Word]>,
     /// The message being executed.
     pub msg: &'a Message,
@@ -185,6 +228,7 @@ impl<'a> Frame<'a> {
             max_call_depth: limits.max_call_depth,
             globals: std::ptr::NonNull::dangling().as_ptr(),
             helpers,
+            instance_tag: 0,
         };
         Self {
             ctx,
@@ -194,6 +238,8 @@ impl<'a> Frame<'a> {
             dropped: Vec::new(),
             tables: Vec::new(),
             dropped_elems: Vec::new(),
+            linker: None,
+            foreign: 0,
             stack,
             msg,
             code,
@@ -226,6 +272,13 @@ impl<'a> Frame<'a> {
         self.module = Some(module);
         self.sync_memory();
         self.ctx.globals = self.globals.as_mut_ptr();
+    }
+
+    /// Links the frame's instance to others (see [`Linker`]).
+    pub fn link(&mut self, linkage: Linkage<'a>) {
+        self.linker = Some(linkage.linker);
+        self.ctx.instance_tag = u64::from(linkage.tag);
+        self.ctx.call_depth = linkage.call_depth;
     }
 
     /// Takes the instance state back out of the frame (leaving it empty).
@@ -460,7 +513,11 @@ impl<'a> Frame<'a> {
         let src = Self::table_range(s, n, elems.len())?;
         let table = self.tables.get_mut(t as usize).ok_or(Exit::Trap(TrapCode::HostError))?;
         let dst = Self::table_range(d, n, table.len())?;
-        table[dst].copy_from_slice(&elems[src]);
+        // Segments hold this module's functions untagged (`f + 1`) and imported references tagged.
+        let tag = self.ctx.instance_tag << 32;
+        for (slot, &r) in table[dst].iter_mut().zip(&elems[src]) {
+            *slot = if r >> 32 == 0 && r != 0 { r | tag } else { r };
+        }
         Ok(())
     }
 
@@ -473,8 +530,10 @@ impl<'a> Frame<'a> {
 
     /// The function `call_indirect ty, t` with table index `index` calls, checked: `undefined_element` past
     /// the table's end, `uninitialized_element` for null, `indirect_call_type` for a reference that is not
-    /// a function of the module or a function whose signature is not type `ty`.
-    pub fn call_indirect_target(&self, ty: u32, t: u32, index: u64) -> FrameResult<u32> {
+    /// a function of the module or a function whose signature is not type `ty`. A reference to a function
+    /// of another instance gives [`abi::FOREIGN_FUNC`]: the caller then calls it with
+    /// [`Frame::call_foreign`], which checks its signature.
+    pub fn call_indirect_target(&mut self, ty: u32, t: u32, index: u64) -> FrameResult<u32> {
         let table = self.table(t)?;
         let r = usize::try_from(index)
             .ok()
@@ -485,14 +544,54 @@ impl<'a> Frame<'a> {
             return Err(Exit::Trap(TrapCode::UninitializedElement));
         }
         let mismatch = Exit::Trap(TrapCode::IndirectCallTypeMismatch);
+        let tag = r >> 32;
+        if tag != 0 && tag != self.ctx.instance_tag {
+            if self.linker.is_none() {
+                return Err(mismatch);
+            }
+            self.foreign = r;
+            return Ok(abi::FOREIGN_FUNC);
+        }
         let module = self.module.ok_or(mismatch)?;
-        let func = u32::try_from(r - 1).map_err(|_| mismatch)?;
+        let func = ((r & 0xffff_ffff) as u32).checked_sub(1).ok_or(mismatch)?;
         let sig = &module.functions.get(func as usize).ok_or(mismatch)?.sig;
         if module.types.get(ty as usize) == Some(sig) {
             Ok(func)
         } else {
             Err(mismatch)
         }
+    }
+
+    /// Slots a call of type `ty` needs: `max(params, results)`; `None` for an unknown type.
+    pub fn call_slots(&self, ty: u32) -> Option<usize> {
+        let sig = self.module?.types.get(ty as usize)?;
+        Some(sig.params.len().max(sig.results.len()))
+    }
+
+    /// Calls the reference of another instance that the last [`Frame::call_indirect_target`] found, as
+    /// type `ty`, with `values` (parameters in, results out; [`Frame::call_slots`] long). The instance
+    /// state leaves the frame for the call and comes back after it (see [`Linker`]).
+    pub fn call_foreign(&mut self, ty: u32, values: &mut [u64]) -> FrameResult<()> {
+        let mismatch = Exit::Trap(TrapCode::IndirectCallTypeMismatch);
+        let (Some(linker), Some(module)) = (self.linker, self.module) else { return Err(mismatch) };
+        let sig = module.types.get(ty as usize).ok_or(mismatch)?;
+        let state = self.detach();
+        let mut gas_left = self.ctx.gas_left;
+        let call = ForeignCall {
+            caller: self.ctx.instance_tag as u32,
+            target: self.foreign,
+            sig,
+            values,
+            gas_left: &mut gas_left,
+            call_depth: self.ctx.call_depth,
+            vm: self.vm,
+            host: &mut *self.host,
+            msg: self.msg,
+        };
+        let (state, result) = linker.call(call, state);
+        self.attach(module, state);
+        self.ctx.gas_left = gas_left;
+        result
     }
 
     /// `mem.copy dst, src, len`.

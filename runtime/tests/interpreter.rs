@@ -103,6 +103,9 @@ unsafe extern "C" fn stub_elem_drop(_: *mut VmCtx, _: u32) {}
 unsafe extern "C" fn stub_call_indirect_target(_: *mut VmCtx, _: u32, _: u32, _: u64, _: *mut u32) -> u32 {
     STUB
 }
+unsafe extern "C" fn stub_call_foreign(_: *mut VmCtx, _: u32, _: *mut u64) -> u32 {
+    STUB
+}
 
 static HELPERS: Helpers = Helpers {
     mem_expand: stub_mem_expand,
@@ -128,6 +131,7 @@ static HELPERS: Helpers = Helpers {
     table_init: stub_table_init,
     elem_drop: stub_elem_drop,
     call_indirect_target: stub_call_indirect_target,
+    call_foreign: stub_call_foreign,
 };
 
 /// What a run left behind.

@@ -9,19 +9,20 @@
 //! that reason.
 //!
 //! Modules import from the suite's `spectest` module (print functions, constant globals, a memory of 1 to
-//! 2 pages); `register`ed modules cannot be imported from yet (cross-module linking), so scripts that
-//! link modules fail at the modules that import them.
+//! 2 pages, a table of 10 to 20 elements) and from the modules the script `register`s: every module of a
+//! script is instantiated in one [`Store`], which links them.
 
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 use wast::core::{NanPattern, WastArgCore, WastRetCore};
 use wast::parser::{self, ParseBuffer};
 use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet};
-use zvm_compiler::frontend::wasm::{ImportedFunc, ImportedGlobal, Imports, WasmConfig, WasmError};
+use zvm_compiler::frontend::wasm::{ImportedFunc, ImportedGlobal, Imports, WasmConfig, WasmError, WasmType};
 use zvm_ir::semantics::{CANONICAL_NAN_F32, CANONICAL_NAN_F64};
-use zvm_ir::{MemoryPlan, Signature, TablePlan, TrapCode, Type};
+use zvm_ir::{MemoryPlan, Signature, TablePlan, TrapCode};
 use zvm_runtime::executor::Tier;
-use zvm_runtime::wasm::{InvokeError, WasmInstance, WasmLoadError, WasmProgram};
+use zvm_runtime::wasm::{InvokeError, Store, WasmInstance, WasmLoadError, WasmProgram};
 use zvm_runtime::Limits;
 
 /// Gas for each invocation: far more than any spec test needs, so only real exhaustion shows.
@@ -65,15 +66,18 @@ impl Imports for SpecTestImports {
         }
     }
 
-    fn global(&self, module: &str, name: &str, _: Type, _: bool) -> Result<ImportedGlobal, String> {
+    fn global(&self, module: &str, name: &str, want: WasmType) -> Result<ImportedGlobal, String> {
         let (ty, bits) = match (module, name) {
-            ("spectest", "global_i32") => (Type::I32, 666),
-            ("spectest", "global_i64") => (Type::I64, 666),
-            ("spectest", "global_f32") => (Type::F32, u64::from(666.6f32.to_bits())),
-            ("spectest", "global_f64") => (Type::F64, 666.6f64.to_bits()),
+            ("spectest", "global_i32") => (WasmType::I32, 666),
+            ("spectest", "global_i64") => (WasmType::I64, 666),
+            ("spectest", "global_f32") => (WasmType::F32, u64::from(666.6f32.to_bits())),
+            ("spectest", "global_f64") => (WasmType::F64, 666.6f64.to_bits()),
             _ => return Err(format!("global {module}.{name}")),
         };
-        Ok(ImportedGlobal { ty, bits })
+        match want == ty {
+            true => Ok(ImportedGlobal { ty, bits }),
+            false => Err(format!("global {module}.{name}: incompatible import type")),
+        }
     }
 
     fn memory(&self, module: &str, name: &str, _: u64, _: Option<u64>) -> Result<MemoryPlan, String> {
@@ -83,9 +87,9 @@ impl Imports for SpecTestImports {
         }
     }
 
-    fn table(&self, module: &str, name: &str, _: u64, _: Option<u64>) -> Result<TablePlan, String> {
+    fn table(&self, module: &str, name: &str, elem: WasmType, _: u64, _: Option<u64>) -> Result<TablePlan, String> {
         match (module, name) {
-            ("spectest", "table") => Ok(TablePlan { min: 10, max: Some(20) }),
+            ("spectest", "table") if elem == WasmType::FuncRef => Ok(TablePlan { min: 10, max: Some(20) }),
             _ => Err(format!("table {module}.{name}")),
         }
     }
@@ -115,6 +119,8 @@ struct Script<'a> {
     tier: Tier,
     limits: Limits,
     config: WasmConfig,
+    /// Where every module of the script is instantiated.
+    store: Rc<Store>,
     /// Every module defined so far (`Err`: why it is unavailable); the last one is the current one.
     modules: Vec<Result<WasmInstance, String>>,
     /// `$name`s of modules, as indices into `modules`.
@@ -128,7 +134,8 @@ impl<'a> Script<'a> {
     }
 
     fn load(&self, bytes: &[u8]) -> Result<Arc<WasmProgram>, WasmLoadError> {
-        Ok(Arc::new(WasmProgram::load(bytes, self.tier, &self.config, &SpecTestImports, &self.limits)?))
+        let imports = self.store.imports(&SpecTestImports);
+        Ok(Arc::new(WasmProgram::load(bytes, self.tier, &self.config, &imports, &self.limits)?))
     }
 
     fn instance(&mut self, id: Option<wast::token::Id<'_>>) -> Result<&mut WasmInstance, String> {
@@ -161,7 +168,7 @@ impl<'a> Script<'a> {
             WastExecute::Wat(wat) => {
                 let bytes = wat.encode().map_err(|e| e.to_string())?;
                 let program = self.load(&bytes).map_err(|e| e.to_string())?;
-                Ok(program.instantiate(&self.limits, GAS_PER_CALL).map(|_| vec![]))
+                Ok(self.store.instantiate(&program, GAS_PER_CALL).map(|_| vec![]))
             }
         }
     }
@@ -176,7 +183,7 @@ impl<'a> Script<'a> {
             .encode()
             .map_err(|e| e.to_string())
             .and_then(|bytes| self.load(&bytes).map_err(|e| e.to_string()))
-            .and_then(|p| p.instantiate(&self.limits, GAS_PER_CALL).map_err(|e| e.to_string()));
+            .and_then(|p| self.store.instantiate(&p, GAS_PER_CALL).map_err(|e| e.to_string()));
         let outcome = result.as_ref().map(|_| ()).map_err(Clone::clone);
         self.modules.push(result);
         outcome
@@ -189,7 +196,13 @@ impl<'a> Script<'a> {
                 Ok(()) => report.pass(),
                 Err(e) => report.fail(at, format!("module: {e}")),
             },
-            WastDirective::Register { .. } => report.fail(at, "register: cross-module linking is not supported"),
+            WastDirective::Register { name, module, .. } => match self.instance(module) {
+                Ok(instance) => {
+                    instance.store().register(name, instance);
+                    report.pass();
+                }
+                Err(e) => report.fail(at, format!("register: {e}")),
+            },
             WastDirective::Invoke(call) => match self.invoke(&call) {
                 Ok(Ok(_)) => report.pass(),
                 Ok(Err(e)) => report.fail(at, format!("invoke `{}`: {e}", call.name)),
@@ -227,7 +240,7 @@ impl<'a> Script<'a> {
                 Ok(bytes) => match self.load(&bytes) {
                     Err(WasmLoadError::Frontend(WasmError::Link(_))) => report.pass(),
                     Err(e) => report.fail(at, format!("expected `{message}`, got {e}")),
-                    Ok(p) => match p.instantiate(&self.limits, GAS_PER_CALL) {
+                    Ok(p) => match self.store.instantiate(&p, GAS_PER_CALL) {
                         Err(_) => report.pass(),
                         Ok(_) => report.fail(at, format!("expected `{message}`, the module linked")),
                     },
@@ -307,6 +320,7 @@ pub fn run_script(file: &str, text: &str, tier: Tier) -> Report {
         tier,
         limits: Limits::default(),
         config: WasmConfig::default(),
+        store: Rc::new(Store::new(Limits::default())),
         modules: Vec::new(),
         named: Vec::new(),
     };

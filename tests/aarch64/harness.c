@@ -36,7 +36,8 @@
     !defined(ZVM_OFF_DATA_DROP) || !defined(ZVM_OFF_TABLE_GET) || !defined(ZVM_OFF_TABLE_SET) ||               \
     !defined(ZVM_OFF_TABLE_SIZE) || !defined(ZVM_OFF_TABLE_GROW) || !defined(ZVM_OFF_TABLE_FILL) ||            \
     !defined(ZVM_OFF_TABLE_COPY) || !defined(ZVM_OFF_TABLE_INIT) || !defined(ZVM_OFF_ELEM_DROP) ||             \
-    !defined(ZVM_OFF_CALL_INDIRECT_TARGET) || !defined(ZVM_WORD_SIZE) ||                                       \
+    !defined(ZVM_OFF_CALL_INDIRECT_TARGET) || !defined(ZVM_OFF_CALL_FOREIGN) || !defined(ZVM_WORD_SIZE) ||     \
+    !defined(ZVM_OFF_INSTANCE_TAG) ||                                                                          \
     !defined(ZVM_STATUS_OK) || !defined(ZVM_STATUS_RETURN) || !defined(ZVM_STATUS_REVERT) ||                   \
     !defined(ZVM_STATUS_OUT_OF_GAS) || !defined(ZVM_STATUS_TRAP_BASE) || !defined(ZVM_TRAP_HOST_ERROR) ||      \
     !defined(ZVM_TRAP_MEMORY_LIMIT) || !defined(ZVM_TRAP_MEMORY_OOB) || !defined(ZVM_DATA_SRC_INPUT) ||        \
@@ -61,6 +62,7 @@ typedef struct VmCtx {
     uint64_t max_call_depth;
     uint64_t *globals;
     const Helpers *helpers;
+    uint64_t instance_tag;
 } VmCtx;
 
 /* abi::Helpers, in the same order. */
@@ -88,10 +90,11 @@ struct Helpers {
     uint32_t (*table_init)(VmCtx *ctx, uint32_t table, uint32_t seg, uint64_t d, uint64_t s, uint64_t n);
     void (*elem_drop)(VmCtx *ctx, uint32_t seg);
     uint32_t (*call_indirect_target)(VmCtx *ctx, uint32_t ty, uint32_t table, uint64_t index, uint32_t *out_func);
+    uint32_t (*call_foreign)(VmCtx *ctx, uint32_t ty, uint64_t *values);
 };
 
 /* The layout the Rust side computed (compile-time: a mismatch does not build). */
-_Static_assert(ZVM_ABI_VERSION == 3, "this harness implements ABI version 3 of compiler/src/abi.rs");
+_Static_assert(ZVM_ABI_VERSION == 4, "this harness implements ABI version 4 of compiler/src/abi.rs");
 _Static_assert(sizeof(Word) == ZVM_WORD_SIZE, "Word size");
 _Static_assert(sizeof(VmCtx) == ZVM_VMCTX_SIZE, "VmCtx size");
 _Static_assert(alignof(VmCtx) == ZVM_VMCTX_ALIGN, "VmCtx alignment");
@@ -105,6 +108,7 @@ _Static_assert(offsetof(VmCtx, call_depth) == ZVM_OFF_CALL_DEPTH, "VmCtx.call_de
 _Static_assert(offsetof(VmCtx, max_call_depth) == ZVM_OFF_MAX_CALL_DEPTH, "VmCtx.max_call_depth");
 _Static_assert(offsetof(VmCtx, globals) == ZVM_OFF_GLOBALS, "VmCtx.globals");
 _Static_assert(offsetof(VmCtx, helpers) == ZVM_OFF_HELPERS, "VmCtx.helpers");
+_Static_assert(offsetof(VmCtx, instance_tag) == ZVM_OFF_INSTANCE_TAG, "VmCtx.instance_tag");
 _Static_assert(sizeof(Helpers) == ZVM_HELPERS_SIZE, "Helpers size");
 _Static_assert(offsetof(Helpers, mem_expand) == ZVM_OFF_MEM_EXPAND, "Helpers.mem_expand");
 _Static_assert(offsetof(Helpers, mem_copy) == ZVM_OFF_MEM_COPY, "Helpers.mem_copy");
@@ -130,6 +134,7 @@ _Static_assert(offsetof(Helpers, table_init) == ZVM_OFF_TABLE_INIT, "Helpers.tab
 _Static_assert(offsetof(Helpers, elem_drop) == ZVM_OFF_ELEM_DROP, "Helpers.elem_drop");
 _Static_assert(offsetof(Helpers, call_indirect_target) == ZVM_OFF_CALL_INDIRECT_TARGET,
                "Helpers.call_indirect_target");
+_Static_assert(offsetof(Helpers, call_foreign) == ZVM_OFF_CALL_FOREIGN, "Helpers.call_foreign");
 _Static_assert((ZVM_STACK_CAP & (ZVM_STACK_CAP - 1)) == 0, "stack capacity is a power of two");
 
 #define HOST_ERROR ((uint32_t)(ZVM_STATUS_TRAP_BASE + ZVM_TRAP_HOST_ERROR))
@@ -360,6 +365,11 @@ static uint32_t h_call_indirect_target(VmCtx *ctx, uint32_t ty, uint32_t table, 
     return unsupported_helper("call_indirect_target");
 }
 
+static uint32_t h_call_foreign(VmCtx *ctx, uint32_t ty, uint64_t *values) {
+    (void)ctx, (void)ty, (void)values;
+    return unsupported_helper("call_foreign");
+}
+
 /* Any function pointer, for comparing table slots (and for the casts of the misfilled variant). */
 typedef void (*AnyFn)(void);
 
@@ -388,6 +398,7 @@ static const Helpers HELPERS = {
     .table_init = h_table_init,
     .elem_drop = h_elem_drop,
     .call_indirect_target = h_call_indirect_target,
+    .call_foreign = h_call_foreign,
 };
 #else
 /* Only for the test that the check below is not vacuous: two helpers swapped behind casts, as a table built
@@ -416,6 +427,7 @@ static const Helpers HELPERS = {
     .table_init = h_table_init,
     .elem_drop = h_elem_drop,
     .call_indirect_target = h_call_indirect_target,
+    .call_foreign = h_call_foreign,
 };
 #endif
 
@@ -451,6 +463,7 @@ static int check_helper_table(const Helpers *h) {
         {"table_init", ZVM_OFF_TABLE_INIT, (AnyFn)h_table_init},
         {"elem_drop", ZVM_OFF_ELEM_DROP, (AnyFn)h_elem_drop},
         {"call_indirect_target", ZVM_OFF_CALL_INDIRECT_TARGET, (AnyFn)h_call_indirect_target},
+        {"call_foreign", ZVM_OFF_CALL_FOREIGN, (AnyFn)h_call_foreign},
     };
     const size_t n = sizeof expected / sizeof expected[0];
     if (n * sizeof(AnyFn) != sizeof(Helpers)) {

@@ -211,6 +211,7 @@ fn abi_defines() -> Vec<(&'static str, u64)> {
         ("ZVM_OFF_MAX_CALL_DEPTH", n(offset_of!(VmCtx, max_call_depth))),
         ("ZVM_OFF_GLOBALS", n(offset_of!(VmCtx, globals))),
         ("ZVM_OFF_HELPERS", n(offset_of!(VmCtx, helpers))),
+        ("ZVM_OFF_INSTANCE_TAG", n(offset_of!(VmCtx, instance_tag))),
         ("ZVM_HELPERS_SIZE", n(size_of::<Helpers>())),
         ("ZVM_OFF_MEM_EXPAND", n(offset_of!(Helpers, mem_expand))),
         ("ZVM_OFF_MEM_COPY", n(offset_of!(Helpers, mem_copy))),
@@ -235,6 +236,7 @@ fn abi_defines() -> Vec<(&'static str, u64)> {
         ("ZVM_OFF_TABLE_INIT", n(offset_of!(Helpers, table_init))),
         ("ZVM_OFF_ELEM_DROP", n(offset_of!(Helpers, elem_drop))),
         ("ZVM_OFF_CALL_INDIRECT_TARGET", n(offset_of!(Helpers, call_indirect_target))),
+        ("ZVM_OFF_CALL_FOREIGN", n(offset_of!(Helpers, call_foreign))),
         ("ZVM_STATUS_OK", abi::STATUS_OK.into()),
         ("ZVM_STATUS_RETURN", abi::STATUS_RETURN.into()),
         ("ZVM_STATUS_REVERT", abi::STATUS_REVERT.into()),
@@ -454,7 +456,7 @@ fn emitted_aarch64_objects_run_and_agree_with_x86_64() {
     // The helper table check: passes on the real harness, catches two swapped helpers.
     let o = run_tool(qemu(&fib_prog.exe).arg("--check"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "helper table ok: 23 slots");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "helper table ok: 24 slots");
     let misfilled = compile_harness(&dir, "harness-misfill.o", &["-DZVM_HARNESS_MISFILL"]);
     let misfilled = link(&dir, &misfilled, &dir.join("fib.o"), "fib-misfill");
     let o = run_tool(qemu(&misfilled).arg("--check"));

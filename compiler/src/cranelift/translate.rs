@@ -442,6 +442,13 @@ pub fn dispatcher(
         for &(f, blk) in &cases {
             sw.set_entry(u128::from(f), blk);
         }
+        // A reference to another instance's function (WebAssembly signatures only: no `w256`).
+        let foreign = (!sig.params.contains(&Type::W256) && !sig.results.contains(&Type::W256)).then(|| {
+            let blk = b.create_block();
+            b.set_cold_block(blk);
+            sw.set_entry(u128::from(abi::FOREIGN_FUNC), blk);
+            blk
+        });
         sw.emit(&mut b, func, bad);
         for &(f, blk) in &cases {
             b.switch_to_block(blk);
@@ -450,6 +457,12 @@ pub fn dispatcher(
             args.extend_from_slice(&params[2..]);
             let call = b.ins().call(fref, &args);
             let rets: Vec<BlockArg> = b.inst_results(call).iter().map(|&v| BlockArg::Value(v)).collect();
+            b.ins().jump(join, &rets);
+        }
+
+        if let Some(blk) = foreign {
+            b.switch_to_block(blk);
+            let rets = call_foreign(&mut b, vmctx, dispatchers.type_of(k), sig, &params[2..], call_conv);
             b.ins().jump(join, &rets);
         }
 
@@ -474,6 +487,51 @@ pub fn dispatcher(
         b.finalize(isa.frontend_config());
     }
     Ok(clif)
+}
+
+/// Calls the `call_foreign` helper as type `ty` (signature `sig`, no `w256`) with `params` through a stack
+/// slot of 8-byte values; returns the status and the results loaded back from the slot (meaningless unless
+/// the status is OK), as block arguments.
+fn call_foreign(
+    b: &mut FunctionBuilder<'_>,
+    vmctx: Value,
+    ty: u32,
+    sig: &zvm_ir::Signature,
+    params: &[Value],
+    call_conv: CallConv,
+) -> Vec<BlockArg> {
+    // The slot is the dispatcher's own, 8-aligned and in bounds for every access below.
+    let flags = MemFlagsData::trusted();
+    let slots = sig.params.len().max(sig.results.len()).max(1) as u32;
+    let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, slots * 8, 3));
+    let values = b.ins().stack_addr(I64, slot, 0);
+    for (i, &v) in params.iter().enumerate() {
+        let x = match b.func.dfg.value_type(v) {
+            F32 => {
+                let bits = b.ins().bitcast(I32, MemFlagsData::new(), v);
+                b.ins().uextend(I64, bits)
+            }
+            F64 => b.ins().bitcast(I64, MemFlagsData::new(), v),
+            I32 => b.ins().uextend(I64, v),
+            _ => v,
+        };
+        b.ins().store(flags, x, values, (i * 8) as i32);
+    }
+    let mut hsig = ir::Signature::new(call_conv);
+    hsig.params.extend([AbiParam::new(I64), AbiParam::new(I32), AbiParam::new(I64)]);
+    hsig.returns.push(AbiParam::new(I32));
+    let hsig = b.import_signature(hsig);
+    let table = b.ins().load(I64, flags, vmctx, ctx::HELPERS);
+    let f = b.ins().load(I64, flags, table, helper::CALL_FOREIGN);
+    let tyc = b.ins().iconst(I32, i64::from(ty));
+    let call = b.ins().call_indirect(hsig, f, &[vmctx, tyc, values]);
+    let status = b.inst_results(call)[0];
+    let mut rets = vec![BlockArg::Value(status)];
+    for (i, &t) in sig.results.iter().enumerate() {
+        let l = lanes(t)[0];
+        rets.push(BlockArg::Value(b.ins().load(l, flags, values, (i * 8) as i32)));
+    }
+    rets
 }
 
 /// Zeros of the Cranelift types of `types` (the results returned with a stopping status).
@@ -920,8 +978,10 @@ impl<'m, 'b> Translator<'m, 'b> {
     // ---- context and helpers -------------------------------------------------------------------------
 
     fn ctx_load(&mut self, offset: i32) -> Value {
-        let fixed =
-            matches!(offset, ctx::STACK_BASE | ctx::STACK_CAP | ctx::MAX_CALL_DEPTH | ctx::GLOBALS | ctx::HELPERS);
+        let fixed = matches!(
+            offset,
+            ctx::STACK_BASE | ctx::STACK_CAP | ctx::MAX_CALL_DEPTH | ctx::GLOBALS | ctx::HELPERS | ctx::INSTANCE_TAG
+        );
         let flags = if fixed { self.flags.fixed } else { self.flags.ctx };
         self.b.ins().load(I64, flags, self.vmctx, offset)
     }
@@ -1306,6 +1366,12 @@ impl<'m, 'b> Translator<'m, 'b> {
                 self.call_helper(helper::ELEM_DROP, HelperSig::ElemDrop, &[self.vmctx, seg]);
             }
             Op::CallIndirect { ty, table, args } => self.call_indirect(inst, *ty, *table, args)?,
+            Op::RefFunc { func } => {
+                let tag = self.ctx_load(ctx::INSTANCE_TAG);
+                let high = self.b.ins().ishl_imm_u(tag, 32);
+                let v = self.b.ins().bor_imm_u(high, i64::from(*func) + 1);
+                self.define(inst, 0, Val::One(v))?;
+            }
 
             Op::FUnary { op, arg } => {
                 let v = self.float_unary(*op, *arg)?;

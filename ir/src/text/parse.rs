@@ -655,6 +655,7 @@ impl Parser {
                 }
             },
             "elem" if suffix == ["drop"] => Op::ElemDrop { seg: self.u32("element segment")? },
+            "ref" if suffix == ["func"] => Op::RefFunc { func: self.u32("function index")? },
             "call_indirect" if suffix.is_empty() => {
                 let ty = self.u32("type")?;
                 let table = self.u32("table")?;
@@ -867,6 +868,7 @@ fn map_op(op: &Op, fv: &dyn Fn(Value) -> Value, fb: &dyn Fn(Block) -> Block) -> 
         | Op::GasLeft
         | Op::DataDrop { .. }
         | Op::GlobalGet { .. }
+        | Op::RefFunc { .. }
         | Op::TableSize { .. }
         | Op::ElemDrop { .. }
         | Op::Trap { .. } => op.clone(),

@@ -265,6 +265,7 @@ fn write_op(out: &mut String, op: &Op) {
             write!(out, "table.init {table} {seg} {}, {}, {}", args[0], args[1], args[2])
         }
         Op::ElemDrop { seg } => write!(out, "elem.drop {seg}"),
+        Op::RefFunc { func } => write!(out, "ref.func {func}"),
         Op::CallIndirect { ty, table, args } => {
             let _ = write!(out, "call_indirect {ty} {table} ");
             match args.split_first() {

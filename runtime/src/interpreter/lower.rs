@@ -330,6 +330,7 @@ impl<'a> FunctionLowering<'a> {
             | Op::DataSize { .. }
             | Op::DataLoad { .. }
             | Op::GlobalGet { .. }
+            | Op::RefFunc { .. }
             | Op::TableSize { .. }
             | Op::GasLeft => true,
             // The trapping float-to-integer conversions are the only ones with a failure.
@@ -583,6 +584,7 @@ impl<'a> FunctionLowering<'a> {
             Op::TableGet { table, arg } => Inst::TableGet { table, dst, index: self.reg(arg) },
             Op::TableSet { table, args: [i, v] } => Inst::TableSet { table, index: self.reg(i), value: self.reg(v) },
             Op::TableSize { table } => Inst::TableSize { table, dst },
+            Op::RefFunc { func } => Inst::RefFunc { func, dst },
             Op::TableGrow { table, args: [v, n] } => {
                 Inst::TableGrow { table, dst, value: self.reg(v), delta: self.reg(n) }
             }

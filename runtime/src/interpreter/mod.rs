@@ -32,6 +32,7 @@ mod lower;
 
 use crate::frame::{Exit, Frame};
 use ruint::aliases::U256;
+use zvm_compiler::abi::FOREIGN_FUNC;
 use zvm_ir::semantics::{
     float_binary, float_convert, float_unary, int_binary, int_unary, word_binary, word_ternary, word_unary,
 };
@@ -245,6 +246,11 @@ enum Inst {
     GlobalSet {
         index: u32,
         value: Reg,
+    },
+    /// `ref.func`: a reference tagged with the running instance's tag.
+    RefFunc {
+        func: u32,
+        dst: Reg,
     },
     TableGet {
         table: u32,
@@ -901,8 +907,15 @@ fn execute(program: &Program, frame: &mut Frame<'_>, r: &mut [U256], pc_io: &mut
             }
             Inst::CallIndirect { info, index, ty, table } => {
                 let func = tri!(frame.call_indirect_target(ty, table, low(&reg!(index))));
+                if func == FOREIGN_FUNC {
+                    tri!(call_foreign(program, frame, r, info, ty));
+                    continue;
+                }
                 *pc_io = pc as u32;
                 return Event::Call { info, func };
+            }
+            Inst::RefFunc { func, dst } => {
+                reg!(dst) = U256::from((frame.ctx.instance_tag << 32) | (u64::from(func) + 1));
             }
             Inst::Return { start, len } => return Event::Return(start, len),
             Inst::Halt { kind, offset, len } => {
@@ -911,6 +924,29 @@ fn execute(program: &Program, frame: &mut Frame<'_>, r: &mut [U256], pc_io: &mut
             Inst::Trap { code } => return Event::Exit(Exit::Trap(code)),
         }
     }
+}
+
+/// A `call_indirect` of another instance's function ([`Frame::call_foreign`]), its depth counted as for
+/// any call; the arguments and results are those of call site `info`.
+fn call_foreign(program: &Program, frame: &mut Frame<'_>, r: &mut [U256], info: u32, ty: u32) -> Result<(), Exit> {
+    if frame.ctx.call_depth >= frame.ctx.max_call_depth {
+        return Err(Exit::Trap(TrapCode::CallStackExhausted));
+    }
+    let call = &program.calls[info as usize];
+    let args = program.reg_list(call.args_start, call.nargs);
+    let dsts = program.reg_list(call.rets_start, call.nrets);
+    let mut values = vec![0u64; args.len().max(dsts.len())];
+    for (v, &a) in values.iter_mut().zip(args) {
+        *v = low(&r[a as usize]);
+    }
+    frame.ctx.call_depth += 1;
+    let result = frame.call_foreign(ty, &mut values);
+    frame.ctx.call_depth -= 1;
+    result?;
+    for (&v, &d) in values.iter().zip(dsts) {
+        r[d as usize] = U256::from(v);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -522,7 +522,7 @@ impl FuncTranslator {
                 self.charge(ctx, b);
                 let v = match ctx.globals[global_index as usize] {
                     GlobalRef::Ir(index) => b.ins1(Op::GlobalGet { index }),
-                    GlobalRef::Const(c) => const_value(b, c.ty, c.bits),
+                    GlobalRef::Const(c) => const_value(b, c.ty.ir(), c.bits),
                 };
                 self.stack.push(v);
             }
@@ -635,7 +635,7 @@ impl FuncTranslator {
                 self.stack.push(v);
             }
 
-            // ---- references (as i64: 0 null, function index + 1) -----------------------------------------
+            // ---- references (as i64: 0 null, else see `Op::RefFunc`) ------------------------------------
             O::RefNull { .. } => {
                 self.charge(ctx, b);
                 let v = b.iconst(Type::I64, 0);
@@ -644,7 +644,7 @@ impl FuncTranslator {
             O::RefIsNull => self.unary(ctx, b, UnOp::Eqz),
             O::RefFunc { function_index } => {
                 self.charge(ctx, b);
-                let v = b.iconst(Type::I64, i64::from(function_index) + 1);
+                let v = b.ins1(Op::RefFunc { func: function_index });
                 self.stack.push(v);
             }
 

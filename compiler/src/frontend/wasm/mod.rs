@@ -2,26 +2,35 @@
 //!
 //! # Shape of the result
 //! Every function of the module's function index space (imports first) becomes the IR function with the
-//! same index, with the same signature (reference values are `i64`: 0 is null, a function reference is its
-//! index + 1). One more function, last, instantiates the module and is the IR module's entry: it sets the
-//! globals from their initializers, copies the active data segments into memory (then drops them, as the
-//! specification does) and calls the start function. Exported functions are then invoked by index on the
-//! same instance (`zvm_runtime`'s `Contract::invoke`).
+//! same index, with the same signature (reference values are `i64`: 0 is null, a function reference is
+//! what `Op::RefFunc` makes: the function's index + 1, tagged with its instance). One more function, last,
+//! instantiates the module and is the IR module's entry: it sets the globals from their initializers,
+//! applies the active element and data segments (then drops them, as the specification does) and calls
+//! the start function. Exported functions are then invoked by index on the same instance (`zvm_runtime`'s
+//! `Contract::invoke`).
+//!
+//! # Imports
+//! The embedder's [`Imports`] resolves each import while the module is lowered. A function becomes a body
+//! that does what the embedder says: nothing, a contract ABI call, or (for a function of another
+//! instance, [`ImportedFunc::Linked`]) a `call_indirect` through a hidden last table whose elements are the
+//! other instances' references. An immutable global becomes a constant; a mutable global becomes an IR
+//! global that the embedder binds to a shared cell; an imported memory or table takes the exporter's
+//! current size and maximum. [`WasmModule::links`] lists what the embedder must bind at instantiation.
 //!
 //! # What is checked where
 //! `wasmparser` validates the whole module first, with the WebAssembly 2.0 feature set minus SIMD; anything
 //! else (SIMD, threads, memory64, GC, exceptions, tail calls, ...) is rejected there with an error naming the
-//! feature. The translation itself then only meets valid code, and refuses what zvm does not run (imports
-//! the embedder cannot resolve, mutable imported globals) with [`WasmError::Unsupported`] or
-//! [`WasmError::Link`] before any code runs.
+//! feature. The translation itself then only meets valid code, and refuses what zvm does not run with
+//! [`WasmError::Unsupported`], and imports the embedder cannot resolve with [`WasmError::Link`], before any
+//! code runs.
 //!
 //! Function types are interned structurally into the IR module's `types`, which is what `call_indirect`
 //! checks a callee against (WebAssembly 2.0 type equality is structural).
 //!
 //! # Gas
 //! With a [`GasTable`], each operator is charged `GasTable::op` (the structural `block`, `loop`, `else` and
-//! `end` cost nothing) through `gas.cost`, which the gas pass folds into one charge per block; `memory.grow` is charged per page asked
-//! for and the bulk memory operators per byte, with `gas.charge` before the operation. Without one, the
+//! `end` cost nothing) through `gas.cost`, which the gas pass folds into one charge per block;
+//! `memory.grow` is charged per page asked for and the bulk memory operators per byte, with `gas.charge` before the operation. Without one, the
 //! module is unmetered.
 
 pub mod abi;
@@ -110,12 +119,17 @@ pub enum ImportedFunc {
     Ignore,
     /// A function of the contract ABI (the `zvm` module).
     Contract(ContractImport),
+    /// A function of another instance, by its reference (tagged with that instance's tag, see
+    /// `zvm_ir::Op::RefFunc`). The imported function calls it through a hidden table of the module (one
+    /// element per such import, set at instantiation before anything else), whose `call_indirect` reaches
+    /// the other instance through the runtime's linker.
+    Linked(u64),
 }
 
 /// The value of an imported global, resolved by the embedder: a constant of the global's type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ImportedGlobal {
-    pub ty: Type,
+    pub ty: WasmType,
     /// Bit pattern (`i32`/`f32` in the low 32 bits).
     pub bits: u64,
 }
@@ -124,14 +138,27 @@ pub struct ImportedGlobal {
 pub trait Imports {
     /// The function `module.name` of type `ty`.
     fn func(&self, module: &str, name: &str, ty: &Signature) -> Result<ImportedFunc, String>;
-    /// The global `module.name` of type `ty` (immutable imports only).
-    fn global(&self, module: &str, name: &str, ty: Type, mutable: bool) -> Result<ImportedGlobal, String>;
+    /// The immutable global `module.name` of type `ty`.
+    fn global(&self, module: &str, name: &str, ty: WasmType) -> Result<ImportedGlobal, String>;
     /// The memory `module.name` with the importer's limits; the answer is the memory's actual plan.
     fn memory(&self, module: &str, name: &str, min_pages: u64, max_pages: Option<u64>) -> Result<MemoryPlan, String>;
     /// The table `module.name` with the importer's limits; the answer is the table's actual size limits
     /// (it starts with `min` null elements).
-    fn table(&self, module: &str, name: &str, _min: u64, _max: Option<u64>) -> Result<TablePlan, String> {
+    fn table(
+        &self,
+        module: &str,
+        name: &str,
+        _elem: WasmType,
+        _min: u64,
+        _max: Option<u64>,
+    ) -> Result<TablePlan, String> {
         Err(format!("table {module}.{name}"))
+    }
+    /// The mutable global `module.name` of type `ty`. `Ok` means the embedder shares a global cell of
+    /// that type with the module: the global becomes an IR global like a defined one, listed in
+    /// [`WasmModule::links`] for the embedder to bind.
+    fn mutable_global(&self, module: &str, name: &str, _ty: WasmType) -> Result<(), String> {
+        Err(format!("mutable global {module}.{name}"))
     }
 }
 
@@ -142,7 +169,7 @@ impl Imports for NoImports {
     fn func(&self, module: &str, name: &str, _: &Signature) -> Result<ImportedFunc, String> {
         Err(format!("function {module}.{name}"))
     }
-    fn global(&self, module: &str, name: &str, _: Type, _: bool) -> Result<ImportedGlobal, String> {
+    fn global(&self, module: &str, name: &str, _: WasmType) -> Result<ImportedGlobal, String> {
         Err(format!("global {module}.{name}"))
     }
     fn memory(&self, module: &str, name: &str, _: u64, _: Option<u64>) -> Result<MemoryPlan, String> {
@@ -164,8 +191,36 @@ pub enum GlobalRef {
 pub enum Export {
     Func(FuncId),
     Global(GlobalRef),
-    /// A memory, table or tag: not reachable from outside through zvm's API.
-    Other,
+    /// The module's memory.
+    Memory,
+    /// IR table `index`.
+    Table(u32),
+}
+
+/// What an import that another instance provides binds to in the lowered module (functions are bound at
+/// translation instead, see [`ImportedFunc::Linked`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkTarget {
+    /// The module's memory.
+    Memory,
+    /// IR table `index`.
+    Table(u32),
+    /// IR global `index` (a mutable global import, see [`Imports::mutable_global`]).
+    Global(u32),
+}
+
+/// An import the embedder binds at instantiation: `module.name` is `target`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub module: String,
+    pub name: String,
+    pub target: LinkTarget,
+}
+
+impl Link {
+    fn new(module: &str, name: &str, target: LinkTarget) -> Link {
+        Link { module: module.into(), name: name.into(), target }
+    }
 }
 
 /// A lowered module.
@@ -175,6 +230,12 @@ pub struct WasmModule {
     pub ir: Module,
     /// Exports, in the module's order.
     pub exports: Vec<(String, Export)>,
+    /// Imported memories, tables and mutable globals, in the module's order.
+    pub links: Vec<Link>,
+    /// Per IR global: its type.
+    pub globals: Vec<GlobalType>,
+    /// Per table of the module (the IR's first tables): its element type.
+    pub tables: Vec<WasmType>,
 }
 
 impl WasmModule {
@@ -191,16 +252,52 @@ pub fn features() -> WasmFeatures {
     f
 }
 
+/// A WebAssembly value type, as imports are matched against exports (the IR has `i64` for references).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WasmType {
+    I32,
+    I64,
+    F32,
+    F64,
+    FuncRef,
+    ExternRef,
+}
+
+impl WasmType {
+    /// The IR type of its values.
+    pub fn ir(self) -> Type {
+        match self {
+            WasmType::I32 => Type::I32,
+            WasmType::F32 => Type::F32,
+            WasmType::F64 => Type::F64,
+            WasmType::I64 | WasmType::FuncRef | WasmType::ExternRef => Type::I64,
+        }
+    }
+
+    fn of(t: ValType) -> Result<WasmType, WasmError> {
+        Ok(match t {
+            ValType::I32 => WasmType::I32,
+            ValType::I64 => WasmType::I64,
+            ValType::F32 => WasmType::F32,
+            ValType::F64 => WasmType::F64,
+            ValType::Ref(r) if r.is_func_ref() => WasmType::FuncRef,
+            ValType::Ref(r) if r.is_extern_ref() => WasmType::ExternRef,
+            ValType::Ref(r) => return Err(WasmError::Unsupported(format!("reference type {r:?}"))),
+            ValType::V128 => return Err(WasmError::Unsupported("v128 values (SIMD)".into())),
+        })
+    }
+}
+
+/// The type of a global: its value type and whether it is mutable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GlobalType {
+    pub ty: WasmType,
+    pub mutable: bool,
+}
+
 /// The IR type of a value type.
 fn ir_type(t: ValType) -> Result<Type, WasmError> {
-    Ok(match t {
-        ValType::I32 => Type::I32,
-        ValType::I64 => Type::I64,
-        ValType::F32 => Type::F32,
-        ValType::F64 => Type::F64,
-        ValType::Ref(_) => Type::I64,
-        ValType::V128 => return Err(WasmError::Unsupported("v128 values (SIMD)".into())),
-    })
+    WasmType::of(t).map(WasmType::ir)
 }
 
 fn ir_signature(ty: &FuncType) -> Result<Signature, WasmError> {
@@ -219,6 +316,8 @@ fn invalid(e: wasmparser::BinaryReaderError) -> WasmError {
 enum Init {
     Const(Type, u64),
     Global(GlobalRef),
+    /// A reference to function `f` of the instance (see `zvm_ir::Op::RefFunc`).
+    Func(u32),
 }
 
 fn const_expr(expr: &ConstExpr<'_>, globals: &[GlobalRef], funcs: usize) -> Result<Init, WasmError> {
@@ -230,11 +329,9 @@ fn const_expr(expr: &ConstExpr<'_>, globals: &[GlobalRef], funcs: usize) -> Resu
         Operator::F32Const { value } => Init::Const(Type::F32, u64::from(value.bits())),
         Operator::F64Const { value } => Init::Const(Type::F64, value.bits()),
         Operator::RefNull { .. } => Init::Const(Type::I64, 0),
-        Operator::RefFunc { function_index } if (function_index as usize) < funcs => {
-            Init::Const(Type::I64, u64::from(function_index) + 1)
-        }
+        Operator::RefFunc { function_index } if (function_index as usize) < funcs => Init::Func(function_index),
         Operator::GlobalGet { global_index } => match globals.get(global_index as usize) {
-            Some(&GlobalRef::Const(c)) => Init::Const(c.ty, c.bits),
+            Some(&GlobalRef::Const(c)) => Init::Const(c.ty.ir(), c.bits),
             Some(&g) => Init::Global(g),
             None => return Err(WasmError::Invalid(format!("global {global_index} does not exist"))),
         },
@@ -269,6 +366,9 @@ pub fn translate(bytes: &[u8], config: &WasmConfig, imports: &dyn Imports) -> Re
     let mut globals: Vec<GlobalRef> = Vec::new();
     let mut global_types: Vec<Type> = Vec::new();
     let mut global_inits: Vec<(u32, Init)> = Vec::new();
+    let mut wasm_globals: Vec<GlobalType> = Vec::new();
+    let mut table_types: Vec<WasmType> = Vec::new();
+    let mut links: Vec<Link> = Vec::new();
     let mut memory: Option<MemoryPlan> = None;
     let mut tables: Vec<TablePlan> = Vec::new();
     let mut elems: Vec<Vec<u64>> = Vec::new();
@@ -303,10 +403,19 @@ pub fn translate(bytes: &[u8], config: &WasmConfig, imports: &dyn Imports) -> Re
                             func_types.push(t);
                             imported_funcs.push(f);
                         }
+                        TypeRef::Global(g) if g.mutable => {
+                            let ty = WasmType::of(g.content_type)?;
+                            imports.mutable_global(module, name, ty).map_err(WasmError::Link)?;
+                            let index = global_types.len() as u32;
+                            global_types.push(ty.ir());
+                            wasm_globals.push(GlobalType { ty, mutable: true });
+                            globals.push(GlobalRef::Ir(index));
+                            links.push(Link::new(module, name, LinkTarget::Global(index)));
+                        }
                         TypeRef::Global(g) => {
-                            let ty = ir_type(g.content_type)?;
-                            let c = imports.global(module, name, ty, g.mutable).map_err(WasmError::Link)?;
-                            if c.ty != ty || g.mutable {
+                            let ty = WasmType::of(g.content_type)?;
+                            let c = imports.global(module, name, ty).map_err(WasmError::Link)?;
+                            if c.ty != ty {
                                 return Err(WasmError::Link(format!("global {module}.{name}: incompatible type")));
                             }
                             globals.push(GlobalRef::Const(c));
@@ -319,15 +428,21 @@ pub fn translate(bytes: &[u8], config: &WasmConfig, imports: &dyn Imports) -> Re
                                 return Err(WasmError::Link(format!("memory {module}.{name}: incompatible limits")));
                             }
                             memory = Some(plan);
+                            links.push(Link::new(module, name, LinkTarget::Memory));
                         }
                         TypeRef::Table(t) => {
-                            let plan = imports.table(module, name, t.initial, t.maximum).map_err(WasmError::Link)?;
+                            let elem = WasmType::of(ValType::Ref(t.element_type))?;
+                            let plan =
+                                imports.table(module, name, elem, t.initial, t.maximum).map_err(WasmError::Link)?;
                             let fits = plan.min >= t.initial
                                 && t.maximum.is_none_or(|max| plan.max.is_some_and(|have| have <= max));
                             if !fits {
                                 return Err(WasmError::Link(format!("table {module}.{name}: incompatible limits")));
                             }
+                            let index = tables.len() as u32;
                             tables.push(plan);
+                            table_types.push(elem);
+                            links.push(Link::new(module, name, LinkTarget::Table(index)));
                         }
                         TypeRef::Tag(_) => return Err(WasmError::Unsupported(format!("imported tag {module}.{name}"))),
                     }
@@ -347,6 +462,7 @@ pub fn translate(bytes: &[u8], config: &WasmConfig, imports: &dyn Imports) -> Re
                         }
                     }
                     tables.push(TablePlan { min: t.ty.initial, max: t.ty.maximum });
+                    table_types.push(WasmType::of(ValType::Ref(t.ty.element_type))?);
                 }
             }
             Payload::MemorySection(reader) => {
@@ -360,10 +476,11 @@ pub fn translate(bytes: &[u8], config: &WasmConfig, imports: &dyn Imports) -> Re
             Payload::GlobalSection(reader) => {
                 for g in reader {
                     let g = g.map_err(invalid)?;
-                    let ty = ir_type(g.ty.content_type)?;
+                    let ty = WasmType::of(g.ty.content_type)?;
                     let init = const_expr(&g.init_expr, &globals, func_types.len())?;
                     let index = global_types.len() as u32;
-                    global_types.push(ty);
+                    global_types.push(ty.ir());
+                    wasm_globals.push(GlobalType { ty, mutable: g.ty.mutable });
                     global_inits.push((index, init));
                     globals.push(GlobalRef::Ir(index));
                 }
@@ -374,7 +491,9 @@ pub fn translate(bytes: &[u8], config: &WasmConfig, imports: &dyn Imports) -> Re
                     let export = match e.kind {
                         ExternalKind::Func | ExternalKind::FuncExact => Export::Func(FuncId(e.index)),
                         ExternalKind::Global => Export::Global(globals[e.index as usize]),
-                        _ => Export::Other,
+                        ExternalKind::Memory => Export::Memory,
+                        ExternalKind::Table => Export::Table(e.index),
+                        ExternalKind::Tag => return Err(WasmError::Unsupported("exported tags".into())),
                     };
                     exports.push((e.name.to_string(), export));
                 }
@@ -395,6 +514,8 @@ pub fn translate(bytes: &[u8], config: &WasmConfig, imports: &dyn Imports) -> Re
                             for expr in exprs {
                                 match const_expr(&expr.map_err(invalid)?, &globals, func_types.len())? {
                                     Init::Const(_, bits) => refs.push(bits),
+                                    // Untagged: `table.init` tags it with the instance's tag.
+                                    Init::Func(f) => refs.push(u64::from(f) + 1),
                                     Init::Global(_) => {
                                         return Err(WasmError::Unsupported(
                                             "element expressions reading a defined global".into(),
@@ -454,9 +575,34 @@ pub fn translate(bytes: &[u8], config: &WasmConfig, imports: &dyn Imports) -> Re
         type_map.push(index as u32);
     }
     let results_of = |f: FuncId| sigs.get(f.index()).map(|s| s.results.clone());
+    // Functions imported from other instances call them through a hidden last table, filled first at
+    // instantiation from a hidden last element segment.
+    let linked: Vec<u64> = imported_funcs
+        .iter()
+        .filter_map(|f| match f {
+            ImportedFunc::Linked(r) => Some(*r),
+            _ => None,
+        })
+        .collect();
+    let hidden_table = tables.len() as u32;
+    if !linked.is_empty() {
+        let seg = elems.len() as u32;
+        tables.push(TablePlan { min: linked.len() as u64, max: Some(linked.len() as u64) });
+        elems.push(linked);
+        elem_inits.insert(0, (seg, Some((hidden_table, Init::Const(Type::I32, 0)))));
+    }
     let mut functions = Vec::with_capacity(sigs.len() + 1);
+    let mut slot = 0u32;
     for (i, imported) in imported_funcs.iter().enumerate() {
-        functions.push(imported_function(i, &sigs[i], *imported));
+        let how = match *imported {
+            ImportedFunc::Ignore => Stub::Ignore,
+            ImportedFunc::Contract(c) => Stub::Contract(c),
+            ImportedFunc::Linked(_) => {
+                slot += 1;
+                Stub::Linked { table: hidden_table, slot: slot - 1, ty: type_map[func_types[i] as usize] }
+            }
+        };
+        functions.push(imported_function(i, &sigs[i], how, ModuleTypes { globals: &global_types, types: &ir_types }));
     }
     let ctx = func::ModuleCtx {
         types: &types,
@@ -491,7 +637,8 @@ pub fn translate(bytes: &[u8], config: &WasmConfig, imports: &dyn Imports) -> Re
         let value = |b: &mut FunctionBuilder<'_>, init: Init| match init {
             Init::Const(ty, bits) => const_value(b, ty, bits),
             Init::Global(GlobalRef::Ir(index)) => b.ins1(Op::GlobalGet { index }),
-            Init::Global(GlobalRef::Const(c)) => const_value(b, c.ty, c.bits),
+            Init::Global(GlobalRef::Const(c)) => const_value(b, c.ty.ir(), c.bits),
+            Init::Func(func) => b.ins1(Op::RefFunc { func }),
         };
         for &(index, init) in &global_inits {
             let v = value(&mut b, init);
@@ -529,7 +676,7 @@ pub fn translate(bytes: &[u8], config: &WasmConfig, imports: &dyn Imports) -> Re
     ir.tables = tables;
     ir.elems = elems;
     ir.types = ir_types;
-    Ok(WasmModule { ir, exports })
+    Ok(WasmModule { ir, exports, links, globals: wasm_globals, tables: table_types })
 }
 
 /// A constant of type `ty` from its bit pattern.
@@ -540,16 +687,34 @@ fn const_value(b: &mut FunctionBuilder<'_>, ty: Type, bits: u64) -> zvm_ir::Valu
     }
 }
 
+/// How an imported function is lowered.
+enum Stub {
+    /// Returns zeros ([`ImportedFunc::Ignore`]).
+    Ignore,
+    /// A contract ABI function.
+    Contract(ContractImport),
+    /// A call of element `slot` of the hidden `table` as IR type `ty`.
+    Linked { table: u32, slot: u32, ty: u32 },
+}
+
 /// The body of an imported function.
-fn imported_function(index: usize, sig: &Signature, what: ImportedFunc) -> Function {
+fn imported_function(index: usize, sig: &Signature, how: Stub, types: ModuleTypes<'_>) -> Function {
     let mut f = Function::new(format!("import{index}"), sig.clone());
-    let mut b = FunctionBuilder::new(&mut f);
-    match what {
-        ImportedFunc::Ignore => {
+    let no_callees = |_: FuncId| None;
+    let mut b = FunctionBuilder::with_module(&mut f, &no_callees, types);
+    match how {
+        Stub::Ignore => {
             let results = sig.results.iter().map(|&t| const_value(&mut b, t, 0)).collect();
             b.ins(Op::Return { args: results });
         }
-        ImportedFunc::Contract(import) => abi::emit(&mut b, import),
+        Stub::Contract(import) => abi::emit(&mut b, import),
+        Stub::Linked { table, slot, ty } => {
+            let mut args = vec![b.iconst(Type::I64, i64::from(slot))];
+            args.extend(b.params());
+            let call = b.ins(Op::CallIndirect { ty, table, args });
+            let results = b.results(call).to_vec();
+            b.ins(Op::Return { args: results });
+        }
     }
     f
 }
@@ -564,7 +729,7 @@ impl Imports for ContractImports {
             _ => Err(format!("function {module}.{name}: contracts import only from the `zvm` module")),
         }
     }
-    fn global(&self, module: &str, name: &str, _: Type, _: bool) -> Result<ImportedGlobal, String> {
+    fn global(&self, module: &str, name: &str, _: WasmType) -> Result<ImportedGlobal, String> {
         Err(format!("global {module}.{name}: contracts import only functions"))
     }
     fn memory(&self, module: &str, name: &str, _: u64, _: Option<u64>) -> Result<MemoryPlan, String> {

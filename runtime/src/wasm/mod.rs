@@ -1,21 +1,26 @@
 //! Plain WebAssembly modules: load one for a tier, instantiate it, invoke its exports.
 //!
 //! A [`WasmProgram`] is a validated, lowered and prepared module (interpreted or compiled); a
-//! [`WasmInstance`] is one instantiation of it: its memory, globals and dropped segments live in an
-//! [`Instance`] that persists from one invocation to the next, as a WebAssembly instance does. Both tiers
-//! run an invocation through the same `Contract::invoke`, so they agree on results, traps and gas.
+//! [`WasmInstance`] is one instantiation of it in a [`Store`], where its memory, tables and globals
+//! persist from one invocation to the next, as a WebAssembly instance's do, and where instances import
+//! one another's functions, memories, tables and globals (see [`store`]). Both tiers run an invocation
+//! through the same `Contract::invoke`, so they agree on results, traps and gas.
 //!
 //! (Contracts written in WebAssembly run through the contract ABI instead; see the frontend's docs.)
 
+pub mod store;
+
 use crate::executor::{Contract, Tier};
-use crate::frame::{Exit, Instance, Message};
-use crate::host::InMemoryHost;
+use crate::frame::{Exit, Instance};
 use crate::limits::Limits;
 use crate::schedule::ZvmCosts;
-use crate::vm::Vm;
+use std::rc::Rc;
 use std::sync::Arc;
+pub use store::Store;
 use thiserror::Error;
-use zvm_compiler::frontend::wasm::{self, Export, GlobalRef, Imports, WasmConfig, WasmError};
+use zvm_compiler::frontend::wasm::{
+    self, Export, GlobalRef, GlobalType, Imports, Link, WasmConfig, WasmError, WasmType,
+};
 use zvm_ir::{FuncId, TrapCode, Type};
 
 /// Why a module could not be loaded.
@@ -38,6 +43,9 @@ pub enum InvokeError {
     NoSuchExport(String),
     #[error("`{name}` takes {want} argument(s), got {got}")]
     Arity { name: String, want: usize, got: usize },
+    /// An import cannot be bound at instantiation.
+    #[error("unlinkable: {0}")]
+    Unlinkable(String),
 }
 
 impl InvokeError {
@@ -55,10 +63,14 @@ impl InvokeError {
 pub struct WasmProgram {
     contract: Contract,
     exports: Vec<(String, Export)>,
+    links: Vec<Link>,
+    globals: Vec<GlobalType>,
+    tables: Vec<WasmType>,
 }
 
 impl WasmProgram {
-    /// Validates, lowers and prepares `bytes` (a binary module) for `tier`.
+    /// Validates, lowers and prepares `bytes` (a binary module) for `tier`, resolving its imports with
+    /// `imports` (a [`Store::imports`] to link it to a store's instances).
     pub fn load(
         bytes: &[u8],
         tier: Tier,
@@ -70,7 +82,13 @@ impl WasmProgram {
         let mut module = lowered.ir;
         zvm_ir::passes::gas::run(&mut module);
         let contract = Contract::from_module(module, bytes.to_vec(), tier, &ZvmCosts)?;
-        Ok(WasmProgram { contract, exports: lowered.exports })
+        Ok(WasmProgram {
+            contract,
+            exports: lowered.exports,
+            links: lowered.links,
+            globals: lowered.globals,
+            tables: lowered.tables,
+        })
     }
 
     /// The module's exports.
@@ -78,28 +96,35 @@ impl WasmProgram {
         &self.exports
     }
 
+    /// The export called `name`.
+    pub fn export(&self, name: &str) -> Option<Export> {
+        self.exports.iter().find(|(n, _)| n == name).map(|e| e.1)
+    }
+
+    /// The type of an exported global (`None` for other exports).
+    pub fn global_type(&self, export: Export) -> Option<GlobalType> {
+        match export {
+            Export::Global(GlobalRef::Ir(g)) => self.globals.get(g as usize).copied(),
+            Export::Global(GlobalRef::Const(c)) => Some(GlobalType { ty: c.ty, mutable: false }),
+            _ => None,
+        }
+    }
+
     /// The prepared program (its IR through [`Contract::module`]).
     pub fn contract(&self) -> &Contract {
         &self.contract
     }
 
-    /// Instantiates the module: fresh memory and globals, then the instantiation code (global
-    /// initializers, active data segments, start function) with `gas` gas.
+    /// Instantiates the module alone in a new [`Store`] (see [`Store::instantiate`]).
     pub fn instantiate(self: &Arc<Self>, limits: &Limits, gas: u64) -> Result<WasmInstance, InvokeError> {
-        let module = self.contract.module();
-        let state = Instance::new(module, limits).map_err(InvokeError::Trap)?;
-        let entry = module.entry;
-        let mut instance = WasmInstance { program: Arc::clone(self), state, limits: limits.clone(), gas_used: 0 };
-        instance.call(entry, &mut [], gas)?;
-        Ok(instance)
+        Rc::new(Store::new(limits.clone())).instantiate(self, gas)
     }
 }
 
-/// One instance of a [`WasmProgram`].
+/// One instance of a [`WasmProgram`], in its [`Store`].
 pub struct WasmInstance {
-    program: Arc<WasmProgram>,
-    state: Instance,
-    limits: Limits,
+    store: Rc<Store>,
+    index: usize,
     gas_used: u64,
 }
 
@@ -109,30 +134,33 @@ impl WasmInstance {
         self.gas_used
     }
 
-    /// The instance's memory, globals and dropped segments.
-    pub fn state(&self) -> &Instance {
-        &self.state
+    /// The store the instance lives in.
+    pub fn store(&self) -> &Rc<Store> {
+        &self.store
+    }
+
+    /// A copy of the instance's memory, globals, tables and dropped segments.
+    pub fn state(&self) -> Instance {
+        self.store.snapshot(self.index)
     }
 
     /// Parameter and result types of the exported function `name`.
-    pub fn signature(&self, name: &str) -> Option<&zvm_ir::Signature> {
-        match self.export(name)? {
-            Export::Func(f) => self.program.contract.module().functions.get(f.index()).map(|f| &f.sig),
+    pub fn signature(&self, name: &str) -> Option<zvm_ir::Signature> {
+        let program = self.store.program(self.index);
+        match program.export(name)? {
+            Export::Func(f) => program.contract.module().functions.get(f.index()).map(|f| f.sig.clone()),
             _ => None,
         }
-    }
-
-    fn export(&self, name: &str) -> Option<Export> {
-        self.program.exports.iter().find(|(n, _)| n == name).map(|e| e.1)
     }
 
     /// Invokes the exported function `name` with `args` (bit patterns; `i32`/`f32` in the low 32 bits;
     /// references as `i64`, 0 for null) and `gas` gas; returns its results as bit patterns.
     pub fn invoke(&mut self, name: &str, args: &[u64], gas: u64) -> Result<Vec<u64>, InvokeError> {
-        let Some(Export::Func(func)) = self.export(name) else {
+        let program = self.store.program(self.index);
+        let Some(Export::Func(func)) = program.export(name) else {
             return Err(InvokeError::NoSuchExport(name.to_string()));
         };
-        let sig = self.program.contract.module().function(func).sig.clone();
+        let sig = &program.contract.module().function(func).sig;
         if args.len() != sig.params.len() {
             return Err(InvokeError::Arity { name: name.to_string(), want: sig.params.len(), got: args.len() });
         }
@@ -150,23 +178,11 @@ impl WasmInstance {
 
     /// The value of the exported global `name`, with its type.
     pub fn global(&self, name: &str) -> Option<(Type, u64)> {
-        match self.export(name)? {
-            Export::Global(GlobalRef::Ir(i)) => {
-                let ty = *self.program.contract.module().globals.get(i as usize)?;
-                Some((ty, mask(ty, *self.state.globals.get(i as usize)?)))
-            }
-            Export::Global(GlobalRef::Const(c)) => Some((c.ty, c.bits)),
-            _ => None,
-        }
+        self.store.global(self.index, name)
     }
 
     fn call(&mut self, func: FuncId, values: &mut [u64], gas: u64) -> Result<(), InvokeError> {
-        let vm = Vm::new(self.program.contract.tier(), self.limits.clone());
-        let msg = Message { gas_limit: gas, ..Message::default() };
-        let mut host = InMemoryHost::default();
-        let state = std::mem::take(&mut self.state);
-        let (state, exit, gas_left) = self.program.contract.invoke(&vm, &msg, &mut host, state, func, values);
-        self.state = state;
+        let (exit, gas_left) = self.store.invoke(self.index, func, values, gas);
         self.gas_used = gas - gas_left;
         match exit {
             None => Ok(()),

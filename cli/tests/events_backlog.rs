@@ -2,10 +2,11 @@
 //! first, in commit order, then the live ones, none twice.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use zvm_node::rpc::protocol::{CallArgs, Format, Word};
 use zvm_node::rpc::{Client, ClientConfig, Trust};
+
+mod support;
 
 /// EVM: increments slot 0, emits `LOG1(topic = call data word 0, data = the new count)` and returns it.
 const LOGGER: &str = "5f54600101805f555f525f3560205fa160205ff3";
@@ -18,24 +19,6 @@ fn word(n: u64) -> Word {
     w
 }
 
-/// `zvm serve` on a free port; the child and its address.
-fn serve(db: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zvm"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--tier", "interp", "--db"])
-        .arg(db)
-        .env("ZVM_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    stdout.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let addr = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("zvm serve said {line:?}"));
-    (child, addr.trim().to_owned())
-}
-
 fn call(runtime: &tokio::runtime::Runtime, client: &Client, to: [u8; 20], topic: u64) -> (u64, u64) {
     let args = CallArgs { caller: ME, to, value: [0; 32], input: word(topic).to_vec(), gas_limit: 100_000 };
     let receipt = runtime.block_on(client.call(args)).unwrap();
@@ -46,7 +29,7 @@ fn call(runtime: &tokio::runtime::Runtime, client: &Client, to: [u8; 20], topic:
 fn events_from_a_block_prints_the_backlog_then_the_live_logs() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("state.redb");
-    let (mut server, addr) = serve(&db);
+    let (mut server, addr) = support::serve(&db, TOKEN);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let client =
         runtime.block_on(Client::connect(&addr, ClientConfig::new(Trust::Insecure, Some(TOKEN.into())))).unwrap();

@@ -6,14 +6,14 @@
 //! slot 0, in one call: after any crash, the counter must equal the number of slots set (a call is whole
 //! or absent), and every acknowledged `i` must have its slot.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use zvm_node::rpc::protocol::{CallArgs, Format, Word};
 use zvm_node::rpc::{Client, ClientConfig, Trust};
+
+mod support;
 
 /// EVM: `sstore(calldata[0] + 1, calldata[0] + 1); sstore(0, sload(0) + 1)`.
 const CONTRACT: &str = "5f35600101808055505f546001015f5500";
@@ -29,25 +29,6 @@ fn word(n: u64) -> Word {
 fn number(w: Word) -> u64 {
     assert!(w[..24].iter().all(|&b| b == 0));
     u64::from_be_bytes(w[24..].try_into().unwrap())
-}
-
-/// Starts `zvm serve` on a free port; returns the child and its address.
-fn serve(db: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zvm"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--tier", "interp", "--db"])
-        .arg(db)
-        .env("ZVM_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    stdout.read_line(&mut line).unwrap();
-    // Keep reading: a closed pipe would make the server's next line fail.
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let addr = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("zvm serve said {line:?}"));
-    (child, addr.trim().to_owned())
 }
 
 async fn connect(addr: &str, db: &Path) -> Client {
@@ -84,7 +65,7 @@ fn crash_rounds(rounds: usize, max_run_ms: u64) {
     let db = dir.path().join("state.redb");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let (mut child, mut addr) = serve(&db);
+        let (mut child, mut addr) = support::serve(&db, TOKEN);
         let client = connect(&addr, &db).await;
         let code = hex::decode(CONTRACT).unwrap();
         let contract = client.deploy(ME, code, Format::Evm, None).await.unwrap().created.unwrap();
@@ -127,7 +108,7 @@ fn crash_rounds(rounds: usize, max_run_ms: u64) {
             let acked = acked.lock().unwrap().clone();
             acked_total += acked.len();
 
-            (child, addr) = serve(&db);
+            (child, addr) = support::serve(&db, TOKEN);
             let client = connect(&addr, &db).await;
             total += check(&client, contract, next, sent, &acked, seed).await;
             let counter = number(client.storage(contract, word(0)).await.unwrap());

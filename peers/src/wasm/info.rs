@@ -3,32 +3,10 @@
 //! whether NaN bit patterns may legitimately differ between engines, and a text dump for failure reports.
 
 use std::fmt::Write;
-use wasmparser::{CompositeInnerType, ExternalKind, FuncType, Operator, Parser, Payload, RefType, TypeRef, ValType};
+use wasmparser::{CompositeInnerType, ExternalKind, FuncType, Operator, Parser, Payload, TypeRef, ValType};
 
 /// A value type as the harness sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ty {
-    I32,
-    I64,
-    F32,
-    F64,
-    FuncRef,
-    ExternRef,
-}
-
-impl Ty {
-    fn of(t: ValType) -> Option<Ty> {
-        Some(match t {
-            ValType::I32 => Ty::I32,
-            ValType::I64 => Ty::I64,
-            ValType::F32 => Ty::F32,
-            ValType::F64 => Ty::F64,
-            ValType::Ref(r) if r.is_func_ref() => Ty::FuncRef,
-            ValType::Ref(r) if r == RefType::EXTERNREF || r.is_extern_ref() => Ty::ExternRef,
-            _ => return None,
-        })
-    }
-}
+pub use zvm_compiler::frontend::wasm::WasmType as Ty;
 
 /// An exported function.
 #[derive(Clone, Debug)]
@@ -132,7 +110,7 @@ impl ModuleInfo {
                         .get(index as usize)
                         .and_then(|&t| types.get(t as usize))
                         .ok_or_else(|| format!("export {name}: no function {index}"))?;
-                    let tys = |ts: &[ValType]| ts.iter().map(|&t| Ty::of(t)).collect::<Option<Vec<_>>>();
+                    let tys = |ts: &[ValType]| ts.iter().map(|&t| Ty::of(t).ok()).collect::<Option<Vec<_>>>();
                     let (Some(params), Some(results)) = (tys(ty.params()), tys(ty.results())) else {
                         return Err(format!("export {name}: a type the harness does not handle: {ty}"));
                     };
@@ -140,7 +118,7 @@ impl ModuleInfo {
                 }
                 ExternalKind::Global => {
                     let ty = global_types.get(index as usize).ok_or_else(|| format!("export {name}: no global"))?;
-                    let ty = Ty::of(*ty).ok_or_else(|| format!("export {name}: global of type {ty}"))?;
+                    let ty = Ty::of(*ty).map_err(|_| format!("export {name}: global of type {ty}"))?;
                     info.globals.push((name, ty));
                 }
                 ExternalKind::Memory => info.memory_export = Some(name),

@@ -274,7 +274,8 @@ impl WasmType {
         }
     }
 
-    fn of(t: ValType) -> Result<WasmType, WasmError> {
+    /// The type of a `wasmparser` value type; SIMD and the GC proposal's references are unsupported.
+    pub fn of(t: ValType) -> Result<WasmType, WasmError> {
         Ok(match t {
             ValType::I32 => WasmType::I32,
             ValType::I64 => WasmType::I64,

@@ -261,6 +261,20 @@ pub fn int_binary(op: BinOp, ty: Type, a: u64, b: u64) -> Result<u64, TrapCode> 
     Ok(if op.is_comparison() { r } else { wrap_int(ty, r) })
 }
 
+// ---- function references ------------------------------------------------------------------------------
+
+/// The reference `ref.func` makes ([`crate::Op::RefFunc`]): `func + 1` in the low 32 bits, the instance's
+/// `tag` in the high 32 (0 outside a linking store). Null is 0.
+pub fn func_ref(tag: u64, func: u32) -> u64 {
+    (tag << 32) | (u64::from(func) + 1)
+}
+
+/// The tag and function of reference `r`; `None` for null and for values [`func_ref`] never makes.
+pub fn func_ref_parts(r: u64) -> Option<(u64, u32)> {
+    let func = (r as u32).checked_sub(1)?;
+    Some((r >> 32, func))
+}
+
 // ---- floats -------------------------------------------------------------------------------------------
 
 /// The canonical `f32` NaN: positive, quiet, zero payload. Every arithmetic NaN result is this.

@@ -17,7 +17,9 @@ use crate::vm::{CallInputs, CreateInputs, FrameOutcome, Vm};
 use ruint::aliases::U256;
 use std::ops::Range;
 use zvm_compiler::abi::{self, Helpers, VmCtx, Word};
-use zvm_ir::{semantics, DataSrc, EnvField, HaltKind, HashAlg, HostFn, Module, Signature, TrapCode, WASM_PAGE};
+use zvm_ir::{
+    semantics, DataSrc, EnvField, HaltKind, HashAlg, HostFn, MemoryPlan, Module, Signature, TrapCode, WASM_PAGE,
+};
 
 /// The message a frame executes: who calls which account with what.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -98,14 +100,10 @@ impl Instance {
     /// elements, every segment present. Traps `memory_limit` if the initial memory or tables are larger
     /// than `limits` allow.
     pub fn new(module: &Module, limits: &Limits) -> Result<Instance, TrapCode> {
-        let bytes = module.memory.min_pages.checked_mul(WASM_PAGE).filter(|&b| b <= limits.max_memory);
-        let bytes = usize::try_from(bytes.ok_or(TrapCode::MemoryLimit)?).map_err(|_| TrapCode::MemoryLimit)?;
-        let elements: u64 = module.tables.iter().map(|t| t.min).fold(0, u64::saturating_add);
-        if elements > limits.max_table_elements {
-            return Err(TrapCode::MemoryLimit);
-        }
+        let memory = Self::fresh_memory(&module.memory, limits)?;
+        Self::check_table_elements(module.tables.iter().map(|t| t.min), limits)?;
         Ok(Instance {
-            memory: vec![0; bytes],
+            memory,
             globals: vec![0; module.globals.len()],
             dropped: vec![false; module.data.len()],
             tables: module.tables.iter().map(|t| vec![0; t.min as usize]).collect(),
@@ -151,6 +149,23 @@ pub struct Linkage<'a> {
     pub linker: &'a dyn Linker,
     pub tag: u32,
     pub call_depth: u64,
+}
+
+impl Instance {
+    /// The zeroed initial memory of `plan`; traps `memory_limit` if it is larger than `limits` allow.
+    pub fn fresh_memory(plan: &MemoryPlan, limits: &Limits) -> Result<Vec<u8>, TrapCode> {
+        let bytes = plan.min_pages.checked_mul(WASM_PAGE).filter(|&b| b <= limits.max_memory);
+        let bytes = usize::try_from(bytes.ok_or(TrapCode::MemoryLimit)?).map_err(|_| TrapCode::MemoryLimit)?;
+        Ok(vec![0; bytes])
+    }
+
+    /// Traps `memory_limit` if new tables of `sizes` elements hold more than `limits` allow.
+    pub fn check_table_elements(sizes: impl Iterator<Item = u64>, limits: &Limits) -> Result<(), TrapCode> {
+        match sizes.fold(0, u64::saturating_add) > limits.max_table_elements {
+            true => Err(TrapCode::MemoryLimit),
+            false => Ok(()),
+        }
+    }
 }
 
 /// One execution frame. `repr(C)` with the native context first, so that a `*mut VmCtx` handed to native
@@ -513,10 +528,13 @@ impl<'a> Frame<'a> {
         let src = Self::table_range(s, n, elems.len())?;
         let table = self.tables.get_mut(t as usize).ok_or(Exit::Trap(TrapCode::HostError))?;
         let dst = Self::table_range(d, n, table.len())?;
-        // Segments hold this module's functions untagged (`f + 1`) and imported references tagged.
-        let tag = self.ctx.instance_tag << 32;
+        // Segments hold this module's functions untagged (tag 0) and imported references tagged.
+        let tag = self.ctx.instance_tag;
         for (slot, &r) in table[dst].iter_mut().zip(&elems[src]) {
-            *slot = if r >> 32 == 0 && r != 0 { r | tag } else { r };
+            *slot = match semantics::func_ref_parts(r) {
+                Some((0, func)) => semantics::func_ref(tag, func),
+                _ => r,
+            };
         }
         Ok(())
     }
@@ -544,7 +562,7 @@ impl<'a> Frame<'a> {
             return Err(Exit::Trap(TrapCode::UninitializedElement));
         }
         let mismatch = Exit::Trap(TrapCode::IndirectCallTypeMismatch);
-        let tag = r >> 32;
+        let (tag, func) = semantics::func_ref_parts(r).ok_or(mismatch)?;
         if tag != 0 && tag != self.ctx.instance_tag {
             if self.linker.is_none() {
                 return Err(mismatch);
@@ -553,7 +571,6 @@ impl<'a> Frame<'a> {
             return Ok(abi::FOREIGN_FUNC);
         }
         let module = self.module.ok_or(mismatch)?;
-        let func = ((r & 0xffff_ffff) as u32).checked_sub(1).ok_or(mismatch)?;
         let sig = &module.functions.get(func as usize).ok_or(mismatch)?.sig;
         if module.types.get(ty as usize) == Some(sig) {
             Ok(func)

@@ -296,7 +296,7 @@ impl Pure {
         match self {
             Pure::Unary(op, _) => format!("{} {}", op.name(), args[0]),
             Pure::Binary(op, _) => format!("{} {}, {}", op.name(), args[0], args[1]),
-            Pure::Convert(op, _, to) => format!("{}.{to} {}", conv_name(op), args[0]),
+            Pure::Convert(op, _, to) => format!("{}.{to} {}", zvm_ir::text::convop_name(op), args[0]),
         }
     }
 
@@ -304,7 +304,7 @@ impl Pure {
         match self {
             Pure::Unary(op, t) => format!("{}.{t}", op.name()),
             Pure::Binary(op, t) => format!("{}.{t}", op.name()),
-            Pure::Convert(op, from, to) => format!("{}.{from}.{to}", conv_name(op)),
+            Pure::Convert(op, from, to) => format!("{}.{from}.{to}", zvm_ir::text::convop_name(op)),
         }
     }
 
@@ -315,21 +315,6 @@ impl Pure {
             Pure::Binary(op, t) => Ok(semantics::float_binary(op, t, args[0], args[1])),
             Pure::Convert(op, from, to) => semantics::float_convert(op, from, to, args[0]),
         }
-    }
-}
-
-fn conv_name(op: ConvOp) -> &'static str {
-    match op {
-        ConvOp::FToS => "ftos",
-        ConvOp::FToU => "ftou",
-        ConvOp::FToSSat => "ftos_sat",
-        ConvOp::FToUSat => "ftou_sat",
-        ConvOp::SToF => "stof",
-        ConvOp::UToF => "utof",
-        ConvOp::FPromote => "fpromote",
-        ConvOp::FDemote => "fdemote",
-        ConvOp::Bitcast => "bitcast",
-        other => panic!("{other:?} is not a float conversion"),
     }
 }
 
@@ -669,7 +654,10 @@ fn conv(op: &str, from: &str, to: &str) -> Pure {
     let ty = |name: &str| *SCALARS.iter().find(|t| t.to_string() == name).unwrap();
     let op = ConvOp::ALL
         .into_iter()
-        .find(|&c| !matches!(c, ConvOp::Zext | ConvOp::Sext | ConvOp::Trunc | ConvOp::SatU64) && conv_name(c) == op)
+        .find(|&c| {
+            !matches!(c, ConvOp::Zext | ConvOp::Sext | ConvOp::Trunc | ConvOp::SatU64)
+                && zvm_ir::text::convop_name(c) == op
+        })
         .unwrap();
     Pure::Convert(op, ty(from), ty(to))
 }

@@ -292,8 +292,6 @@ pub fn entry_trampoline(
     );
     {
         let mut b = FunctionBuilder::new(&mut clif, fctx);
-        // `values` is only ever touched by the trampoline (and its caller), 8-aligned and in bounds.
-        let flags = MemFlagsData::trusted();
         let block = b.create_block();
         b.append_block_params_for_function_params(block);
         b.switch_to_block(block);
@@ -328,8 +326,7 @@ pub fn entry_trampoline(
             let callee = &module.functions[f as usize];
             let mut args = vec![vmctx];
             for (i, &t) in callee.sig.params.iter().enumerate() {
-                let ty = lanes(t)[0];
-                args.push(b.ins().load(ty, flags, values, (i * 8) as i32));
+                args.push(load_slot(&mut b, lanes(t)[0], values, i));
             }
             let fref = import_callee(&mut b, module, FuncId(f), call_conv);
             let call = b.ins().call(fref, &args);
@@ -356,15 +353,7 @@ pub fn entry_trampoline(
             b.ins().brif(values, store, &[], done, &[]);
             b.switch_to_block(store);
             for (i, v) in stored {
-                let x = match b.func.dfg.value_type(v) {
-                    F32 => {
-                        let bits = b.ins().bitcast(I32, MemFlagsData::new(), v);
-                        b.ins().uextend(I64, bits)
-                    }
-                    I32 => b.ins().uextend(I64, v),
-                    _ => v,
-                };
-                b.ins().store(flags, x, values, (i * 8) as i32);
+                store_slot(&mut b, v, values, i);
             }
             b.ins().jump(done, &[]);
         }
@@ -500,27 +489,17 @@ fn call_foreign(
     params: &[Value],
     call_conv: CallConv,
 ) -> Vec<BlockArg> {
-    // The slot is the dispatcher's own, 8-aligned and in bounds for every access below.
-    let flags = MemFlagsData::trusted();
     let slots = sig.params.len().max(sig.results.len()).max(1) as u32;
     let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, slots * 8, 3));
     let values = b.ins().stack_addr(I64, slot, 0);
     for (i, &v) in params.iter().enumerate() {
-        let x = match b.func.dfg.value_type(v) {
-            F32 => {
-                let bits = b.ins().bitcast(I32, MemFlagsData::new(), v);
-                b.ins().uextend(I64, bits)
-            }
-            F64 => b.ins().bitcast(I64, MemFlagsData::new(), v),
-            I32 => b.ins().uextend(I64, v),
-            _ => v,
-        };
-        b.ins().store(flags, x, values, (i * 8) as i32);
+        store_slot(b, v, values, i);
     }
     let mut hsig = ir::Signature::new(call_conv);
     hsig.params.extend([AbiParam::new(I64), AbiParam::new(I32), AbiParam::new(I64)]);
     hsig.returns.push(AbiParam::new(I32));
     let hsig = b.import_signature(hsig);
+    let flags = MemFlagsData::trusted();
     let table = b.ins().load(I64, flags, vmctx, ctx::HELPERS);
     let f = b.ins().load(I64, flags, table, helper::CALL_FOREIGN);
     let tyc = b.ins().iconst(I32, i64::from(ty));
@@ -528,10 +507,29 @@ fn call_foreign(
     let status = b.inst_results(call)[0];
     let mut rets = vec![BlockArg::Value(status)];
     for (i, &t) in sig.results.iter().enumerate() {
-        let l = lanes(t)[0];
-        rets.push(BlockArg::Value(b.ins().load(l, flags, values, (i * 8) as i32)));
+        rets.push(BlockArg::Value(load_slot(b, lanes(t)[0], values, i)));
     }
     rets
+}
+
+/// Stores `v` in 8-byte slot `i` of `values` (an `i32`/`f32` zero-extended from its low 4 bytes). The
+/// slots (the trampoline's `values`, a dispatcher's stack slot) are only touched by this code and its
+/// caller, 8-aligned and in bounds.
+fn store_slot(b: &mut FunctionBuilder<'_>, v: Value, values: Value, i: usize) {
+    let x = match b.func.dfg.value_type(v) {
+        F32 => {
+            let bits = b.ins().bitcast(I32, MemFlagsData::new(), v);
+            b.ins().uextend(I64, bits)
+        }
+        I32 => b.ins().uextend(I64, v),
+        _ => v,
+    };
+    b.ins().store(MemFlagsData::trusted(), x, values, (i * 8) as i32);
+}
+
+/// Loads a value of type `ty` from 8-byte slot `i` of `values` (see [`store_slot`]).
+fn load_slot(b: &mut FunctionBuilder<'_>, ty: ir::Type, values: Value, i: usize) -> Value {
+    b.ins().load(ty, MemFlagsData::trusted(), values, (i * 8) as i32)
 }
 
 /// Zeros of the Cranelift types of `types` (the results returned with a stopping status).
@@ -1367,6 +1365,7 @@ impl<'m, 'b> Translator<'m, 'b> {
             }
             Op::CallIndirect { ty, table, args } => self.call_indirect(inst, *ty, *table, args)?,
             Op::RefFunc { func } => {
+                // `semantics::func_ref(ctx.instance_tag, func)`.
                 let tag = self.ctx_load(ctx::INSTANCE_TAG);
                 let high = self.b.ins().ishl_imm_u(tag, 32);
                 let v = self.b.ins().bor_imm_u(high, i64::from(*func) + 1);

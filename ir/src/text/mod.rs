@@ -149,7 +149,8 @@ fn ternop_name(op: TernOp) -> &'static str {
     }
 }
 
-fn convop_name(op: ConvOp) -> &'static str {
+/// The text form's name of a conversion (`zext`, `ftos_sat`, ...).
+pub fn convop_name(op: ConvOp) -> &'static str {
     match op {
         ConvOp::Zext => "zext",
         ConvOp::Sext => "sext",

@@ -34,7 +34,7 @@ use crate::frame::{Exit, Frame};
 use ruint::aliases::U256;
 use zvm_compiler::abi::FOREIGN_FUNC;
 use zvm_ir::semantics::{
-    float_binary, float_convert, float_unary, int_binary, int_unary, word_binary, word_ternary, word_unary,
+    float_binary, float_convert, float_unary, func_ref, int_binary, int_unary, word_binary, word_ternary, word_unary,
 };
 use zvm_ir::{
     BinOp, ConvOp, DataSrc, FBinOp, FUnOp, FuncId, HaltKind, HashAlg, HostFn, Module, Signature, TernOp, TrapCode,
@@ -586,10 +586,9 @@ fn call_inner(program: &Program, frame: &mut Frame<'_>, entry_func: u32, values:
             Event::Exit(exit) => return Some(exit),
             Event::Call { info, func: target } => {
                 let call = &program.calls[info as usize];
-                if frame.ctx.call_depth >= frame.ctx.max_call_depth {
-                    return Some(Exit::Trap(TrapCode::CallStackExhausted));
+                if let Err(exit) = enter_call(frame) {
+                    return Some(exit);
                 }
-                frame.ctx.call_depth += 1;
                 let callee = &program.funcs[target as usize];
                 let new_base = base + nregs;
                 let new_nregs = callee.nregs as usize;
@@ -915,7 +914,7 @@ fn execute(program: &Program, frame: &mut Frame<'_>, r: &mut [U256], pc_io: &mut
                 return Event::Call { info, func };
             }
             Inst::RefFunc { func, dst } => {
-                reg!(dst) = U256::from((frame.ctx.instance_tag << 32) | (u64::from(func) + 1));
+                reg!(dst) = U256::from(func_ref(frame.ctx.instance_tag, func));
             }
             Inst::Return { start, len } => return Event::Return(start, len),
             Inst::Halt { kind, offset, len } => {
@@ -926,12 +925,18 @@ fn execute(program: &Program, frame: &mut Frame<'_>, r: &mut [U256], pc_io: &mut
     }
 }
 
-/// A `call_indirect` of another instance's function ([`Frame::call_foreign`]), its depth counted as for
-/// any call; the arguments and results are those of call site `info`.
-fn call_foreign(program: &Program, frame: &mut Frame<'_>, r: &mut [U256], info: u32, ty: u32) -> Result<(), Exit> {
+/// Counts a call: traps `call_stack_exhausted` at the depth limit.
+fn enter_call(frame: &mut Frame<'_>) -> Result<(), Exit> {
     if frame.ctx.call_depth >= frame.ctx.max_call_depth {
         return Err(Exit::Trap(TrapCode::CallStackExhausted));
     }
+    frame.ctx.call_depth += 1;
+    Ok(())
+}
+
+/// A `call_indirect` of another instance's function ([`Frame::call_foreign`]), its depth counted as for
+/// any call; the arguments and results are those of call site `info`.
+fn call_foreign(program: &Program, frame: &mut Frame<'_>, r: &mut [U256], info: u32, ty: u32) -> Result<(), Exit> {
     let call = &program.calls[info as usize];
     let args = program.reg_list(call.args_start, call.nargs);
     let dsts = program.reg_list(call.rets_start, call.nrets);
@@ -939,7 +944,7 @@ fn call_foreign(program: &Program, frame: &mut Frame<'_>, r: &mut [U256], info: 
     for (v, &a) in values.iter_mut().zip(args) {
         *v = low(&r[a as usize]);
     }
-    frame.ctx.call_depth += 1;
+    enter_call(frame)?;
     let result = frame.call_foreign(ty, &mut values);
     frame.ctx.call_depth -= 1;
     result?;

@@ -36,7 +36,12 @@ use std::sync::Arc;
 use zvm_compiler::frontend::wasm::{
     Export, GlobalRef, GlobalType, ImportedFunc, ImportedGlobal, Imports, LinkTarget, WasmType,
 };
-use zvm_ir::{FuncId, MemoryPlan, Signature, TablePlan, TrapCode, Type, WASM_PAGE};
+use zvm_ir::{semantics, FuncId, MemoryPlan, Signature, TablePlan, TrapCode, Type, WASM_PAGE};
+
+/// The tag of instance `index` (see the module docs).
+fn tag(index: usize) -> u64 {
+    index as u64 + 1
+}
 
 /// Instances that can import from one another, and the memories, tables and globals they share.
 pub struct Store {
@@ -159,17 +164,12 @@ impl Objects {
         let memory = match memory {
             Some(m) => m,
             None => {
-                let bytes = module.memory.min_pages.checked_mul(WASM_PAGE).filter(|&b| b <= limits.max_memory);
-                let bytes =
-                    bytes.and_then(|b| usize::try_from(b).ok()).ok_or(InvokeError::Trap(TrapCode::MemoryLimit))?;
-                self.memories.push(vec![0; bytes]);
+                self.memories.push(Instance::fresh_memory(&module.memory, limits).map_err(InvokeError::Trap)?);
                 self.memories.len() - 1
             }
         };
-        let fresh: u64 = module.tables.iter().zip(&tables).filter(|(_, t)| t.is_none()).map(|(p, _)| p.min).sum();
-        if fresh > limits.max_table_elements {
-            return Err(InvokeError::Trap(TrapCode::MemoryLimit));
-        }
+        let fresh = module.tables.iter().zip(&tables).filter(|(_, t)| t.is_none()).map(|(p, _)| p.min);
+        Instance::check_table_elements(fresh, limits).map_err(InvokeError::Trap)?;
         let tables = module
             .tables
             .iter()
@@ -284,7 +284,7 @@ impl Store {
             (Arc::clone(&objects.instances[index].program), objects.take_state(index))
         };
         let msg = Message { gas_limit: *cx.gas_left, ..cx.msg.clone() };
-        let linkage = Linkage { linker: self, tag: index as u32 + 1, call_depth: cx.call_depth };
+        let linkage = Linkage { linker: self, tag: tag(index) as u32, call_depth: cx.call_depth };
         let call = Invocation { func, values, linkage: Some(linkage) };
         let (state, exit, gas_left) = program.contract.invoke(cx.vm, &msg, cx.host, state, call);
         self.objects.borrow_mut().put_state(index, state);
@@ -296,8 +296,8 @@ impl Store {
     fn callee(&self, r: u64, sig: &Signature) -> FrameResult<(usize, FuncId)> {
         let mismatch = Exit::Trap(TrapCode::IndirectCallTypeMismatch);
         let objects = self.objects.borrow();
-        let index = ((r >> 32) as usize).checked_sub(1).filter(|&i| i < objects.instances.len()).ok_or(mismatch)?;
-        let func = ((r & 0xffff_ffff) as u32).checked_sub(1).ok_or(mismatch)?;
+        let (tag, func) = semantics::func_ref_parts(r).ok_or(mismatch)?;
+        let index = (tag as usize).checked_sub(1).filter(|&i| i < objects.instances.len()).ok_or(mismatch)?;
         let module = objects.instances[index].program.contract.module();
         match module.functions.get(func as usize) {
             Some(f) if f.sig == *sig && FuncId(func) != module.entry => Ok((index, FuncId(func))),
@@ -321,14 +321,16 @@ impl Linker for Store {
         if caller >= self.objects.borrow().instances.len() {
             return (state, Err(Exit::Trap(TrapCode::HostError)));
         }
+        let (index, func) = match self.callee(call.target, call.sig) {
+            Ok(callee) => callee,
+            Err(exit) => return (state, Err(exit)),
+        };
         self.objects.borrow_mut().put_state(caller, state);
-        let result = self.callee(call.target, call.sig).and_then(|(index, func)| {
-            let ForeignCall { values, gas_left, call_depth, vm, host, msg, .. } = call;
-            let cx = Context { gas_left, call_depth, vm, host, msg };
-            stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || self.run(index, func, values, cx)).map_or(Ok(()), Err)
-        });
+        let ForeignCall { values, gas_left, call_depth, vm, host, msg, .. } = call;
+        let cx = Context { gas_left, call_depth, vm, host, msg };
+        let exit = stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || self.run(index, func, values, cx));
         let state = self.objects.borrow_mut().take_state(caller);
-        (state, result)
+        (state, exit.map_or(Ok(()), Err))
     }
 }
 
@@ -359,7 +361,7 @@ impl Imports for StoreImports<'_> {
         let objects = self.store.objects.borrow();
         match export {
             Export::Func(f) if objects.instances[index].program.contract.module().function(f).sig == *ty => {
-                Ok(ImportedFunc::Linked(((index as u64 + 1) << 32) | (u64::from(f.0) + 1)))
+                Ok(ImportedFunc::Linked(semantics::func_ref(tag(index), f.0)))
             }
             _ => Err(incompatible(module, name)),
         }

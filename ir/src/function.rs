@@ -5,7 +5,7 @@ use crate::instructions::{ConvOp, Op};
 use crate::types::Type;
 
 /// A function's parameter and result types.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Signature {
     pub params: Vec<Type>,
     pub results: Vec<Type>,

@@ -10,7 +10,7 @@
 //! through zvm's loader, and an entry the loader rejects is removed and compiled anew, so stale or damaged
 //! entries are never run. [`compile_cached`] is the same for any target, for tools that fill a cache.
 
-use crate::frame::{Exit, Frame, Instance, Linkage, Message};
+use crate::frame::{Exit, Frame, Instance, Linkage, Message, SignatureIds};
 use crate::host::Host;
 use crate::limits::Limits;
 use crate::result::{ExecResult, Status};
@@ -311,6 +311,7 @@ enum Prepared {
 pub struct Contract {
     code: Vec<u8>,
     module: Module,
+    signatures: SignatureIds,
     /// The module has memory to start with, globals or data segments: each frame gets an [`Instance`].
     stateful: bool,
     prepared: Prepared,
@@ -359,6 +360,7 @@ impl Contract {
         let stateful = is_stateful(&module);
         let contract = Contract {
             code,
+            signatures: SignatureIds::of(&module),
             module,
             stateful,
             prepared: Prepared::Aot(loaded),
@@ -390,7 +392,15 @@ impl Contract {
                 Prepared::Aot(zvm_cache::load(&object)?)
             }
         };
-        Ok(Contract { code, stateful: is_stateful(&module), module, prepared, costs, format: CodeFormat::Zvm })
+        Ok(Contract {
+            code,
+            stateful: is_stateful(&module),
+            signatures: SignatureIds::of(&module),
+            module,
+            prepared,
+            costs,
+            format: CodeFormat::Zvm,
+        })
     }
 
     /// The program's IR (after the gas pass).
@@ -434,7 +444,7 @@ impl Contract {
         let mut frame = Frame::new(msg, &self.code, host, vm, self.costs, &compiled::HELPERS).at_depth(depth);
         if self.stateful {
             match Instance::new(&self.module, &vm.limits) {
-                Ok(instance) => frame.attach(&self.module, instance),
+                Ok(instance) => frame.attach(&self.module, &self.signatures, instance),
                 Err(code) => return frame.outcome(Some(Exit::Trap(code))),
             }
         }
@@ -474,7 +484,7 @@ impl Contract {
         if let Some(linkage) = linkage {
             frame.link(linkage);
         }
-        frame.attach(&self.module, instance);
+        frame.attach(&self.module, &self.signatures, instance);
         let exit = match &self.prepared {
             Prepared::Interp(p) => interpreter::invoke(p, &mut frame, func, values),
             Prepared::Jit(c) => compiled::invoke(c, &mut frame, func, values),

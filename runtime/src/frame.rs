@@ -15,6 +15,7 @@ use crate::result::{ExecResult, Log, Status};
 use crate::schedule::{calls, HostCosts};
 use crate::vm::{CallInputs, CreateInputs, FrameOutcome, Vm};
 use ruint::aliases::U256;
+use std::collections::HashMap;
 use std::ops::Range;
 use zvm_compiler::abi::{self, Helpers, VmCtx, Word};
 use zvm_ir::{
@@ -168,6 +169,32 @@ impl Instance {
     }
 }
 
+/// Per function and per type of a module, a number that is equal exactly when the signatures are equal, so
+/// that `call_indirect`'s structural signature check is one integer compare. Computed once per program.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignatureIds {
+    funcs: Vec<u32>,
+    types: Vec<u32>,
+}
+
+impl SignatureIds {
+    pub fn of(module: &Module) -> SignatureIds {
+        let mut ids: HashMap<&Signature, u32> = HashMap::new();
+        let mut id = |sig| {
+            let next = ids.len() as u32;
+            *ids.entry(sig).or_insert(next)
+        };
+        let types = module.types.iter().map(&mut id).collect();
+        let funcs = module.functions.iter().map(|f| id(&f.sig)).collect();
+        SignatureIds { funcs, types }
+    }
+
+    /// Whether function `func` has signature type `ty` (false if either does not exist).
+    fn is_type(&self, func: u32, ty: u32) -> bool {
+        matches!((self.funcs.get(func as usize), self.types.get(ty as usize)), (Some(f), Some(t)) if f == t)
+    }
+}
+
 /// One execution frame. `repr(C)` with the native context first, so that a `*mut VmCtx` handed to native
 /// code can be turned back into the frame by the helpers.
 #[repr(C)]
@@ -179,6 +206,8 @@ pub struct Frame<'a> {
     /// The module whose instance is attached (data and element segments, memory and table limits,
     /// signatures for `call_indirect`).
     module: Option<&'a Module>,
+    /// The attached module's signature ids (`call_indirect`).
+    signatures: Option<&'a SignatureIds>,
     /// Which data segments were dropped.
     dropped: Vec<bool>,
     tables: Vec<Vec<u64>>,
@@ -250,6 +279,7 @@ impl<'a> Frame<'a> {
             memory: Vec::new(),
             globals: Vec::new(),
             module: None,
+            signatures: None,
             dropped: Vec::new(),
             tables: Vec::new(),
             dropped_elems: Vec::new(),
@@ -277,14 +307,16 @@ impl<'a> Frame<'a> {
     }
 
     /// Runs the frame on `instance` of `module`: its memory, globals and dropped segments, and the module's
-    /// data segments and memory maximum. [`Frame::detach`] gives the instance back.
-    pub fn attach(&mut self, module: &'a Module, instance: Instance) {
+    /// data segments, memory maximum and signatures (`signatures`, computed once per program for
+    /// `call_indirect`). [`Frame::detach`] gives the instance back.
+    pub fn attach(&mut self, module: &'a Module, signatures: &'a SignatureIds, instance: Instance) {
         self.memory = instance.memory;
         self.globals = instance.globals;
         self.dropped = instance.dropped;
         self.tables = instance.tables;
         self.dropped_elems = instance.dropped_elems;
         self.module = Some(module);
+        self.signatures = Some(signatures);
         self.sync_memory();
         self.ctx.globals = self.globals.as_mut_ptr();
     }
@@ -570,12 +602,9 @@ impl<'a> Frame<'a> {
             self.foreign = r;
             return Ok(abi::FOREIGN_FUNC);
         }
-        let module = self.module.ok_or(mismatch)?;
-        let sig = &module.functions.get(func as usize).ok_or(mismatch)?.sig;
-        if module.types.get(ty as usize) == Some(sig) {
-            Ok(func)
-        } else {
-            Err(mismatch)
+        match self.signatures {
+            Some(ids) if ids.is_type(func, ty) => Ok(func),
+            _ => Err(mismatch),
         }
     }
 
@@ -590,7 +619,9 @@ impl<'a> Frame<'a> {
     /// state leaves the frame for the call and comes back after it (see [`Linker`]).
     pub fn call_foreign(&mut self, ty: u32, values: &mut [u64]) -> FrameResult<()> {
         let mismatch = Exit::Trap(TrapCode::IndirectCallTypeMismatch);
-        let (Some(linker), Some(module)) = (self.linker, self.module) else { return Err(mismatch) };
+        let (Some(linker), Some(module), Some(signatures)) = (self.linker, self.module, self.signatures) else {
+            return Err(mismatch);
+        };
         let sig = module.types.get(ty as usize).ok_or(mismatch)?;
         let state = self.detach();
         let mut gas_left = self.ctx.gas_left;
@@ -606,7 +637,7 @@ impl<'a> Frame<'a> {
             msg: self.msg,
         };
         let (state, result) = linker.call(call, state);
-        self.attach(module, state);
+        self.attach(module, signatures, state);
         self.ctx.gas_left = gas_left;
         result
     }

@@ -11,7 +11,7 @@ use zvm_compiler::cranelift::{compile, emit_object, JitOptions, NativeCode, OptL
 use zvm_ir::{FuncId, Module, TrapCode};
 use zvm_runtime::compiled::{self, HELPERS};
 use zvm_runtime::executor::Tier;
-use zvm_runtime::frame::Instance;
+use zvm_runtime::frame::{Instance, SignatureIds};
 use zvm_runtime::interpreter::{self, Program};
 use zvm_runtime::schedule::ZvmCosts;
 use zvm_runtime::vm::Vm;
@@ -82,8 +82,9 @@ pub fn with_frame<R>(module: &Module, limits: &Limits, gas: u64, f: impl FnOnce(
     let msg = Message { gas_limit: gas, ..Default::default() };
     let vm = Vm::new(Tier::Interp, limits.clone());
     let mut host = InMemoryHost::new();
+    let signatures = SignatureIds::of(module);
     let mut frame = Frame::new(&msg, &[], &mut host, &vm, &ZvmCosts, &HELPERS);
-    frame.attach(module, Instance::new(module, limits).expect("the instance fits the limits"));
+    frame.attach(module, &signatures, Instance::new(module, limits).expect("the instance fits the limits"));
     f(&mut frame)
 }
 

@@ -18,9 +18,11 @@ use std::sync::Arc;
 use wast::core::{NanPattern, WastArgCore, WastRetCore};
 use wast::parser::{self, ParseBuffer};
 use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet};
-use zvm_compiler::frontend::wasm::{ImportedFunc, ImportedGlobal, Imports, WasmConfig, WasmError, WasmType};
+use zvm_compiler::frontend::wasm::{
+    ImportedFunc, ImportedGlobal, Imports, WasmConfig, WasmError, WasmFuncType, WasmType,
+};
 use zvm_ir::semantics::{CANONICAL_NAN_F32, CANONICAL_NAN_F64};
-use zvm_ir::{MemoryPlan, Signature, TablePlan, TrapCode};
+use zvm_ir::{MemoryPlan, TablePlan, TrapCode};
 use zvm_runtime::executor::Tier;
 use zvm_runtime::wasm::{InvokeError, Store, WasmInstance, WasmLoadError, WasmProgram};
 use zvm_runtime::Limits;
@@ -59,7 +61,7 @@ impl Report {
 pub struct SpecTestImports;
 
 impl Imports for SpecTestImports {
-    fn func(&self, module: &str, name: &str, _: &Signature) -> Result<ImportedFunc, String> {
+    fn func(&self, module: &str, name: &str, _: &WasmFuncType) -> Result<ImportedFunc, String> {
         match (module, name) {
             ("spectest", n) if n.starts_with("print") => Ok(ImportedFunc::Ignore),
             _ => Err(format!("function {module}.{name}")),

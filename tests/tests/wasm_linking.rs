@@ -8,10 +8,10 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
-use zvm_compiler::frontend::wasm::{NoImports, WasmConfig};
+use zvm_compiler::frontend::wasm::{NoImports, WasmConfig, WasmError};
 use zvm_ir::TrapCode;
 use zvm_runtime::executor::Tier;
-use zvm_runtime::wasm::{InvokeError, Store, WasmInstance, WasmProgram};
+use zvm_runtime::wasm::{InvokeError, Store, WasmInstance, WasmLoadError, WasmProgram};
 use zvm_runtime::Limits;
 
 const GAS: u64 = 1 << 40;
@@ -160,5 +160,23 @@ fn calls_through_a_shared_table_check_the_signature() {
         let _b = add(&store, tier, "b", B);
         assert_eq!(c.invoke("wrong", &[], GAS), Err(InvokeError::Trap(TrapCode::IndirectCallTypeMismatch)), "{tier}");
         assert_eq!(c.invoke("right", &[], GAS), Ok(vec![0]), "{tier}");
+    }
+}
+
+#[test]
+fn function_imports_match_webassembly_types_not_just_ir_types() {
+    let store = Rc::new(Store::new(Limits::default()));
+    add(&store, Tier::Interp, "a", r#"(module (func (export "f") (param funcref) (result i64) (i64.const 1)))"#);
+    let load = |src: &str| {
+        let bytes = wat::parse_str(src).expect("test modules are valid text");
+        let imports = store.imports(&NoImports);
+        WasmProgram::load(&bytes, Tier::Interp, &WasmConfig::default(), &imports, &Limits::default()).map(|_| ())
+    };
+    // funcref, externref and i64 are all `i64` in the IR; only the first is the export's type.
+    assert!(load(r#"(module (import "a" "f" (func (param funcref) (result i64))))"#).is_ok());
+    for param in ["externref", "i64"] {
+        let src = format!(r#"(module (import "a" "f" (func (param {param}) (result i64))))"#);
+        let err = load(&src).expect_err(param);
+        assert!(matches!(err, WasmLoadError::Frontend(WasmError::Link(_))), "{param}: {err}");
     }
 }

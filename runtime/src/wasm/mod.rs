@@ -19,7 +19,7 @@ use std::sync::Arc;
 pub use store::Store;
 use thiserror::Error;
 use zvm_compiler::frontend::wasm::{
-    self, Export, GlobalRef, GlobalType, Imports, Link, WasmConfig, WasmError, WasmType,
+    self, Export, GlobalRef, GlobalType, Imports, Link, WasmConfig, WasmError, WasmFuncType, WasmType,
 };
 use zvm_ir::{FuncId, TrapCode, Type};
 
@@ -64,6 +64,7 @@ pub struct WasmProgram {
     contract: Contract,
     exports: Vec<(String, Export)>,
     links: Vec<Link>,
+    funcs: Vec<WasmFuncType>,
     globals: Vec<GlobalType>,
     tables: Vec<WasmType>,
 }
@@ -86,6 +87,7 @@ impl WasmProgram {
             contract,
             exports: lowered.exports,
             links: lowered.links,
+            funcs: lowered.funcs,
             globals: lowered.globals,
             tables: lowered.tables,
         })

@@ -34,7 +34,7 @@ use std::mem::take;
 use std::rc::Rc;
 use std::sync::Arc;
 use zvm_compiler::frontend::wasm::{
-    Export, GlobalRef, GlobalType, ImportedFunc, ImportedGlobal, Imports, LinkTarget, WasmType,
+    Export, GlobalRef, GlobalType, ImportedFunc, ImportedGlobal, Imports, LinkTarget, WasmFuncType, WasmType,
 };
 use zvm_ir::{semantics, FuncId, MemoryPlan, Signature, TablePlan, TrapCode, Type, WASM_PAGE};
 
@@ -356,11 +356,11 @@ fn incompatible(module: &str, name: &str) -> String {
 }
 
 impl Imports for StoreImports<'_> {
-    fn func(&self, module: &str, name: &str, ty: &Signature) -> Result<ImportedFunc, String> {
+    fn func(&self, module: &str, name: &str, ty: &WasmFuncType) -> Result<ImportedFunc, String> {
         let Some((index, export)) = self.find(module, name)? else { return self.elsewhere.func(module, name, ty) };
         let objects = self.store.objects.borrow();
         match export {
-            Export::Func(f) if objects.instances[index].program.contract.module().function(f).sig == *ty => {
+            Export::Func(f) if objects.instances[index].program.funcs.get(f.index()) == Some(ty) => {
                 Ok(ImportedFunc::Linked(semantics::func_ref(tag(index), f.0)))
             }
             _ => Err(incompatible(module, name)),

@@ -9,7 +9,7 @@
 //! arguments. Code after an unconditional branch is skipped until the end of its frame (the validator has
 //! already checked it).
 
-use super::{const_value, ir_type, GasTable, GlobalRef, WasmError};
+use super::{const_value, ir_signature, ir_type, GasTable, GlobalRef, WasmError};
 use wasmparser::{BlockType, FuncType, FunctionBody, MemArg, Operator};
 use zvm_ir::{
     BinOp, Block, BlockCall, ConvOp, FBinOp, FUnOp, FuncId, Function, FunctionBuilder, MemAccess, ModuleTypes, Op,
@@ -236,11 +236,8 @@ impl FuncTranslator {
             BlockType::Empty => (vec![], vec![]),
             BlockType::Type(t) => (vec![], vec![ir_type(t)?]),
             BlockType::FuncType(i) => {
-                let ft = &ctx.types[i as usize];
-                (
-                    ft.params().iter().map(|&t| ir_type(t)).collect::<Result<_, _>>()?,
-                    ft.results().iter().map(|&t| ir_type(t)).collect::<Result<_, _>>()?,
-                )
+                let sig = ir_signature(&ctx.types[i as usize])?;
+                (sig.params, sig.results)
             }
         })
     }

@@ -137,7 +137,7 @@ pub struct ImportedGlobal {
 /// Resolves a module's imports.
 pub trait Imports {
     /// The function `module.name` of type `ty`.
-    fn func(&self, module: &str, name: &str, ty: &Signature) -> Result<ImportedFunc, String>;
+    fn func(&self, module: &str, name: &str, ty: &WasmFuncType) -> Result<ImportedFunc, String>;
     /// The immutable global `module.name` of type `ty`.
     fn global(&self, module: &str, name: &str, ty: WasmType) -> Result<ImportedGlobal, String>;
     /// The memory `module.name` with the importer's limits; the answer is the memory's actual plan.
@@ -166,7 +166,7 @@ pub trait Imports {
 pub struct NoImports;
 
 impl Imports for NoImports {
-    fn func(&self, module: &str, name: &str, _: &Signature) -> Result<ImportedFunc, String> {
+    fn func(&self, module: &str, name: &str, _: &WasmFuncType) -> Result<ImportedFunc, String> {
         Err(format!("function {module}.{name}"))
     }
     fn global(&self, module: &str, name: &str, _: WasmType) -> Result<ImportedGlobal, String> {
@@ -232,6 +232,8 @@ pub struct WasmModule {
     pub exports: Vec<(String, Export)>,
     /// Imported memories, tables and mutable globals, in the module's order.
     pub links: Vec<Link>,
+    /// Per function of the module (imports first): its type.
+    pub funcs: Vec<WasmFuncType>,
     /// Per IR global: its type.
     pub globals: Vec<GlobalType>,
     /// Per table of the module (the IR's first tables): its element type.
@@ -289,6 +291,26 @@ impl WasmType {
     }
 }
 
+/// A function type in WebAssembly terms (the IR's [`Signature`] has `i64` for references).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WasmFuncType {
+    pub params: Vec<WasmType>,
+    pub results: Vec<WasmType>,
+}
+
+impl WasmFuncType {
+    fn of(ty: &FuncType) -> Result<WasmFuncType, WasmError> {
+        let types = |ts: &[ValType]| ts.iter().map(|&t| WasmType::of(t)).collect::<Result<Vec<_>, _>>();
+        Ok(WasmFuncType { params: types(ty.params())?, results: types(ty.results())? })
+    }
+
+    /// The IR signature of functions of this type.
+    pub fn ir(&self) -> Signature {
+        let types = |ts: &[WasmType]| ts.iter().map(|t| t.ir()).collect();
+        Signature { params: types(&self.params), results: types(&self.results) }
+    }
+}
+
 /// The type of a global: its value type and whether it is mutable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GlobalType {
@@ -302,10 +324,7 @@ fn ir_type(t: ValType) -> Result<Type, WasmError> {
 }
 
 fn ir_signature(ty: &FuncType) -> Result<Signature, WasmError> {
-    Ok(Signature {
-        params: ty.params().iter().map(|&t| ir_type(t)).collect::<Result<_, _>>()?,
-        results: ty.results().iter().map(|&t| ir_type(t)).collect::<Result<_, _>>()?,
-    })
+    WasmFuncType::of(ty).map(|t| t.ir())
 }
 
 fn invalid(e: wasmparser::BinaryReaderError) -> WasmError {
@@ -399,8 +418,8 @@ pub fn translate(bytes: &[u8], config: &WasmConfig, imports: &dyn Imports) -> Re
                     let (module, name) = (import.module, import.name);
                     match import.ty {
                         TypeRef::Func(t) | TypeRef::FuncExact(t) => {
-                            let sig = ir_signature(&types[t as usize])?;
-                            let f = imports.func(module, name, &sig).map_err(WasmError::Link)?;
+                            let ty = WasmFuncType::of(&types[t as usize])?;
+                            let f = imports.func(module, name, &ty).map_err(WasmError::Link)?;
                             func_types.push(t);
                             imported_funcs.push(f);
                         }
@@ -559,8 +578,9 @@ pub fn translate(bytes: &[u8], config: &WasmConfig, imports: &dyn Imports) -> Re
             config.max_functions
         )));
     }
-    let sigs: Vec<Signature> =
-        func_types.iter().map(|&t| ir_signature(&types[t as usize])).collect::<Result<_, _>>()?;
+    let wasm_funcs: Vec<WasmFuncType> =
+        func_types.iter().map(|&t| WasmFuncType::of(&types[t as usize])).collect::<Result<_, _>>()?;
+    let sigs: Vec<Signature> = wasm_funcs.iter().map(WasmFuncType::ir).collect();
     // Structurally equal function types share one IR type.
     let mut ir_types: Vec<Signature> = Vec::new();
     let mut type_map: Vec<u32> = Vec::with_capacity(types.len());
@@ -677,7 +697,7 @@ pub fn translate(bytes: &[u8], config: &WasmConfig, imports: &dyn Imports) -> Re
     ir.tables = tables;
     ir.elems = elems;
     ir.types = ir_types;
-    Ok(WasmModule { ir, exports, links, globals: wasm_globals, tables: table_types })
+    Ok(WasmModule { ir, exports, links, funcs: wasm_funcs, globals: wasm_globals, tables: table_types })
 }
 
 /// A constant of type `ty` from its bit pattern.
@@ -724,9 +744,9 @@ fn imported_function(index: usize, sig: &Signature, how: Stub, types: ModuleType
 pub struct ContractImports;
 
 impl Imports for ContractImports {
-    fn func(&self, module: &str, name: &str, ty: &Signature) -> Result<ImportedFunc, String> {
+    fn func(&self, module: &str, name: &str, ty: &WasmFuncType) -> Result<ImportedFunc, String> {
         match module {
-            "zvm" => abi::resolve(name, ty),
+            "zvm" => abi::resolve(name, &ty.ir()),
             _ => Err(format!("function {module}.{name}: contracts import only from the `zvm` module")),
         }
     }

@@ -5,6 +5,7 @@
 //! an error (non-zero exit status) after the summary.
 
 use std::path::PathBuf;
+use zvm_compiler::frontend::wasm::WasmConfig;
 use zvm_runtime::executor::Tier;
 use zvm_spectest::Report;
 
@@ -19,6 +20,9 @@ pub struct WastArgs {
     /// Print only the summary lines, not every failing check.
     #[arg(long)]
     quiet: bool,
+    /// Leave NaN results as the machine makes them instead of canonicalising them (see `WasmConfig`).
+    #[arg(long)]
+    native_nans: bool,
 }
 
 pub fn wast(args: WastArgs) -> Result<(), String> {
@@ -37,11 +41,12 @@ pub fn wast(args: WastArgs) -> Result<(), String> {
             files.push(path.clone());
         }
     }
+    let config = WasmConfig { canonicalize_nans: !args.native_nans, ..WasmConfig::default() };
     let mut total = Report::default();
     for &tier in &tiers {
         let mut per_tier = Report::default();
         for file in &files {
-            let report = zvm_spectest::run_file(file, tier);
+            let report = zvm_spectest::run_file(file, tier, &config);
             if !args.quiet {
                 for f in &report.failures {
                     println!("FAIL [{tier}] {f}");

@@ -234,6 +234,11 @@ pub struct Module {
     pub elems: Vec<Vec<u64>>,
     /// Signatures `call_indirect` checks against.
     pub types: Vec<Signature>,
+    /// Whether every NaN an arithmetic float operation produces is the canonical NaN (the default, which
+    /// makes results the same on every machine and tier), or any NaN the machine produces (`false`:
+    /// compiled code skips the canonicalisation; the interpreter keeps producing the canonical NaN, which
+    /// is one of the NaNs allowed). See [`crate::semantics`].
+    pub canonical_nans: bool,
 }
 
 impl Module {
@@ -248,6 +253,7 @@ impl Module {
             tables: Vec::new(),
             elems: Vec::new(),
             types: Vec::new(),
+            canonical_nans: true,
         }
     }
 

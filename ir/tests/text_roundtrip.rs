@@ -352,6 +352,7 @@ fn every_variant_module() -> Module {
     module.tables = vec![TablePlan { min: 0, max: None }, TablePlan { min: 10, max: Some(20) }];
     module.elems = vec![vec![1, 0, u64::MAX], vec![]];
     module.types = types.to_vec();
+    module.canonical_nans = false;
     module
 }
 
@@ -360,6 +361,7 @@ fn every_variant_round_trips_exactly() {
     let module = every_variant_module();
     verify_module(&module).unwrap_or_else(|e| panic!("{e}"));
     let text = print(&module);
+    assert!(text.starts_with("entry fn1\nnans native\n"), "{text}");
     let parsed = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(parsed, module, "parse(print(m)) must reproduce m built in layout order");
     assert_eq!(print(&parsed), text);

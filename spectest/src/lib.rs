@@ -296,8 +296,8 @@ fn check_results(got: &[u64], want: &[WastRet<'_>]) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs the script `text` (named `file` in messages) on `tier`.
-pub fn run_script(file: &str, text: &str, tier: Tier) -> Report {
+/// Runs the script `text` (named `file` in messages) on `tier`, translating its modules with `config`.
+pub fn run_script(file: &str, text: &str, tier: Tier, config: &WasmConfig) -> Report {
     let mut report = Report::default();
     // The suite's `names.wast` uses bidirectional-override characters in names on purpose.
     let mut lexer = wast::lexer::Lexer::new(text);
@@ -321,7 +321,7 @@ pub fn run_script(file: &str, text: &str, tier: Tier) -> Report {
         text,
         tier,
         limits: Limits::default(),
-        config: WasmConfig::default(),
+        config: config.clone(),
         store: Rc::new(Store::new(Limits::default())),
         modules: Vec::new(),
         named: Vec::new(),
@@ -332,11 +332,11 @@ pub fn run_script(file: &str, text: &str, tier: Tier) -> Report {
     report
 }
 
-/// Runs the script at `path` on `tier`.
-pub fn run_file(path: &Path, tier: Tier) -> Report {
+/// Runs the script at `path` on `tier`, translating its modules with `config`.
+pub fn run_file(path: &Path, tier: Tier, config: &WasmConfig) -> Report {
     let name = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(text) => run_script(&name, &text, tier),
+        Ok(text) => run_script(&name, &text, tier, config),
         Err(e) => {
             let mut r = Report::default();
             r.fail(name, format!("cannot read: {e}"));

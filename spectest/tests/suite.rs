@@ -4,6 +4,7 @@
 //! compiled code (a regression fails the test), and the SIMD scripts are reported as not run.
 
 use std::path::{Path, PathBuf};
+use zvm_compiler::frontend::wasm::WasmConfig;
 use zvm_runtime::executor::Tier;
 use zvm_spectest::{run_file, scripts, Report};
 
@@ -18,7 +19,7 @@ fn every_non_simd_script_passes_on_both_tiers() {
     let mut totals = [Report::default(), Report::default()];
     for file in &files {
         for (tier, total) in [Tier::Interp, Tier::Jit].into_iter().zip(&mut totals) {
-            let report = run_file(file, tier);
+            let report = run_file(file, tier, &WasmConfig::default());
             failures.extend(report.failures.iter().map(|f| format!("[{tier}] {f}")));
             total.merge(report);
         }
@@ -39,4 +40,29 @@ fn every_non_simd_script_passes_on_both_tiers() {
         files.len(),
         totals[0].passed
     );
+}
+
+/// With NaN canonicalisation off, compiled code's NaNs are the machine's; the suite's NaN checks
+/// (`nan:canonical` and `nan:arithmetic`, which allow either sign) must still pass on every float script.
+#[test]
+fn float_scripts_pass_with_native_nans() {
+    let config = WasmConfig { canonicalize_nans: false, ..WasmConfig::default() };
+    let (files, _) = scripts(&suite()).expect("the spec suite is readable");
+    let floats: Vec<_> = files
+        .iter()
+        .filter(|f| {
+            let name = f.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            name.starts_with("f32") || name.starts_with("f64") || name.starts_with("float") || name == "conversions"
+        })
+        .collect();
+    assert!(floats.len() >= 10, "only {} float scripts", floats.len());
+    let mut failures = Vec::new();
+    let mut total = Report::default();
+    for file in floats {
+        let report = run_file(file, Tier::Jit, &config);
+        failures.extend(report.failures.iter().cloned());
+        total.merge(report);
+    }
+    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(total.passed > 5_000, "only {} checks ran", total.passed);
 }

@@ -2,6 +2,7 @@
 //! status, output, storage, logs and gas, with expected results worked out independently here.
 
 use std::path::PathBuf;
+use zvm_compiler::frontend::wasm::WasmConfig;
 use zvm_ir::U256;
 use zvm_runtime::executor::{CodeFormat, Contract, Tier};
 use zvm_runtime::{Account, Address, ExecResult, Host as _, InMemoryHost, Limits, Message, Status};
@@ -162,4 +163,58 @@ fn bad_contracts_are_refused_before_running() {
     let simd = wat::parse_str("(module (func (export \"call\") (drop (v128.const i64x2 0 0))))").unwrap();
     let err = Contract::load_as(CodeFormat::Wasm, &simd, Tier::Interp, &limits).err().unwrap().to_string();
     assert!(err.to_lowercase().contains("simd"), "{err}");
+}
+
+/// `code` loaded on `tier`; `per_op` keeps the IR without the gas pass (every `gas.cost` charged where it
+/// stands: the reference per-operation meter).
+fn load(code: &[u8], tier: Tier, per_op: bool) -> Contract {
+    if per_op {
+        let module = zvm_compiler::frontend::wasm::translate_contract(code, &WasmConfig::default()).expect("lowers");
+        Contract::from_module(module, code.to_vec(), tier, CodeFormat::Wasm.costs()).expect("verifies")
+    } else {
+        Contract::load_as(CodeFormat::Wasm, code, tier, &Limits::default()).expect("loads")
+    }
+}
+
+/// Runs `contract` once from a fresh host with `gas`.
+fn metered(contract: &Contract, input: &[u8], gas: u64) -> (ExecResult, Vec<(U256, U256)>) {
+    let mut host = InMemoryHost::new();
+    let msg = Message { caller: CALLER, address: ME, input: input.to_vec(), gas_limit: gas, ..Message::default() };
+    let result = contract.run(&msg, &mut host, &Limits::default());
+    (result, storage(&host, ME))
+}
+
+/// Block-level gas (charges folded per block, and handed by blocks entered only by jumps to those jumps)
+/// against the per-operation meter, at every gas limit around what a call needs and at a spread below:
+/// the same success, gas used, output and storage, on both tiers.
+#[test]
+fn block_gas_equals_per_operation_gas_at_every_limit() {
+    let bob_word = Address::from_low_u64(0xB0B).to_word().to_be_bytes::<32>();
+    let cases = [
+        ("counter.wat", vec![]),
+        ("token.wat", token_input(0, &[word(1000)])),
+        ("token.wat", {
+            let mut v = token_input(2, &[bob_word]);
+            v.push(0);
+            v
+        }),
+    ];
+    for (name, input) in cases {
+        let code = wat(name);
+        let reference = load(&code, Tier::Interp, true);
+        let blocks = [Tier::Interp, Tier::Jit].map(|tier| (tier, load(&code, tier, false)));
+        let needed = metered(&reference, &input, GAS).0.gas_used;
+        let limits = (0..needed).step_by((needed / 97).max(1) as usize).chain(needed.saturating_sub(300)..=needed + 1);
+        for gas in limits {
+            let (want, want_storage) = metered(&reference, &input, gas);
+            for (tier, contract) in &blocks {
+                let (r, s) = metered(contract, &input, gas);
+                let at = format!("{name} on {tier} with {gas} gas (needs {needed})");
+                assert_eq!(r.status.is_success(), want.status.is_success(), "{at}");
+                assert_eq!(r.gas_used, want.gas_used, "{at}");
+                assert_eq!(r.output, want.output, "{at}");
+                assert_eq!(s, want_storage, "{at}");
+            }
+        }
+    }
 }

@@ -34,18 +34,26 @@
 //! # Floats
 //! `f32`/`f64` are Cranelift floats, with WebAssembly semantics bit for bit (`zvm_ir::semantics`): every
 //! arithmetic result (add, sub, mul, div, sqrt, min, max, the roundings, promote, demote) that is a NaN
-//! becomes the canonical NaN (an `fcmp uno` and a select); abs, neg and copysign work on the bits as
-//! integers, so NaN payloads survive; comparisons are ordered except `ne`. Where the ISA has no rounding
+//! is the canonical NaN (an `fcmp uno` and a select). The canonicalisation is made only where a value's
+//! bits can be seen: an operation that does not look at NaN bits (arithmetic, comparisons, conversions
+//! to integers) takes its operand before canonicalisation, and so do loop parameters that only carry
+//! such results; Cranelift drops the canonicalisations nothing uses. With
+//! `zvm_ir::Module::canonical_nans` off there is none at all. Abs, neg and copysign work on the bits as
+//! integers, so NaN payloads survive; float loads and stores move the bits unchanged; comparisons are
+//! ordered except `ne`. Where the ISA has no rounding
 //! instruction (x86_64 without SSE4.1, the baseline objects are emitted for) ceil, floor, trunc and
 //! nearest are computed with integer conversions, never with a libcall. The trapping float-to-int
 //! conversions check NaN (`bad_conversion`) and the range of the truncated value (`int_overflow`) with
 //! explicit branches, then convert with the saturating instructions, which never trap.
 //!
 //! # Context, memory, gas
-//! The gas counter, memory size/base and stack length are read from and written to the context at each
+//! The gas counter and the memory base and size live in SSA variables (registers) inside a function: the
+//! counter is written back to the context before every call, helper call, return and exit, and all three
+//! are read again after every call (only calls change them behind the code's back). A charge is a compare
+//! and a branch, then a subtraction. The stack length is read from and written to the context at each
 //! use (Cranelift's alias analysis removes the redundant loads between helper calls, which clobber them).
-//! Loads and stores check `addr + offset + width <= mem_len` without overflow, folded when the address is a
-//! constant; `mem.expand` checks inline whether the range already fits and calls the helper only to grow.
+//! Loads and stores check `addr + offset + width <= mem_len` without overflow (one add and one compare
+//! for a zero-extended 32-bit WebAssembly address), folded when the address is a constant; `mem.expand` checks inline whether the range already fits and calls the helper only to grow.
 //! Unused `stack.get`s are dropped, unused loads keep only their bounds check. `mem.grow`, `mem.fill`,
 //! `mem.init` and `data.drop` are helper calls; memory base and size being re-read after every call, a
 //! memory that moved while growing is seen at once. Globals are 8-byte slots of the table `ctx.globals`

@@ -40,15 +40,16 @@ use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::types::{F32, F64, I32, I64};
 use cranelift_codegen::ir::{
     self, AbiParam, AliasRegionData, BlockArg, Endianness, ExtFuncData, ExternalName, FuncRef, InstBuilder,
-    MemFlagsData, SigRef, StackSlot, StackSlotData, StackSlotKind, UserExternalName, UserFuncName, Value,
+    InstructionData, MemFlagsData, Opcode, SigRef, StackSlot, StackSlotData, StackSlotKind, UserExternalName,
+    UserFuncName, Value, ValueDef,
 };
 use cranelift_codegen::isa::{CallConv, TargetIsa};
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch, Variable};
 use std::collections::{HashMap, HashSet};
 use zvm_ir::semantics::{CANONICAL_NAN_F32, CANONICAL_NAN_F64};
 use zvm_ir::{
-    BinOp, Block, ConvOp, DataSrc, FBinOp, FUnOp, FuncId, HaltKind, HostFn, Inst, MemAccess, Module, Op, TernOp,
-    TrapCode, Type, UnOp, U256,
+    BinOp, Block, BlockCall, ConvOp, DataSrc, FBinOp, FUnOp, FuncId, HaltKind, HostFn, Inst, MemAccess, Module, Op,
+    TernOp, TrapCode, Type, UnOp, U256,
 };
 
 /// Words in the per-function scratch area used to pass words to helpers by pointer.
@@ -229,6 +230,58 @@ impl Dispatchers {
     /// `functions` functions: after the functions and the trampoline.
     pub fn func_index(functions: usize, k: usize) -> u32 {
         (functions + 1 + k) as u32
+    }
+}
+
+/// Which float block parameters of `func` (by IR value) receive only values whose NaNs are read as the
+/// canonical NaN: results of canonicalising float operations, non-NaN constants and other such parameters.
+/// Such a parameter is passed its arguments before canonicalisation and canonicalised itself where its
+/// bits can be seen, so a float carried around a loop (a running sum) is not canonicalised at every
+/// iteration. The entry block's parameters are the function's, which arrive as they are.
+fn nan_blind_params(func: &zvm_ir::Function) -> Vec<bool> {
+    let canonicalising = |v: zvm_ir::Value| match func.values.get(v.index()).map(|d| d.def) {
+        Some(zvm_ir::ValueDef::Result(inst, _)) => match &func.inst(inst).op {
+            Op::FUnary { op, .. } => !matches!(op, FUnOp::Abs | FUnOp::Neg),
+            Op::FBinary { op, .. } => {
+                matches!(op, FBinOp::Add | FBinOp::Sub | FBinOp::Mul | FBinOp::Div | FBinOp::Min | FBinOp::Max)
+            }
+            Op::Convert { op, .. } => matches!(op, ConvOp::FPromote | ConvOp::FDemote),
+            Op::Fconst { ty, bits } => match ty {
+                Type::F32 => !f32::from_bits(*bits as u32).is_nan(),
+                _ => !f64::from_bits(*bits).is_nan(),
+            },
+            _ => false,
+        },
+        _ => false,
+    };
+    let mut blind = vec![false; func.values.len()];
+    for data in func.blocks.iter().skip(1) {
+        for &p in &data.params {
+            blind[p.index()] = func.value_type(p).is_float();
+        }
+    }
+    loop {
+        let mut changed = false;
+        for inst in &func.insts {
+            let edges: Vec<&BlockCall> = match &inst.op {
+                Op::Jump { dest } => vec![dest],
+                Op::Brif { then_dest, else_dest, .. } => vec![then_dest, else_dest],
+                _ => continue,
+            };
+            for dest in edges {
+                let Some(target) = func.blocks.get(dest.block.index()) else { continue };
+                for (&p, &a) in target.params.iter().zip(&dest.args) {
+                    let ok = blind.get(a.index()).copied().unwrap_or(false) || canonicalising(a);
+                    if blind[p.index()] && !ok {
+                        blind[p.index()] = false;
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if !changed {
+            return blind;
+        }
     }
 }
 
@@ -666,8 +719,29 @@ struct Translator<'m, 'b> {
     /// Dispatchers imported so far, by number.
     dispatcher_refs: HashMap<u32, FuncRef>,
     flags: Flags,
+    /// Context fields kept in registers between calls.
+    cached: CachedCtx,
+    /// Canonicalised float results and their values before canonicalisation (see [`Self::nan_blind`]).
+    uncanonical: HashMap<Value, Value>,
+    /// Float block parameters that only ever receive arithmetic results, non-NaN constants or such
+    /// parameters (by IR value): they are passed before canonicalisation (see [`nan_blind_params`]).
+    blind_params: Vec<bool>,
     /// `ceil`/`floor`/`trunc`/`nearest` are single instructions (see [`has_native_rounding`]).
     native_rounding: bool,
+}
+
+/// The context fields a function keeps in SSA variables (so in registers, across blocks and loops) instead
+/// of re-reading them from the context at each use: the gas counter, charged at every block, and the memory
+/// base and size, read at every access. Only calls change them behind the code's back (a helper that
+/// charges gas or grows memory, a callee doing either), so the gas counter is written back to the context
+/// before every call and every exit, and all three are read again after every call
+/// ([`Translator::before_call`], [`Translator::after_call`]). Exits carry the counter to their shared exit
+/// block as a block argument, which stores it.
+#[derive(Clone, Copy)]
+struct CachedCtx {
+    gas: Variable,
+    mem_base: Variable,
+    mem_len: Variable,
 }
 
 impl<'m, 'b> Translator<'m, 'b> {
@@ -693,6 +767,8 @@ impl<'m, 'b> Translator<'m, 'b> {
             globals: MemFlagsData::trusted().with_alias_region(r_globals),
         };
         let placeholder = Value::from_u32(0);
+        let mut b = b;
+        let cached = CachedCtx { gas: b.declare_var(I64), mem_base: b.declare_var(I64), mem_len: b.declare_var(I64) };
         Self {
             b,
             module,
@@ -719,6 +795,9 @@ impl<'m, 'b> Translator<'m, 'b> {
             callees: HashMap::new(),
             dispatcher_refs: HashMap::new(),
             flags,
+            cached,
+            uncanonical: HashMap::new(),
+            blind_params: if module.canonical_nans { nan_blind_params(func) } else { Vec::new() },
             native_rounding,
         }
     }
@@ -781,6 +860,7 @@ impl<'m, 'b> Translator<'m, 'b> {
         self.b.switch_to_block(entry);
         let params = self.b.block_params(entry).to_vec();
         self.vmctx = params[0];
+        self.after_call();
         let first = self.blocks[0].expect("entry block is reachable");
         let expected: usize =
             self.func.block(Block(0)).params.iter().map(|&p| lanes(self.func.value_type(p)).len()).sum();
@@ -793,6 +873,14 @@ impl<'m, 'b> Translator<'m, 'b> {
         for &blk in &order {
             let cl = self.blocks[blk.index()].expect("created above");
             self.b.switch_to_block(cl);
+            for &p in &self.func.block(blk).params {
+                if self.blind_params.get(p.index()).copied().unwrap_or(false) {
+                    if let Some(Val::One(raw)) = self.values[p.index()] {
+                        let canonical = self.canonicalize(raw);
+                        self.values[p.index()] = Some(Val::One(canonical));
+                    }
+                }
+            }
             for &inst in &self.func.block(blk).insts {
                 self.translate_inst(inst).map_err(|e| e.context(&format!("{blk}, {inst}")))?;
             }
@@ -829,6 +917,8 @@ impl<'m, 'b> Translator<'m, 'b> {
         statuses.sort_unstable();
         for (status, blk) in statuses {
             self.b.switch_to_block(blk);
+            let gas = self.b.block_params(blk)[0];
+            self.b.ins().store(self.flags.ctx, gas, self.vmctx, ctx::GAS_LEFT);
             let s = self.b.ins().iconst(I32, i64::from(status));
             let mut rets = vec![s];
             rets.extend(self.zero_results());
@@ -836,7 +926,8 @@ impl<'m, 'b> Translator<'m, 'b> {
         }
         if let Some(blk) = self.dyn_exit {
             self.b.switch_to_block(blk);
-            let s = self.b.block_params(blk)[0];
+            let (s, gas) = (self.b.block_params(blk)[0], self.b.block_params(blk)[1]);
+            self.b.ins().store(self.flags.ctx, gas, self.vmctx, ctx::GAS_LEFT);
             let mut rets = vec![s];
             rets.extend(self.zero_results());
             self.b.ins().return_(&rets);
@@ -850,6 +941,7 @@ impl<'m, 'b> Translator<'m, 'b> {
             return b;
         }
         let blk = self.b.create_block();
+        self.b.append_block_param(blk, I64);
         self.b.set_cold_block(blk);
         self.status_blocks.insert(status, blk);
         blk
@@ -861,6 +953,7 @@ impl<'m, 'b> Translator<'m, 'b> {
         }
         let blk = self.b.create_block();
         self.b.append_block_param(blk, I32);
+        self.b.append_block_param(blk, I64);
         self.b.set_cold_block(blk);
         self.dyn_exit = Some(blk);
         blk
@@ -869,23 +962,26 @@ impl<'m, 'b> Translator<'m, 'b> {
     /// Stops with `status` if `cond` is non-zero; continues in a new block otherwise.
     fn exit_if(&mut self, cond: Value, status: u32) {
         let exit = self.status_block(status);
+        let gas = self.b.use_var(self.cached.gas);
         let cont = self.b.create_block();
-        self.b.ins().brif(cond, exit, &[], cont, &[]);
+        self.b.ins().brif(cond, exit, &[BlockArg::Value(gas)], cont, &[]);
         self.b.switch_to_block(cont);
     }
 
     /// Stops with `status` (an `i32`) unless it is [`abi::STATUS_OK`].
     fn exit_unless_ok(&mut self, status: Value) {
         let exit = self.dyn_exit_block();
+        let gas = self.b.use_var(self.cached.gas);
         let cont = self.b.create_block();
-        self.b.ins().brif(status, exit, &[BlockArg::Value(status)], cont, &[]);
+        self.b.ins().brif(status, exit, &[BlockArg::Value(status), BlockArg::Value(gas)], cont, &[]);
         self.b.switch_to_block(cont);
     }
 
     /// Ends the block by stopping with `status`.
     fn exit_with(&mut self, status: u32) {
         let exit = self.status_block(status);
-        self.b.ins().jump(exit, &[]);
+        let gas = self.b.use_var(self.cached.gas);
+        self.b.ins().jump(exit, &[BlockArg::Value(gas)]);
     }
 
     // ---- values --------------------------------------------------------------------------------------
@@ -952,10 +1048,15 @@ impl<'m, 'b> Translator<'m, 'b> {
         Ok(())
     }
 
-    fn block_args(&self, args: &[zvm_ir::Value]) -> Result<Vec<BlockArg>, CompileError> {
+    fn block_args(&self, dest: &BlockCall) -> Result<Vec<BlockArg>, CompileError> {
+        let params = self.func.blocks.get(dest.block.index()).map_or(&[][..], |b| &b.params[..]);
         let mut out = Vec::new();
-        for &a in args {
-            out.extend(self.val(a)?.lanes().into_iter().map(BlockArg::Value));
+        for (i, &a) in dest.args.iter().enumerate() {
+            let blind = params.get(i).is_some_and(|p| self.blind_params.get(p.index()).copied().unwrap_or(false));
+            match self.val(a)? {
+                Val::One(x) if blind => out.push(BlockArg::Value(self.nan_blind(x))),
+                v => out.extend(v.lanes().into_iter().map(BlockArg::Value)),
+            }
         }
         Ok(out)
     }
@@ -976,6 +1077,12 @@ impl<'m, 'b> Translator<'m, 'b> {
     // ---- context and helpers -------------------------------------------------------------------------
 
     fn ctx_load(&mut self, offset: i32) -> Value {
+        match offset {
+            ctx::GAS_LEFT => return self.b.use_var(self.cached.gas),
+            ctx::MEM_BASE => return self.b.use_var(self.cached.mem_base),
+            ctx::MEM_LEN => return self.b.use_var(self.cached.mem_len),
+            _ => {}
+        }
         let fixed = matches!(
             offset,
             ctx::STACK_BASE | ctx::STACK_CAP | ctx::MAX_CALL_DEPTH | ctx::GLOBALS | ctx::HELPERS | ctx::INSTANCE_TAG
@@ -985,7 +1092,32 @@ impl<'m, 'b> Translator<'m, 'b> {
     }
 
     fn ctx_store(&mut self, offset: i32, v: Value) {
-        self.b.ins().store(self.flags.ctx, v, self.vmctx, offset);
+        match offset {
+            ctx::GAS_LEFT => self.b.def_var(self.cached.gas, v),
+            _ => {
+                self.b.ins().store(self.flags.ctx, v, self.vmctx, offset);
+            }
+        }
+    }
+
+    /// Writes the cached gas counter back to the context, for a call (which reads and charges it) or a
+    /// return (whose caller reads it).
+    fn before_call(&mut self) {
+        let gas = self.b.use_var(self.cached.gas);
+        self.b.ins().store(self.flags.ctx, gas, self.vmctx, ctx::GAS_LEFT);
+    }
+
+    /// Reads the cached context fields again after a call (which may have charged gas or grown memory), and
+    /// at the function's entry. Cranelift drops the loads nothing uses.
+    fn after_call(&mut self) {
+        for (var, offset) in [
+            (self.cached.gas, ctx::GAS_LEFT),
+            (self.cached.mem_base, ctx::MEM_BASE),
+            (self.cached.mem_len, ctx::MEM_LEN),
+        ] {
+            let v = self.b.ins().load(I64, self.flags.ctx, self.vmctx, offset);
+            self.b.def_var(var, v);
+        }
     }
 
     fn helper_sig(&mut self, which: HelperSig) -> SigRef {
@@ -1030,8 +1162,17 @@ impl<'m, 'b> Translator<'m, 'b> {
         let sig = self.helper_sig(which);
         let table = self.ctx_load(ctx::HELPERS);
         let f = self.b.ins().load(I64, self.flags.fixed, table, offset);
+        // A helper that is not given the context cannot touch it.
+        let touches_ctx = args.first() == Some(&self.vmctx);
+        if touches_ctx {
+            self.before_call();
+        }
         let call = self.b.ins().call_indirect(sig, f, args);
-        self.b.inst_results(call).to_vec()
+        let results = self.b.inst_results(call).to_vec();
+        if touches_ctx {
+            self.after_call();
+        }
+        results
     }
 
     /// Calls a helper that returns a status and stops unless it is OK.
@@ -1252,15 +1393,15 @@ impl<'m, 'b> Translator<'m, 'b> {
 
             Op::Jump { dest } => {
                 let target = self.target(dest.block)?;
-                let args = self.block_args(&dest.args)?;
+                let args = self.block_args(dest)?;
                 self.b.ins().jump(target, &args);
             }
             Op::Brif { cond, then_dest, else_dest } => {
                 let c = self.cond(*cond)?;
                 let t = self.target(then_dest.block)?;
                 let e = self.target(else_dest.block)?;
-                let targs = self.block_args(&then_dest.args)?;
-                let eargs = self.block_args(&else_dest.args)?;
+                let targs = self.block_args(then_dest)?;
+                let eargs = self.block_args(else_dest)?;
                 if t == e {
                     // Both edges to one block: give the else edge its own block.
                     let mid = self.b.create_block();
@@ -1286,6 +1427,7 @@ impl<'m, 'b> Translator<'m, 'b> {
                 sw.emit(&mut self.b, idx, d);
             }
             Op::Return { args } => {
+                self.before_call();
                 let mut rets = vec![self.b.ins().iconst(I32, i64::from(abi::STATUS_OK))];
                 for &a in args {
                     rets.extend(self.val(a)?.lanes());
@@ -1306,7 +1448,8 @@ impl<'m, 'b> Translator<'m, 'b> {
                 let host_error = self.b.ins().iconst(I32, i64::from(trap_status(TrapCode::HostError)));
                 let status = self.b.ins().select(status, status, host_error);
                 let exit = self.dyn_exit_block();
-                self.b.ins().jump(exit, &[BlockArg::Value(status)]);
+                let gas = self.b.use_var(self.cached.gas);
+                self.b.ins().jump(exit, &[BlockArg::Value(status), BlockArg::Value(gas)]);
             }
             Op::Trap { code } => self.exit_with(trap_status(*code)),
             Op::TableGet { table, arg } => {
@@ -1383,7 +1526,7 @@ impl<'m, 'b> Translator<'m, 'b> {
 
             Op::MemGrow { arg } => {
                 let pages = self.i64_arg(*arg)?;
-                // Memory may move: every later access re-reads `mem_base`/`mem_len` from the context.
+                // Memory may move: the helper call reads the cached `mem_base`/`mem_len` again.
                 let old = self.call_helper(helper::MEM_GROW, HelperSig::MemGrow, &[self.vmctx, pages])[0];
                 self.define(inst, 0, Val::One(old))?;
             }
@@ -1724,6 +1867,9 @@ impl<'m, 'b> Translator<'m, 'b> {
 
     /// `x` unless it is a NaN, else the canonical NaN of its type (what every arithmetic result is).
     fn canonicalize(&mut self, x: Value) -> Value {
+        if !self.module.canonical_nans {
+            return x;
+        }
         let fty = self.b.func.dfg.value_type(x);
         let nan = if fty == F32 {
             self.b.ins().f32const(Ieee32::with_bits(CANONICAL_NAN_F32))
@@ -1731,7 +1877,18 @@ impl<'m, 'b> Translator<'m, 'b> {
             self.b.ins().f64const(Ieee64::with_bits(CANONICAL_NAN_F64))
         };
         let is_nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
-        self.b.ins().select(is_nan, nan, x)
+        let canonical = self.b.ins().select(is_nan, nan, x);
+        self.uncanonical.insert(canonical, x);
+        canonical
+    }
+
+    /// `x` as the operand of an operation that does not look at a NaN's bits: arithmetic (whose NaN results
+    /// are canonicalised again), comparisons, conversions to integers. A canonicalised result is then used
+    /// as it was before canonicalisation, and Cranelift drops the canonicalisations nothing else uses: a
+    /// NaN is canonicalised only where its bits can be seen (stored, reinterpreted, passed to a block, a
+    /// call or the caller, or given to `abs`, `neg` or `copysign`), never between two arithmetic operations.
+    fn nan_blind(&self, x: Value) -> Value {
+        self.uncanonical.get(&x).copied().unwrap_or(x)
     }
 
     /// Applies `f` to the bits of `x` (sign manipulations are done on integers, so NaN payloads are kept
@@ -1813,6 +1970,7 @@ impl<'m, 'b> Translator<'m, 'b> {
 
     fn float_unary(&mut self, op: FUnOp, arg: zvm_ir::Value) -> Result<Value, CompileError> {
         let x = self.float(arg)?;
+        let blind = self.nan_blind(x);
         Ok(match op {
             FUnOp::Abs => self.fabs(x),
             FUnOp::Neg => self.on_bits(x, |t, bits, ity, sign| {
@@ -1820,11 +1978,11 @@ impl<'m, 'b> Translator<'m, 'b> {
                 t.b.ins().bxor(bits, s)
             }),
             FUnOp::Sqrt => {
-                let r = self.b.ins().sqrt(x);
+                let r = self.b.ins().sqrt(blind);
                 self.canonicalize(r)
             }
             FUnOp::Ceil | FUnOp::Floor | FUnOp::Trunc | FUnOp::Nearest => {
-                let r = self.round(op, x);
+                let r = self.round(op, blind);
                 self.canonicalize(r)
             }
         })
@@ -1835,6 +1993,9 @@ impl<'m, 'b> Translator<'m, 'b> {
         if self.ty(x) != self.ty(y) {
             return Err(CompileError::InvalidIr(format!("{op:?} of a {} and a {}", self.ty(x), self.ty(y))));
         }
+        // Copysign sees the bits; everything else is blind to them.
+        let (bits_a, bits_c) = (a, c);
+        let (a, c) = (self.nan_blind(a), self.nan_blind(c));
         let cmp = |t: &mut Self, cc: FloatCC| {
             let f = t.b.ins().fcmp(cc, a, c);
             t.b.ins().uextend(I32, f)
@@ -1848,7 +2009,7 @@ impl<'m, 'b> Translator<'m, 'b> {
             // WebAssembly's min/max (-0 below +0, NaN if either is); the NaN is canonicalized below.
             FBinOp::Min => b.ins().fmin(a, c),
             FBinOp::Max => b.ins().fmax(a, c),
-            FBinOp::Copysign => return Ok(self.fcopysign(a, c)),
+            FBinOp::Copysign => return Ok(self.fcopysign(bits_a, bits_c)),
             // Ordered comparisons (false with a NaN), except `ne`, which is true with a NaN.
             FBinOp::Eq => return Ok(cmp(self, FloatCC::Equal)),
             FBinOp::Ne => return Ok(cmp(self, FloatCC::NotEqual)),
@@ -1901,6 +2062,7 @@ impl<'m, 'b> Translator<'m, 'b> {
     fn float_convert(&mut self, op: ConvOp, from: Type, to: Type, x: Value) -> Option<Result<Value, CompileError>> {
         let bad = || Some(unsupported(format!("{op:?} from {from} to {to}")));
         let int = |t: Type| matches!(t, Type::I32 | Type::I64);
+        let x = if op == ConvOp::Bitcast { x } else { self.nan_blind(x) };
         Some(Ok(match op {
             ConvOp::FToS | ConvOp::FToU | ConvOp::FToSSat | ConvOp::FToUSat => {
                 if !from.is_float() || !int(to) {
@@ -1959,6 +2121,11 @@ impl<'m, 'b> Translator<'m, 'b> {
         let len = self.ctx_load(ctx::MEM_LEN);
         let bad = match known.and_then(|a| a.checked_add(extent)) {
             Some(end) => self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, len, end as i64),
+            // A zero-extended 32-bit address plus at most 2^32 + 32 cannot wrap: one compare.
+            None if self.is_u32(addr) => {
+                let end = self.b.ins().iadd_imm_s(addr, extent as i64);
+                self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, len)
+            }
             None => {
                 let k = self.b.ins().iconst(I64, extent as i64);
                 let (end, overflow) = self.b.ins().uadd_overflow(addr, k);
@@ -1973,6 +2140,18 @@ impl<'m, 'b> Translator<'m, 'b> {
             p
         } else {
             self.b.ins().iadd_imm_s(p, i64::from(offset))
+        }
+    }
+
+    /// Whether the `i64` value `v` is an `i32` zero-extended (WebAssembly addresses are).
+    fn is_u32(&self, v: Value) -> bool {
+        let dfg = &self.b.func.dfg;
+        match dfg.value_def(v) {
+            ValueDef::Result(inst, _) => match dfg.insts[inst] {
+                InstructionData::Unary { opcode: Opcode::Uextend, arg } => dfg.value_type(arg) == I32,
+                _ => false,
+            },
+            _ => false,
         }
     }
 
@@ -2011,6 +2190,11 @@ impl<'m, 'b> Translator<'m, 'b> {
                 }
             });
             return Ok(Val::Word(w));
+        }
+        if matches!(ty, Type::F32 | Type::F64) && !access.big_endian && width == ty.bytes() {
+            // Straight into a float register.
+            let fty = if ty == Type::F32 { F32 } else { F64 };
+            return Ok(Val::One(self.b.ins().load(fty, heap, p, 0)));
         }
         let int_ty = ir::Type::int(width as u16 * 8).expect("valid width");
         let mut x = self.b.ins().load(int_ty, heap, p, 0);
@@ -2066,6 +2250,11 @@ impl<'m, 'b> Translator<'m, 'b> {
                 return Ok(());
             }
             Val::Word(w) => w[0],
+            // Straight from a float register (bit-exact: NaN payloads are kept).
+            Val::One(x) if matches!(ty, Type::F32 | Type::F64) && !access.big_endian && width == ty.bytes() => {
+                self.b.ins().store(heap, x, p, 0);
+                return Ok(());
+            }
             Val::One(x) => match ty {
                 Type::F32 => self.b.ins().bitcast(I32, MemFlagsData::new(), x),
                 Type::F64 => self.b.ins().bitcast(I64, MemFlagsData::new(), x),
@@ -2159,8 +2348,10 @@ impl<'m, 'b> Translator<'m, 'b> {
     /// Charges `amount` (an `i64`, unsigned): out of gas, with the counter untouched, if less is left.
     fn charge(&mut self, amount: Value) {
         let g = self.ctx_load(ctx::GAS_LEFT);
-        let (left, borrow) = self.b.ins().usub_overflow(g, amount);
-        self.exit_if(borrow, abi::STATUS_OUT_OF_GAS);
+        // A compare the branch uses directly (a borrow flag would be materialised first).
+        let short = self.b.ins().icmp(IntCC::UnsignedLessThan, g, amount);
+        self.exit_if(short, abi::STATUS_OUT_OF_GAS);
+        let left = self.b.ins().isub(g, amount);
         self.ctx_store(ctx::GAS_LEFT, left);
     }
 
@@ -2212,8 +2403,10 @@ impl<'m, 'b> Translator<'m, 'b> {
         self.exit_if(exhausted, trap_status(TrapCode::CallStackExhausted));
         let deeper = self.b.ins().iadd_imm_s(depth, 1);
         self.ctx_store(ctx::CALL_DEPTH, deeper);
+        self.before_call();
         let call = self.b.ins().call(fref, &cargs);
         let rets = self.b.inst_results(call).to_vec();
+        self.after_call();
         self.ctx_store(ctx::CALL_DEPTH, depth);
         self.exit_unless_ok(rets[0]);
         let mut i = 1;
@@ -2257,8 +2450,10 @@ impl<'m, 'b> Translator<'m, 'b> {
         for &a in rest {
             cargs.extend(self.val(a)?.lanes());
         }
+        self.before_call();
         let call = self.b.ins().call(fref, &cargs);
         let rets = self.b.inst_results(call).to_vec();
+        self.after_call();
         self.exit_unless_ok(rets[0]);
         let mut i = 1;
         for (n, &t) in sig.results.iter().enumerate() {

@@ -22,6 +22,7 @@ pub fn parse(src: &str) -> Result<Module> {
     let mut p = Parser { toks: lex(src)?, i: 0, uses: Vec::new(), block_refs: Vec::new() };
     let mut entry: Option<(FuncId, Pos)> = None;
     let mut memory: Option<MemoryPlan> = None;
+    let mut canonical_nans = true;
     let mut globals = Vec::new();
     let mut data = Vec::new();
     let mut tables = Vec::new();
@@ -52,6 +53,15 @@ pub fn parse(src: &str) -> Result<Module> {
                 let max_pages = if p.eat(&Tok::Comma) { Some(p.u64("maximum pages")?) } else { None };
                 p.end_of_line()?;
                 memory = Some(MemoryPlan { min_pages, max_pages });
+            }
+            Tok::Word(w) if w == "nans" => {
+                let (mode, pos) = p.word("`canonical` or `native`")?;
+                canonical_nans = match mode.as_str() {
+                    "canonical" => true,
+                    "native" => false,
+                    other => return Err(pos.error(format!("expected `canonical` or `native`, found `{other}`"))),
+                };
+                p.end_of_line()?;
             }
             Tok::Word(w) if w == "global" => {
                 globals.push(p.ty()?);
@@ -99,7 +109,8 @@ pub fn parse(src: &str) -> Result<Module> {
             Tok::Word(w) if w == "function" => asts.push(p.function(tok.pos)?),
             other => {
                 return Err(tok.pos.error(format!(
-                    "expected `function`, `entry`, `memory`, `global`, `table`, `elem`, `type` or `data`, found {}",
+                    "expected `function`, `entry`, `nans`, `memory`, `global`, `table`, `elem`, `type` or `data`, \
+                     found {}",
                     other.describe()
                 )))
             }
@@ -117,6 +128,7 @@ pub fn parse(src: &str) -> Result<Module> {
     module.tables = tables;
     module.elems = elems;
     module.types = types;
+    module.canonical_nans = canonical_nans;
     Ok(module)
 }
 

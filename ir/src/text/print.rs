@@ -16,6 +16,10 @@ pub fn print(module: &Module) -> String {
         let _ = writeln!(out, "entry {}", module.entry);
         header = true;
     }
+    if !module.canonical_nans {
+        out.push_str("nans native\n");
+        header = true;
+    }
     if module.memory != MemoryPlan::default() {
         let _ = write!(out, "memory {}", module.memory.min_pages);
         if let Some(max) = module.memory.max_pages {

@@ -104,11 +104,22 @@ pub struct WasmConfig {
     pub max_functions: usize,
     /// Most locals of one function (parameters included).
     pub max_locals: usize,
+    /// Canonicalise every NaN an arithmetic float operator produces (`zvm_ir::Module::canonical_nans`):
+    /// results are then the same on every machine and tier, as contracts need. Off, compiled code leaves
+    /// NaNs as the machine makes them (any NaN is allowed by WebAssembly) and saves a compare and a select
+    /// per float operator.
+    pub canonicalize_nans: bool,
 }
 
 impl Default for WasmConfig {
     fn default() -> Self {
-        Self { gas: Some(GasTable::default()), max_module_size: 8 << 20, max_functions: 10_000, max_locals: 50_000 }
+        Self {
+            gas: Some(GasTable::default()),
+            max_module_size: 8 << 20,
+            max_functions: 10_000,
+            max_locals: 50_000,
+            canonicalize_nans: true,
+        }
     }
 }
 
@@ -697,6 +708,7 @@ pub fn translate(bytes: &[u8], config: &WasmConfig, imports: &dyn Imports) -> Re
     ir.tables = tables;
     ir.elems = elems;
     ir.types = ir_types;
+    ir.canonical_nans = config.canonicalize_nans;
     Ok(WasmModule { ir, exports, links, funcs: wasm_funcs, globals: wasm_globals, tables: table_types })
 }
 

@@ -12,7 +12,7 @@
 use core::mem::offset_of;
 
 /// Bumped whenever the layout of [`VmCtx`] or [`Helpers`] or the meaning of a status changes.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;
 
 /// The version of zvm's lowering and code generation (frontends, IR passes, the Cranelift translation).
 ///
@@ -66,6 +66,28 @@ pub struct VmCtx {
     /// The tag of the module instance running (high 32 bits of its function references, see
     /// `zvm_ir::Op::RefFunc`); 0 outside a linking store.
     pub instance_tag: u64,
+    /// The attached instance's tables, one [`TableView`] per table of the module, in order; null when
+    /// there is none (or no instance is attached). `call_indirect` reads its element here and calls the
+    /// runtime only for what it cannot decide inline (a reference of another instance).
+    pub tables: *const TableView,
+}
+
+/// Where a table's elements are, for native code: `len` references (`u64`) from `base`. Valid until the
+/// runtime resizes or replaces the table, which only happens inside a helper or a call; the runtime then
+/// rewrites the view.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TableView {
+    pub base: *const u64,
+    pub len: u64,
+}
+
+/// Byte offsets of the [`TableView`] fields.
+pub mod table_view_offsets {
+    use super::*;
+    pub const SIZE: i64 = size_of::<TableView>() as i64;
+    pub const BASE: i32 = offset_of!(TableView, base) as i32;
+    pub const LEN: i32 = offset_of!(TableView, len) as i32;
 }
 
 /// Byte offsets of the [`VmCtx`] fields, for the code generator.
@@ -82,6 +104,7 @@ pub mod ctx_offsets {
     pub const GLOBALS: i32 = offset_of!(VmCtx, globals) as i32;
     pub const HELPERS: i32 = offset_of!(VmCtx, helpers) as i32;
     pub const INSTANCE_TAG: i32 = offset_of!(VmCtx, instance_tag) as i32;
+    pub const TABLES: i32 = offset_of!(VmCtx, tables) as i32;
 }
 
 /// Functions the runtime provides to native code. Pointers are to the context, to words in the caller's

@@ -17,7 +17,7 @@ use crate::vm::{CallInputs, CreateInputs, FrameOutcome, Vm};
 use ruint::aliases::U256;
 use std::collections::HashMap;
 use std::ops::Range;
-use zvm_compiler::abi::{self, Helpers, VmCtx, Word};
+use zvm_compiler::abi::{self, Helpers, TableView, VmCtx, Word};
 use zvm_ir::{
     semantics, DataSrc, EnvField, HaltKind, HashAlg, HostFn, MemoryPlan, Module, Signature, TrapCode, WASM_PAGE,
 };
@@ -211,6 +211,8 @@ pub struct Frame<'a> {
     /// Which data segments were dropped.
     dropped: Vec<bool>,
     tables: Vec<Vec<u64>>,
+    /// What `ctx.tables` points to: a view of each of `tables` (see [`Frame::sync_tables`]).
+    table_views: Vec<TableView>,
     dropped_elems: Vec<bool>,
     /// Calls into other instances (none outside a linking store).
     linker: Option<&'a dyn Linker>,
@@ -273,6 +275,7 @@ impl<'a> Frame<'a> {
             globals: std::ptr::NonNull::dangling().as_ptr(),
             helpers,
             instance_tag: 0,
+            tables: std::ptr::null(),
         };
         Self {
             ctx,
@@ -282,6 +285,7 @@ impl<'a> Frame<'a> {
             signatures: None,
             dropped: Vec::new(),
             tables: Vec::new(),
+            table_views: Vec::new(),
             dropped_elems: Vec::new(),
             linker: None,
             foreign: 0,
@@ -318,6 +322,7 @@ impl<'a> Frame<'a> {
         self.module = Some(module);
         self.signatures = Some(signatures);
         self.sync_memory();
+        self.sync_tables();
         self.ctx.globals = self.globals.as_mut_ptr();
     }
 
@@ -338,8 +343,19 @@ impl<'a> Frame<'a> {
             dropped_elems: std::mem::take(&mut self.dropped_elems),
         };
         self.sync_memory();
+        self.sync_tables();
         self.ctx.globals = self.globals.as_mut_ptr();
         instance
+    }
+
+    /// Points `ctx.tables` at views of the current tables (after they were replaced or resized). Null
+    /// unless the frame holds exactly the attached module's tables, so native code, which indexes the
+    /// views by the module's table indices, never reads past them.
+    fn sync_tables(&mut self) {
+        self.table_views.clear();
+        self.table_views.extend(self.tables.iter().map(|t| TableView { base: t.as_ptr(), len: t.len() as u64 }));
+        let complete = self.module.is_some_and(|m| m.tables.len() == self.tables.len()) && !self.tables.is_empty();
+        self.ctx.tables = if complete { self.table_views.as_ptr() } else { std::ptr::null() };
     }
 
     /// The module's globals (`global.get`/`global.set`; native code reaches them through `ctx.globals`).
@@ -522,6 +538,7 @@ impl<'a> Frame<'a> {
         match old.checked_add(delta) {
             Some(new) if new <= max && total + delta <= limit => {
                 table.resize(new as usize, value);
+                self.sync_tables();
                 Ok(old)
             }
             _ => Ok(u64::MAX),

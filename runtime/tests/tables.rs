@@ -1186,7 +1186,8 @@ fn objects_of_table_modules_emit_for_every_target_and_load() {
 
 /// A driver for an aarch64 object that uses one table: a context with gas and a call depth limit, and a
 /// helper table whose `table_get`, `table_set`, `table_size` and `call_indirect_target` work on one table
-/// the driver keeps (written after `runtime/src/frame.rs`); any other helper is a `host_error`. Input: a
+/// the driver keeps (written after `runtime/src/frame.rs`), and which `ctx.tables` shows to the code (so
+/// `call_indirect` takes its inline path); any other helper is a `host_error`. Input: a
 /// header `MAX_DEPTH TABLE_SIZE NFUNCS NTYPES`, the signature class of each function and each type, then
 /// `FUNC NIN NOUT ARGS...` lines (hex). Output per call: `STATUS GAS_LEFT RESULTS...`.
 const DRIVER_C: &str = r#"
@@ -1203,6 +1204,10 @@ static AnyFn helpers[ZVM_HELPERS_SIZE / sizeof(AnyFn)];
 static uint64_t values[256];
 static uint64_t table[1024];
 static uint64_t table_len;
+/* What ctx.tables points to: the table, then empty views (the driver's modules use table 0 only). */
+typedef struct { const uint64_t *base; uint64_t len; } TableView;
+_Static_assert(sizeof(TableView) == ZVM_TABLE_VIEW_SIZE, "TableView layout");
+static TableView views[8];
 static uint32_t func_class[1024], type_class[1024];
 static uint32_t nfuncs, ntypes;
 
@@ -1263,6 +1268,10 @@ int main(void) {
     memcpy(ctx + ZVM_OFF_MAX_CALL_DEPTH, &max, sizeof max);
     AnyFn *h = helpers;
     memcpy(ctx + ZVM_OFF_HELPERS, &h, sizeof h);
+    for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) views[i].base = table;
+    views[0].len = table_len;
+    const TableView *v = views;
+    memcpy(ctx + ZVM_OFF_TABLES, &v, sizeof v);
     unsigned func, nin, nout;
     while (scanf("%u %u %u", &func, &nin, &nout) == 3) {
         if (nin > 256 || nout > 256) return 2;
@@ -1307,6 +1316,8 @@ fn run_on_aarch64(
         ("ZVM_OFF_CALL_DEPTH", offset_of!(VmCtx, call_depth) as u64),
         ("ZVM_OFF_MAX_CALL_DEPTH", offset_of!(VmCtx, max_call_depth) as u64),
         ("ZVM_OFF_HELPERS", offset_of!(VmCtx, helpers) as u64),
+        ("ZVM_OFF_TABLES", offset_of!(VmCtx, tables) as u64),
+        ("ZVM_TABLE_VIEW_SIZE", size_of::<zvm_compiler::abi::TableView>() as u64),
         ("ZVM_OFF_TABLE_GET", offset_of!(Helpers, table_get) as u64),
         ("ZVM_OFF_TABLE_SET", offset_of!(Helpers, table_set) as u64),
         ("ZVM_OFF_TABLE_SIZE", offset_of!(Helpers, table_size) as u64),

@@ -37,7 +37,7 @@
     !defined(ZVM_OFF_TABLE_SIZE) || !defined(ZVM_OFF_TABLE_GROW) || !defined(ZVM_OFF_TABLE_FILL) ||            \
     !defined(ZVM_OFF_TABLE_COPY) || !defined(ZVM_OFF_TABLE_INIT) || !defined(ZVM_OFF_ELEM_DROP) ||             \
     !defined(ZVM_OFF_CALL_INDIRECT_TARGET) || !defined(ZVM_OFF_CALL_FOREIGN) || !defined(ZVM_WORD_SIZE) ||     \
-    !defined(ZVM_OFF_INSTANCE_TAG) ||                                                                          \
+    !defined(ZVM_OFF_INSTANCE_TAG) || !defined(ZVM_OFF_TABLES) ||                                              \
     !defined(ZVM_STATUS_OK) || !defined(ZVM_STATUS_RETURN) || !defined(ZVM_STATUS_REVERT) ||                   \
     !defined(ZVM_STATUS_OUT_OF_GAS) || !defined(ZVM_STATUS_TRAP_BASE) || !defined(ZVM_TRAP_HOST_ERROR) ||      \
     !defined(ZVM_TRAP_MEMORY_LIMIT) || !defined(ZVM_TRAP_MEMORY_OOB) || !defined(ZVM_DATA_SRC_INPUT) ||        \
@@ -49,6 +49,12 @@
 typedef uint64_t Word[4];
 
 typedef struct Helpers Helpers;
+
+/* abi::TableView */
+typedef struct TableView {
+    const uint64_t *base;
+    uint64_t len;
+} TableView;
 
 /* abi::VmCtx */
 typedef struct VmCtx {
@@ -63,6 +69,7 @@ typedef struct VmCtx {
     uint64_t *globals;
     const Helpers *helpers;
     uint64_t instance_tag;
+    const TableView *tables; /* null: the harness keeps no tables, so call_indirect asks the helper */
 } VmCtx;
 
 /* abi::Helpers, in the same order. */
@@ -94,7 +101,7 @@ struct Helpers {
 };
 
 /* The layout the Rust side computed (compile-time: a mismatch does not build). */
-_Static_assert(ZVM_ABI_VERSION == 4, "this harness implements ABI version 4 of compiler/src/abi.rs");
+_Static_assert(ZVM_ABI_VERSION == 5, "this harness implements ABI version 5 of compiler/src/abi.rs");
 _Static_assert(sizeof(Word) == ZVM_WORD_SIZE, "Word size");
 _Static_assert(sizeof(VmCtx) == ZVM_VMCTX_SIZE, "VmCtx size");
 _Static_assert(alignof(VmCtx) == ZVM_VMCTX_ALIGN, "VmCtx alignment");
@@ -109,6 +116,7 @@ _Static_assert(offsetof(VmCtx, max_call_depth) == ZVM_OFF_MAX_CALL_DEPTH, "VmCtx
 _Static_assert(offsetof(VmCtx, globals) == ZVM_OFF_GLOBALS, "VmCtx.globals");
 _Static_assert(offsetof(VmCtx, helpers) == ZVM_OFF_HELPERS, "VmCtx.helpers");
 _Static_assert(offsetof(VmCtx, instance_tag) == ZVM_OFF_INSTANCE_TAG, "VmCtx.instance_tag");
+_Static_assert(offsetof(VmCtx, tables) == ZVM_OFF_TABLES, "VmCtx.tables");
 _Static_assert(sizeof(Helpers) == ZVM_HELPERS_SIZE, "Helpers size");
 _Static_assert(offsetof(Helpers, mem_expand) == ZVM_OFF_MEM_EXPAND, "Helpers.mem_expand");
 _Static_assert(offsetof(Helpers, mem_copy) == ZVM_OFF_MEM_COPY, "Helpers.mem_copy");

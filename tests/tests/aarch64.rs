@@ -212,6 +212,7 @@ fn abi_defines() -> Vec<(&'static str, u64)> {
         ("ZVM_OFF_GLOBALS", n(offset_of!(VmCtx, globals))),
         ("ZVM_OFF_HELPERS", n(offset_of!(VmCtx, helpers))),
         ("ZVM_OFF_INSTANCE_TAG", n(offset_of!(VmCtx, instance_tag))),
+        ("ZVM_OFF_TABLES", n(offset_of!(VmCtx, tables))),
         ("ZVM_HELPERS_SIZE", n(size_of::<Helpers>())),
         ("ZVM_OFF_MEM_EXPAND", n(offset_of!(Helpers, mem_expand))),
         ("ZVM_OFF_MEM_COPY", n(offset_of!(Helpers, mem_copy))),

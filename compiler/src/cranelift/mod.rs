@@ -60,9 +60,13 @@
 //! points to (`i32`/`f32` in the low 4 bytes: little-endian targets only), loaded and stored inline.
 //!
 //! # Tables
-//! Every table operation is a helper call (the tables are the runtime's). `call_indirect` gets its checked
-//! callee from the `call_indirect_target` helper, then calls the dispatcher of its signature, which checks
-//! the call depth like a direct call and calls the callee directly (see [`translate`]).
+//! Table operations are helper calls (the tables are the runtime's), except the read `call_indirect`
+//! makes: the runtime shows the tables through `ctx.tables` (a base and a length per table), so the code
+//! bounds-checks the index, loads the reference, checks it is not null and that it belongs to this
+//! instance, and calls the dispatcher of its signature, which checks the signature (the callee must be
+//! one of its cases) and the call depth like a direct call, then calls the callee directly. A reference of
+//! another instance, or no table views, goes through the `call_indirect_target` helper (see
+//! [`translate`]).
 //!
 //! # Calls and native stack
 //! See [`translate`] for the calling convention (`(vmctx, params...) -> (status, results...)`; callers

@@ -22,12 +22,13 @@
 //!
 //! # Tables and `call_indirect`
 //! Table operations are helper calls (the tables live in the runtime's frame). `call_indirect TY T i`
-//! first asks the `call_indirect_target` helper for the checked callee (bounds, null and signature checks,
-//! stopping with the helper's trap status), then calls the dispatcher of `TY`'s signature with the
-//! callee's index: one dispatcher per distinct signature some `call_indirect` uses, `fn(vmctx, func: i32,
-//! params...) -> (status, results...)`. A dispatcher checks and counts the call depth exactly as a direct
-//! `call` does, then switches on `func` to a direct call of each function with that signature (the only
-//! ones the helper lets through; any other index returns the `host_error` trap status). Call sites stay
+//! finds its callee inline through the table views the runtime publishes in `ctx.tables` (bounds and
+//! null checks, and a reference of this instance decoded to a function index), or through the
+//! `call_indirect_target` helper for a reference of another instance; then it calls the dispatcher of
+//! `TY`'s signature with the callee's index: one dispatcher per distinct signature some `call_indirect`
+//! uses, `fn(vmctx, func: i32, params...) -> (status, results...)`. A dispatcher switches on `func` to a
+//! direct call of each function with that signature, checking and counting the call depth exactly as a
+//! direct `call` does; any other index returns the `indirect_call_type` trap status. Call sites stay
 //! small, the dispatchers together hold one case per function, and the call graph stays explicit for
 //! the native stack bound ([`super::StackBound::from_frames`]).
 
@@ -426,9 +427,10 @@ pub fn entry_trampoline(
     Ok(clif)
 }
 
-/// Builds dispatcher `k` of `module` (see the module docs): checks and counts the call depth like a direct
-/// call, then calls function `func` directly if it has the dispatcher's signature, returning its status
-/// and results; any other `func` returns the `host_error` trap status.
+/// Builds dispatcher `k` of `module` (see the module docs): if function `func` has the dispatcher's
+/// signature, checks and counts the call depth like a direct call and calls it directly, returning its
+/// status and results; any other `func` returns the `indirect_call_type` trap status (the signature
+/// check comes before the depth check, as in the interpreter).
 pub fn dispatcher(
     module: &Module,
     dispatchers: &Dispatchers,
@@ -458,17 +460,19 @@ pub fn dispatcher(
         let params = b.block_params(block).to_vec();
         let (vmctx, func) = (params[0], params[1]);
 
-        // The depth limit, exactly as at a direct call.
         let depth = b.ins().load(I64, flags, vmctx, ctx::CALL_DEPTH);
         let max = b.ins().load(I64, flags, vmctx, ctx::MAX_CALL_DEPTH);
-        let exhausted = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, depth, max);
         let deep = b.create_block();
         b.set_cold_block(deep);
-        let go = b.create_block();
-        b.ins().brif(exhausted, deep, &[], go, &[]);
-        b.switch_to_block(go);
-        let deeper = b.ins().iadd_imm_s(depth, 1);
-        b.ins().store(flags, deeper, vmctx, ctx::CALL_DEPTH);
+        // In each case, once the signature is known to match: the depth limit, exactly as at a direct call.
+        let enter = |b: &mut FunctionBuilder<'_>| {
+            let exhausted = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, depth, max);
+            let go = b.create_block();
+            b.ins().brif(exhausted, deep, &[], go, &[]);
+            b.switch_to_block(go);
+            let deeper = b.ins().iadd_imm_s(depth, 1);
+            b.ins().store(flags, deeper, vmctx, ctx::CALL_DEPTH);
+        };
 
         let bad = b.create_block();
         b.set_cold_block(bad);
@@ -494,6 +498,7 @@ pub fn dispatcher(
         sw.emit(&mut b, func, bad);
         for &(f, blk) in &cases {
             b.switch_to_block(blk);
+            enter(&mut b);
             let fref = import_callee(&mut b, module, FuncId(f), call_conv);
             let mut args = vec![vmctx];
             args.extend_from_slice(&params[2..]);
@@ -504,6 +509,7 @@ pub fn dispatcher(
 
         if let Some(blk) = foreign {
             b.switch_to_block(blk);
+            enter(&mut b);
             let rets = call_foreign(&mut b, vmctx, dispatchers.type_of(k), sig, &params[2..], call_conv);
             b.ins().jump(join, &rets);
         }
@@ -513,10 +519,9 @@ pub fn dispatcher(
         let rets = b.block_params(join).to_vec();
         b.ins().return_(&rets);
 
-        // Impossible after `call_indirect_target`'s check.
+        // A function of another signature.
         b.switch_to_block(bad);
-        b.ins().store(flags, depth, vmctx, ctx::CALL_DEPTH);
-        let mut rets = vec![b.ins().iconst(I32, i64::from(trap_status(TrapCode::HostError)))];
+        let mut rets = vec![b.ins().iconst(I32, i64::from(trap_status(TrapCode::IndirectCallTypeMismatch)))];
         rets.extend(zero_values(&mut b, &sig.results));
         b.ins().return_(&rets);
 
@@ -742,6 +747,9 @@ struct CachedCtx {
     gas: Variable,
     mem_base: Variable,
     mem_len: Variable,
+    /// Whether the function reads memory base or size at all (else they are never loaded: Cranelift
+    /// keeps loads nothing uses).
+    uses_memory: bool,
 }
 
 impl<'m, 'b> Translator<'m, 'b> {
@@ -768,7 +776,16 @@ impl<'m, 'b> Translator<'m, 'b> {
         };
         let placeholder = Value::from_u32(0);
         let mut b = b;
-        let cached = CachedCtx { gas: b.declare_var(I64), mem_base: b.declare_var(I64), mem_len: b.declare_var(I64) };
+        let uses_memory = func
+            .insts
+            .iter()
+            .any(|i| matches!(i.op, Op::Load { .. } | Op::Store { .. } | Op::MemSize | Op::MemExpand { .. }));
+        let cached = CachedCtx {
+            gas: b.declare_var(I64),
+            mem_base: b.declare_var(I64),
+            mem_len: b.declare_var(I64),
+            uses_memory,
+        };
         Self {
             b,
             module,
@@ -1108,13 +1125,11 @@ impl<'m, 'b> Translator<'m, 'b> {
     }
 
     /// Reads the cached context fields again after a call (which may have charged gas or grown memory), and
-    /// at the function's entry. Cranelift drops the loads nothing uses.
+    /// at the function's entry.
     fn after_call(&mut self) {
-        for (var, offset) in [
-            (self.cached.gas, ctx::GAS_LEFT),
-            (self.cached.mem_base, ctx::MEM_BASE),
-            (self.cached.mem_len, ctx::MEM_LEN),
-        ] {
+        let memory = [(self.cached.mem_base, ctx::MEM_BASE), (self.cached.mem_len, ctx::MEM_LEN)];
+        let n = if self.cached.uses_memory { 2 } else { 0 };
+        for (var, offset) in [(self.cached.gas, ctx::GAS_LEFT)].into_iter().chain(memory.into_iter().take(n)) {
             let v = self.b.ins().load(I64, self.flags.ctx, self.vmctx, offset);
             self.b.def_var(var, v);
         }
@@ -2419,8 +2434,63 @@ impl<'m, 'b> Translator<'m, 'b> {
         Ok(())
     }
 
-    /// `call_indirect TY TABLE index(args...)`: the checked callee from the runtime, then the dispatcher of
-    /// the type's signature (which checks the depth and calls the callee directly).
+    /// The function `call_indirect TY TABLE index` calls, as an `i32` for the dispatcher. Inline when the
+    /// runtime exposes the tables (`ctx.tables`): the bounds check (`undefined_element`), the null check
+    /// (`uninitialized_element`) and the decoding of a reference of this instance (tag 0 or
+    /// `ctx.instance_tag`); the dispatcher checks the signature. Anything else (no table views, a reference
+    /// of another instance) asks the `call_indirect_target` helper, which may answer
+    /// [`abi::FOREIGN_FUNC`].
+    fn indirect_callee(&mut self, ty: u32, table: u32, index: Value) -> Value {
+        let views = self.ctx_load(ctx::TABLES);
+        let slow = self.b.create_block();
+        self.b.set_cold_block(slow);
+        let join = self.b.create_block();
+        let func = self.b.append_block_param(join, I32);
+        let has_views = self.b.create_block();
+        self.b.ins().brif(views, has_views, &[], slow, &[]);
+
+        self.b.switch_to_block(has_views);
+        let view = self.b.ins().iadd_imm_s(views, i64::from(table) * abi::table_view_offsets::SIZE);
+        let len = self.b.ins().load(I64, self.flags.ctx, view, abi::table_view_offsets::LEN);
+        let outside = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
+        self.exit_if(outside, trap_status(TrapCode::UndefinedElement));
+        let base = self.b.ins().load(I64, self.flags.ctx, view, abi::table_view_offsets::BASE);
+        let offset = self.b.ins().ishl_imm_u(index, 3);
+        let at = self.b.ins().iadd(base, offset);
+        let r = self.b.ins().load(I64, self.flags.ctx, at, 0);
+        let null = self.b.ins().icmp_imm_u(IntCC::Equal, r, 0);
+        self.exit_if(null, trap_status(TrapCode::UninitializedElement));
+        let tag = self.b.ins().ushr_imm_u(r, 32);
+        let instance = self.ctx_load(ctx::INSTANCE_TAG);
+        let untagged = self.b.ins().icmp_imm_u(IntCC::Equal, tag, 0);
+        let mine = self.b.ins().icmp(IntCC::Equal, tag, instance);
+        let own = self.b.ins().bor(untagged, mine);
+        let low = self.b.ins().ireduce(I32, r);
+        let valid = self.b.ins().icmp_imm_u(IntCC::NotEqual, low, 0);
+        let fast = self.b.ins().band(own, valid);
+        let decode = self.b.create_block();
+        self.b.ins().brif(fast, decode, &[], slow, &[]);
+
+        self.b.switch_to_block(decode);
+        let f = self.b.ins().iadd_imm_s(low, -1);
+        self.b.ins().jump(join, &[BlockArg::Value(f)]);
+
+        self.b.switch_to_block(slow);
+        let (tyc, t) = (self.u32_const(ty), self.u32_const(table));
+        let f = self.call_helper_out(
+            helper::CALL_INDIRECT_TARGET,
+            HelperSig::CallIndirectTarget,
+            &[self.vmctx, tyc, t, index],
+            I32,
+        );
+        self.b.ins().jump(join, &[BlockArg::Value(f)]);
+
+        self.b.switch_to_block(join);
+        func
+    }
+
+    /// `call_indirect TY TABLE index(args...)`: the callee ([`Self::indirect_callee`]), then the dispatcher
+    /// of the type's signature (which checks the signature and the depth and calls the callee directly).
     fn call_indirect(&mut self, inst: Inst, ty: u32, table: u32, args: &[zvm_ir::Value]) -> Result<(), CompileError> {
         let module = self.module;
         let sig = module.types.get(ty as usize).ok_or_else(|| CompileError::InvalidIr(format!("no type {ty}")))?;
@@ -2431,13 +2501,7 @@ impl<'m, 'b> Translator<'m, 'b> {
         let (&index, rest) =
             args.split_first().ok_or_else(|| CompileError::InvalidIr("call_indirect needs the table index".into()))?;
         let index = self.i64_arg(index)?;
-        let (tyc, t) = (self.u32_const(ty), self.u32_const(table));
-        let func = self.call_helper_out(
-            helper::CALL_INDIRECT_TARGET,
-            HelperSig::CallIndirectTarget,
-            &[self.vmctx, tyc, t, index],
-            I32,
-        );
+        let func = self.indirect_callee(ty, table, index);
         let fref = match self.dispatcher_refs.get(&k) {
             Some(&f) => f,
             None => {

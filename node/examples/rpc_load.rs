@@ -3,8 +3,14 @@
 //! queries), and the process's memory with 1,000 and 10,000 deployed contracts.
 //!
 //! ```sh
-//! cargo run --release -p zvm-node --example rpc_load [SECONDS] [CONNECTIONS] [STREAMS_PER_CONNECTION] [--separate]
+//! cargo run --release -p zvm-node --example rpc_load [SECONDS] [CONNECTIONS] [STREAMS_PER_CONNECTION] [--separate] [--batch N[,N...]]
 //! ```
+//!
+//! With `--batch`, it runs instead, for each size `N`, durable calls and read-only queries sent as batches
+//! of `N` entries (`STREAMS_PER_CONNECTION` batches in flight per connection). Besides the end-to-end
+//! latency (of the batch, which is each of its calls'), it then reports the server's execution time per
+//! call, from the `exec_ns` the server returns with each entry: from the node's thread picking the call up
+//! to its result being ready, without the queueing, the transport or the wait for `fsync`.
 //!
 //! By default server and clients share the process (and the machine's cores); with `--separate` the
 //! clients run in a child process (this program again, `client ...`), so that the server's CPU time is its
@@ -15,7 +21,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use zvm_node::rpc::protocol::{CallArgs, Format, Word};
+use zvm_node::rpc::protocol::{CallArgs, Entry, Format, Word};
 use zvm_node::rpc::{Client, ClientConfig, Identity, Server, ServerConfig, Trust};
 use zvm_node::NodeConfig;
 
@@ -70,24 +76,50 @@ fn call(to: [u8; 20]) -> CallArgs {
     CallArgs { caller: ME, to, value: [0; 32], input: vec![], gas_limit: 100_000 }
 }
 
-/// Drives `streams` concurrent requests per connection for `seconds` (from a child process if the setup
-/// says so); prints the rate, the latencies and the CPU time per request.
-async fn drive(
-    label: &str,
-    setup: &Setup,
+/// One load: what each of `connections` × `streams` concurrent tasks sends, over and over, for `seconds`.
+#[derive(Clone, Copy)]
+struct Load {
     to: [u8; 20],
+    /// Calls (committed) or queries.
     durable: bool,
     seconds: f64,
-    (connections, streams): (usize, usize),
-) -> Result<(), Error> {
+    connections: usize,
+    streams: usize,
+    /// Entries per batch request; 0: one call or query per request.
+    batch: usize,
+}
+
+/// A server with the counter deployed, and the durable load on it.
+async fn start(
+    max_batch: usize,
+    (seconds, connections, streams): (f64, usize, usize),
+    separate: bool,
+) -> Result<(Setup, Load), Error> {
+    let setup = setup(max_batch, connections, separate).await?;
+    let counter = setup.clients[0].deploy(ME, hex::decode(COUNTER)?, Format::Evm, None).await?;
+    let to = counter.created.ok_or("no address")?;
+    Ok((setup, Load { to, durable: true, seconds, connections, streams, batch: 0 }))
+}
+
+/// Prints the server's commit counters.
+async fn commits(setup: &Setup) -> Result<(), Error> {
+    let m = setup.clients[0].metrics().await?;
+    println!("  commits {}, requests committed {}, largest batch {}", m.commits, m.committed, m.largest_batch);
+    Ok(())
+}
+
+/// Drives a load (from a child process if the setup says so); prints the rate, the latencies and the CPU
+/// time per call.
+async fn drive(label: &str, setup: &Setup, load: Load) -> Result<(), Error> {
     let cpu = cpu_seconds();
     let line = if setup.separate {
         let mut command = std::process::Command::new(std::env::current_exe()?);
-        command.args(["client", &setup.endpoint, &setup.cert.display().to_string(), &hex::encode(to)]).args([
-            seconds.to_string(),
-            connections.to_string(),
-            streams.to_string(),
-            durable.to_string(),
+        command.args(["client", &setup.endpoint, &setup.cert.display().to_string(), &hex::encode(load.to)]).args([
+            load.seconds.to_string(),
+            load.connections.to_string(),
+            load.streams.to_string(),
+            load.durable.to_string(),
+            load.batch.to_string(),
         ]);
         let out = tokio::task::spawn_blocking(move || command.output()).await??;
         if !out.status.success() {
@@ -95,71 +127,92 @@ async fn drive(
         }
         String::from_utf8(out.stdout)?
     } else {
-        load(&setup.clients[..connections], to, durable, seconds, streams).await?
+        run_load(&setup.clients[..load.connections], load).await?
     };
     let (count, rest) = line.trim().split_once(' ').ok_or("no count")?;
     let per_call = (cpu_seconds() - cpu) * 1e6 / count.parse::<f64>()?.max(1.0);
-    println!("{label:<40} {rest}   ({count} calls, {per_call:.0} µs CPU/call in the server's process)");
+    println!("{label:<40} {rest}   ({count} calls, {per_call:.1} µs CPU/call in the server's process)");
     Ok(())
 }
 
-/// The load itself: returns "COUNT RATE_AND_LATENCIES".
-async fn load(
-    clients: &[Arc<Client>],
-    to: [u8; 20],
-    durable: bool,
-    seconds: f64,
-    streams: usize,
-) -> Result<String, Error> {
-    let end = Instant::now() + Duration::from_secs_f64(seconds);
+/// The `p` quantile of sorted values.
+fn quantile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
+    sorted.get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1))).copied().unwrap_or_default()
+}
+
+/// The load itself: returns "COUNT RATE_AND_LATENCIES" (with the server's execution times for batches).
+async fn run_load(clients: &[Arc<Client>], load: Load) -> Result<String, Error> {
+    let end = Instant::now() + Duration::from_secs_f64(load.seconds);
+    let entry = |to| if load.durable { Entry::Call(call(to)) } else { Entry::Query(call(to)) };
+    let entries: Vec<Entry> = (0..load.batch).map(|_| entry(load.to)).collect();
     let mut tasks = tokio::task::JoinSet::new();
     for client in clients {
-        for _ in 0..streams {
-            let client = client.clone();
+        for _ in 0..load.streams {
+            let (client, entries) = (client.clone(), entries.clone());
             tasks.spawn(async move {
-                let mut latencies = Vec::new();
+                // Per request (a batch is one): its round trip; per call: the server's execution time.
+                let (mut latencies, mut exec) = (Vec::new(), Vec::new());
                 while Instant::now() < end {
                     let t = Instant::now();
-                    if durable {
-                        client.call(call(to)).await?;
+                    if load.batch > 0 {
+                        for reply in client.batch(entries.clone()).await? {
+                            reply.result?;
+                            exec.push(reply.exec_ns);
+                        }
+                    } else if load.durable {
+                        client.call(call(load.to)).await?;
                     } else {
-                        client.query(call(to)).await?;
+                        client.query(call(load.to)).await?;
                     }
                     latencies.push(t.elapsed().as_micros() as u32);
                 }
-                Ok::<_, Error>(latencies)
+                Ok::<_, Error>((latencies, exec))
             });
         }
     }
     let start = Instant::now();
-    let mut all = Vec::new();
-    for latencies in tasks.join_all().await {
-        all.extend(latencies?);
+    let (mut all, mut exec) = (Vec::new(), Vec::new());
+    for outcome in tasks.join_all().await {
+        let (latencies, times) = outcome?;
+        all.extend(latencies);
+        exec.extend(times);
     }
     let elapsed = start.elapsed().as_secs_f64();
     all.sort_unstable();
-    let pct =
-        |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0);
-    Ok(format!(
-        "{} {:>8.0} calls/s   p50 {:>6} µs   p99 {:>6} µs",
-        all.len(),
-        all.len() as f64 / elapsed,
-        pct(0.50),
-        pct(0.99),
-    ))
+    exec.sort_unstable();
+    let calls = all.len() * load.batch.max(1);
+    let mut line = format!(
+        "{calls} {:>8.0} calls/s   p50 {:>6} µs   p99 {:>6} µs",
+        calls as f64 / elapsed,
+        quantile(&all, 0.50),
+        quantile(&all, 0.99),
+    );
+    if !exec.is_empty() {
+        let us = |ns: u64| ns as f64 / 1000.0;
+        let (p50, p99) = (us(quantile(&exec, 0.50)), us(quantile(&exec, 0.99)));
+        line += &format!("   server exec p50 {p50:.1} µs p99 {p99:.1} µs");
+    }
+    Ok(line)
 }
 
-/// The child process of `--separate`: `client ENDPOINT CERT TO SECONDS CONNECTIONS STREAMS DURABLE`.
+/// The child process of `--separate`: `client ENDPOINT CERT TO SECONDS CONNECTIONS STREAMS DURABLE BATCH`.
 fn client_process(args: &[String]) -> Result<(), Error> {
-    let [endpoint, cert, to, seconds, connections, streams, durable] = args else {
-        return Err("client ENDPOINT CERT TO SECONDS CONNECTIONS STREAMS DURABLE".into());
+    let [endpoint, cert, to, seconds, connections, streams, durable, batch] = args else {
+        return Err("client ENDPOINT CERT TO SECONDS CONNECTIONS STREAMS DURABLE BATCH".into());
     };
     let to: [u8; 20] = hex::decode(to)?.try_into().map_err(|_| "a 20-byte address")?;
+    let load = Load {
+        to,
+        durable: durable.parse()?,
+        seconds: seconds.parse()?,
+        connections: connections.parse()?,
+        streams: streams.parse()?,
+        batch: batch.parse()?,
+    };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let clients = connect(endpoint, std::path::Path::new(cert), connections.parse()?).await?;
-        let line = load(&clients, to, durable.parse()?, seconds.parse()?, streams.parse()?).await?;
-        println!("{line}");
+        let clients = connect(endpoint, std::path::Path::new(cert), load.connections).await?;
+        println!("{}", run_load(&clients, load).await?);
         Ok(())
     })
 }
@@ -228,35 +281,53 @@ fn main() -> Result<(), Error> {
         return memory_process();
     }
     let separate = all.iter().any(|a| a == "--separate");
-    let mut args = all.iter().filter(|a| *a != "--separate");
-    let seconds: f64 = args.next().map_or(Ok(5.0), |s| s.parse())?;
-    let connections: usize = args.next().map_or(Ok(8), |s| s.parse())?;
-    let streams: usize = args.next().map_or(Ok(64), |s| s.parse())?;
+    let batch_at = all.iter().position(|a| a == "--batch");
+    let batches: Vec<usize> = match batch_at {
+        Some(i) => all.get(i + 1).ok_or("--batch N[,N...]")?.split(',').map(str::parse).collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    let mut args =
+        all.iter().enumerate().filter(|&(i, a)| a != "--separate" && batch_at.is_none_or(|b| i != b && i != b + 1));
+    let mut next = |default: &str| args.next().map_or(default.to_string(), |(_, a)| a.clone());
+    let seconds: f64 = next("5").parse()?;
+    let connections: usize = next("8").parse()?;
+    let streams: usize = next("64").parse()?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let clients = if separate { "a separate process" } else { "the server's process" };
         println!("{connections} connections x {streams} concurrent requests, {seconds} s each; clients in {clients}");
-        for (label, max_batch) in [("durable calls, group commit", 1024), ("durable calls, one fsync per call", 1)] {
-            let setup = setup(max_batch, connections, separate).await?;
-            let counter = setup.clients[0].deploy(ME, hex::decode(COUNTER)?, Format::Evm, None).await?;
-            let counter = counter.created.ok_or("no address")?;
-            let all = (connections, streams);
-            drive(label, &setup, counter, true, seconds, all).await?;
-            if max_batch > 1 {
-                drive("read-only queries (no commit)", &setup, counter, false, seconds, all).await?;
-                let m = setup.clients[0].metrics().await?;
-                println!(
-                    "  commits {}, requests committed {}, largest batch {}",
-                    m.commits, m.committed, m.largest_batch
-                );
-                drive("1 client x 1: durable call", &setup, counter, true, seconds.min(2.0), (1, 1)).await?;
-                drive("1 client x 1: read-only query", &setup, counter, false, seconds.min(2.0), (1, 1)).await?;
+        if batches.is_empty() {
+            for (label, max_batch) in [("durable calls, group commit", 1024), ("durable calls, one fsync per call", 1)]
+            {
+                let (setup, load) = start(max_batch, (seconds, connections, streams), separate).await?;
+                drive(label, &setup, load).await?;
+                if max_batch > 1 {
+                    drive("read-only queries (no commit)", &setup, Load { durable: false, ..load }).await?;
+                    commits(&setup).await?;
+                    let lone = Load { seconds: seconds.min(2.0), connections: 1, streams: 1, ..load };
+                    drive("1 client x 1: durable call", &setup, lone).await?;
+                    drive("1 client x 1: read-only query", &setup, Load { durable: false, ..lone }).await?;
+                }
+                setup.server.close();
             }
+        } else {
+            let (setup, load) = start(1024, (seconds, connections, streams), separate).await?;
+            for n in batches {
+                let load = Load { batch: n, ..load };
+                drive(&format!("durable calls, batches of {n}"), &setup, load).await?;
+                drive(&format!("read-only queries, batches of {n}"), &setup, Load { durable: false, ..load }).await?;
+                let lone = Load { seconds: seconds.min(2.0), connections: 1, streams: 1, ..load };
+                drive(&format!("1 client x 1: a batch of {n} calls"), &setup, lone).await?;
+            }
+            commits(&setup).await?;
             setup.server.close();
         }
         println!("peak RSS of this process during the load: {:.1} MiB", status_mib("VmHWM:"));
         Ok::<_, Error>(())
     })?;
+    if batch_at.is_some() {
+        return Ok(());
+    }
     // Memory in a fresh process: this one's heap keeps the high-water mark of the load above.
     let out = std::process::Command::new(std::env::current_exe()?).arg("memory").output()?;
     print!("{}", String::from_utf8_lossy(&out.stdout));

@@ -36,7 +36,9 @@ pub mod store;
 
 pub use cache::CacheConfig;
 pub use codec::{AccountRow, BlockHeader, ContractInfo, Receipt};
-pub use node::{CommitObserver, Node, NodeConfig, NodeError, NodeStats, Pending, Query, Request};
+pub use node::{
+    CommitObserver, Entry, Executed, Node, NodeConfig, NodeError, NodeStats, Output, Pending, Query, Request,
+};
 pub use state::{install_contract, DeployError, StateHost};
 pub use store::{ReadView, StateReader, Store, SCHEMA_VERSION};
 

@@ -17,6 +17,18 @@
 //! it was committed whole, with its receipt. No call is ever visible in part: its state changes, contract
 //! records, names and receipt are in one transaction.
 //!
+//! # Batches
+//! [`Node::submit_batch_then`] queues many entries as one job: state-changing requests and read-only
+//! calls ([`Entry`]), executed in order by the writer, each on the state the earlier ones left (a read
+//! sees the writes before it in the batch; its own changes are thrown away). A job is never split across
+//! commits, so its entries are consecutive in one block; the writer stops taking jobs for a commit once it
+//! holds [`NodeConfig::max_batch`] entries, so a commit may pass that by one job's entries.
+//! [`Node::query_batch_then`] runs read-only calls in order on one query thread and one snapshot, without
+//! waiting for the writer. Handing the node one job for many calls costs one queue slot, one wake-up and
+//! one callback instead of one each per call. Each entry's result comes with the time the thread spent on
+//! it ([`Executed::took`]: execution and, for a write, building its receipt in the commit's transaction;
+//! not the queueing or the commit), so that clients can tell execution from waiting.
+//!
 //! # Queries
 //! [`Node::query`] runs a call on a snapshot of the committed state ([`Node::read`]) and throws its changes
 //! away: it never queues behind the writer and never commits. It runs on one of a few query threads, each
@@ -50,6 +62,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 use zvm_compiler::frontend::{evm, zvm::container};
 use zvm_runtime::executor::{CodeFormat, Contract, Tier};
@@ -150,13 +163,57 @@ impl From<StoreError> for NodeError {
 
 type Reply = Result<Receipt, NodeError>;
 
-/// What is done with a request's outcome. Dropped without being called (the thread died): the caller
-/// sees [`NodeError::Stopped`].
-type Done<T> = Box<dyn FnOnce(Result<T, NodeError>) + Send>;
+/// One entry of a batch ([`Node::submit_batch_then`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// A state-changing request, as [`Node::submit`] takes it.
+    Write(Request),
+    /// A read-only call on the state the batch's earlier entries left; its changes are thrown away.
+    Read(Query),
+}
+
+/// What a batch entry produced: a write's receipt, or a read's result.
+#[derive(Clone, Debug)]
+pub enum Output {
+    Receipt(Receipt),
+    Read(ExecResult),
+}
+
+impl Output {
+    fn into_receipt(self) -> Result<Receipt, NodeError> {
+        match self {
+            Output::Receipt(receipt) => Ok(receipt),
+            Output::Read(_) => Err(NodeError::Internal("a read has no receipt".into())),
+        }
+    }
+}
+
+/// The outcome of one entry of a job, and the time the thread that ran it spent on it: from picking it up
+/// to its result being ready (for a write, its receipt built in the commit's transaction), not counting
+/// the wait in the queue or for the commit.
+#[derive(Debug)]
+pub struct Executed<T> {
+    pub outcome: Result<T, NodeError>,
+    pub took: Duration,
+}
+
+/// What is done with a job's outcomes, one per entry in order. Dropped without being called (the thread
+/// died): the caller sees [`NodeError::Stopped`].
+type Done<T> = Box<dyn FnOnce(Vec<Executed<T>>) + Send>;
+
+/// The outcomes of a job none of whose entries ran.
+fn failed<T>(entries: usize, e: impl Fn() -> NodeError) -> Vec<Executed<T>> {
+    (0..entries).map(|_| Executed { outcome: Err(e()), took: Duration::ZERO }).collect()
+}
+
+/// The outcome of a job of one entry.
+fn only<T>(outcomes: Vec<Executed<T>>) -> Result<T, NodeError> {
+    outcomes.into_iter().next().map_or(Err(NodeError::Stopped), |e| e.outcome)
+}
 
 struct Job {
-    request: Request,
-    done: Done<Receipt>,
+    entries: Vec<Entry>,
+    done: Done<Output>,
 }
 
 /// A read-only call: a message call run on a snapshot, whose changes are thrown away.
@@ -169,8 +226,16 @@ pub struct Query {
     pub gas_limit: u64,
 }
 
+impl Query {
+    /// The state-changing call with the same arguments.
+    pub fn into_call(self) -> Request {
+        let Query { caller, to, value, input, gas_limit } = self;
+        Request::Call { caller, to, value, input, gas_limit }
+    }
+}
+
 struct QueryJob {
-    query: Query,
+    queries: Vec<Query>,
     done: Done<ExecResult>,
 }
 
@@ -276,7 +341,17 @@ impl Node {
     /// Queues `request` and calls `done` with its outcome once its batch is durable (or failed), on the
     /// writer thread: `done` must not block. Blocks only while the queue is full.
     pub fn submit_then(&self, request: Request, done: impl FnOnce(Result<Receipt, NodeError>) + Send + 'static) {
-        send_or_stop(self.queue.as_ref(), Job { request, done: Box::new(done) }, |job| job.done);
+        self.submit_batch_then(vec![Entry::Write(request)], move |outcomes| {
+            done(only(outcomes).and_then(Output::into_receipt))
+        });
+    }
+
+    /// Queues `entries` as one job (see the module docs: executed in order, in one commit) and calls
+    /// `done` with their outcomes, in order, once the commit is durable (or failed), on the writer thread:
+    /// `done` must not block. Blocks only while the queue is full.
+    pub fn submit_batch_then(&self, entries: Vec<Entry>, done: impl FnOnce(Vec<Executed<Output>>) + Send + 'static) {
+        let job = Job { entries, done: Box::new(done) };
+        send_or_stop(self.queue.as_ref(), job, |job| (job.entries.len(), job.done));
     }
 
     /// Queues `request` and waits until it is durable.
@@ -288,7 +363,15 @@ impl Node {
     /// `done` with its result on a query thread (`done` must not block). Nothing is committed. Blocks
     /// only while the query queue is full.
     pub fn query_then(&self, query: Query, done: impl FnOnce(Result<ExecResult, NodeError>) + Send + 'static) {
-        send_or_stop(self.queries.as_ref(), QueryJob { query, done: Box::new(done) }, |job| job.done);
+        self.query_batch_then(vec![query], move |outcomes| done(only(outcomes)));
+    }
+
+    /// Runs `queries` in order on one query thread and one snapshot of the committed state, and calls
+    /// `done` with their outcomes in order (on the query thread: `done` must not block). Blocks only while
+    /// the query queue is full.
+    pub fn query_batch_then(&self, queries: Vec<Query>, done: impl FnOnce(Vec<Executed<ExecResult>>) + Send + 'static) {
+        let job = QueryJob { queries, done: Box::new(done) };
+        send_or_stop(self.queries.as_ref(), job, |job| (job.queries.len(), job.done));
     }
 
     /// [`Node::query_then`], waiting for the result.
@@ -325,14 +408,16 @@ impl Node {
     }
 }
 
-/// Sends `job` to a thread's queue, or answers it with [`NodeError::Stopped`] if the thread is gone.
-fn send_or_stop<J, T>(queue: Option<&SyncSender<J>>, job: J, done: impl FnOnce(J) -> Done<T>) {
+/// Sends `job` to a thread's queue, or answers each of its entries with [`NodeError::Stopped`] if the
+/// thread is gone.
+fn send_or_stop<J, T>(queue: Option<&SyncSender<J>>, job: J, done: impl FnOnce(J) -> (usize, Done<T>)) {
     let unsent = match queue {
         Some(q) => q.send(job).err().map(|mpsc::SendError(job)| job),
         None => Some(job),
     };
     if let Some(job) = unsent {
-        done(job)(Err(NodeError::Stopped));
+        let (entries, done) = done(job);
+        done(failed(entries, || NodeError::Stopped));
     }
 }
 
@@ -376,19 +461,28 @@ fn run_queries(store: &Store, config: &NodeConfig, stats: &StatCounters, jobs: &
                 }
             }
         };
-        // Read before the snapshot is taken: the snapshot is at least as new as the count says.
+        // Read before the snapshot is taken: the snapshot is at least as new as the count says. Read once
+        // per job, so that a job's queries share one snapshot.
         let commits = stats.commits.load(Ordering::Acquire);
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let view = match snapshot.take() {
-                Some((at, view)) if at == commits => view,
-                _ => store.read()?,
-            };
-            let (view, result) = run_query(view, config, &vm, &job.query);
-            snapshot = view.map(|view| (commits, view));
-            result
-        }))
-        .unwrap_or_else(|panic| Err(NodeError::Internal(panic_message(&panic))));
-        (job.done)(outcome);
+        let outcomes = job
+            .queries
+            .iter()
+            .map(|query| {
+                let start = Instant::now();
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    let view = match snapshot.take() {
+                        Some((at, view)) if at == commits => view,
+                        _ => store.read()?,
+                    };
+                    let (view, result) = run_query(view, config, &vm, query);
+                    snapshot = view.map(|view| (commits, view));
+                    result
+                }))
+                .unwrap_or_else(|panic| Err(NodeError::Internal(panic_message(&panic))));
+                Executed { outcome, took: start.elapsed() }
+            })
+            .collect();
+        (job.done)(outcomes);
     }
 }
 
@@ -515,6 +609,12 @@ impl Outcome {
     }
 }
 
+/// What an entry did: a write to apply, or a read's result.
+enum Effect {
+    Write(Outcome),
+    Read(ExecResult),
+}
+
 /// The writer thread's state.
 struct Writer {
     store: Arc<Store>,
@@ -539,27 +639,37 @@ impl Writer {
 
     fn run(mut self, jobs: Receiver<Job>) {
         while let Ok(first) = jobs.recv() {
+            let mut size = first.entries.len();
             let mut batch = vec![first];
-            while batch.len() < self.config.max_batch {
+            while size < self.config.max_batch {
                 match jobs.try_recv() {
-                    Ok(job) => batch.push(job),
+                    Ok(job) => {
+                        size += job.entries.len();
+                        batch.push(job);
+                    }
                     Err(_) => break,
                 }
             }
-            let requests: Vec<&Request> = batch.iter().map(|j| &j.request).collect();
-            match self.commit(&requests) {
-                Ok(replies) => {
-                    let size = batch.len() as u64;
+            match self.commit(&batch) {
+                Ok(outcomes) => {
+                    let size = size as u64;
                     // Release: a query thread that sees the new count takes a new snapshot.
                     self.stats.commits.fetch_add(1, Ordering::Release);
                     self.stats.committed.fetch_add(size, Ordering::Relaxed);
                     self.stats.largest_batch.fetch_max(size, Ordering::Relaxed);
                     if let Some(observe) = &mut self.on_commit {
-                        let receipts: Vec<&Receipt> = replies.iter().filter_map(|r| r.as_ref().ok()).collect();
+                        let receipts: Vec<&Receipt> = outcomes
+                            .iter()
+                            .flatten()
+                            .filter_map(|e| match &e.outcome {
+                                Ok(Output::Receipt(receipt)) => Some(receipt),
+                                _ => None,
+                            })
+                            .collect();
                         observe(&receipts);
                     }
-                    for (job, reply) in batch.into_iter().zip(replies) {
-                        (job.done)(reply);
+                    for (job, outcomes) in batch.into_iter().zip(outcomes) {
+                        (job.done)(outcomes);
                     }
                 }
                 Err(e) => {
@@ -567,49 +677,79 @@ impl Writer {
                     self.cache.clear();
                     let e = Arc::new(e);
                     for job in batch {
-                        (job.done)(Err(NodeError::Store(e.clone())));
+                        (job.done)(failed(job.entries.len(), || NodeError::Store(e.clone())));
                     }
                 }
             }
         }
     }
 
-    /// Executes `requests` in order and commits them in one transaction; the outcome of each.
-    fn commit(&mut self, requests: &[&Request]) -> Result<Vec<Reply>, StoreError> {
+    /// Executes the jobs' entries in order and commits them in one transaction; the outcome of each entry,
+    /// by job.
+    fn commit(&mut self, jobs: &[Job]) -> Result<Vec<Vec<Executed<Output>>>, StoreError> {
         let txn = self.store.begin_write()?;
-        let mut replies = Vec::with_capacity(requests.len());
+        let mut outcomes = Vec::with_capacity(jobs.len());
         {
             let mut batch = Batch::open(&txn)?;
             let block = BlockEnv { number: batch.block, ..self.config.block.clone() };
-            for request in requests {
-                let outcome = catch_unwind(AssertUnwindSafe(|| self.execute(&mut batch, &block, request)))
-                    .unwrap_or_else(|panic| Err(NodeError::Internal(panic_message(&panic))));
-                match outcome {
-                    Ok(o) => {
-                        let receipt = batch.apply(&o.diff, &o.names, |id| Receipt {
-                            id,
-                            block: block.number,
-                            status: o.status,
-                            gas_used: o.gas_used,
-                            gas_refunded: o.gas_refunded,
-                            output: o.output,
-                            logs: o.logs,
-                            created: o.created,
-                        })?;
-                        self.cache.apply(&o.diff);
-                        replies.push(Ok(receipt));
-                    }
-                    Err(e) => replies.push(Err(e)),
+            for job in jobs {
+                let mut executed = Vec::with_capacity(job.entries.len());
+                for entry in &job.entries {
+                    let start = Instant::now();
+                    let outcome = catch_unwind(AssertUnwindSafe(|| self.execute(&mut batch, &block, entry)))
+                        .unwrap_or_else(|panic| Err(NodeError::Internal(panic_message(&panic))));
+                    let outcome = match outcome {
+                        Ok(Effect::Write(o)) => {
+                            let receipt = batch.apply(&o.diff, &o.names, |id| Receipt {
+                                id,
+                                block: block.number,
+                                status: o.status,
+                                gas_used: o.gas_used,
+                                gas_refunded: o.gas_refunded,
+                                output: o.output,
+                                logs: o.logs,
+                                created: o.created,
+                            })?;
+                            self.cache.apply(&o.diff);
+                            Ok(Output::Receipt(receipt))
+                        }
+                        Ok(Effect::Read(result)) => Ok(Output::Read(result)),
+                        Err(e) => Err(e),
+                    };
+                    executed.push(Executed { outcome, took: start.elapsed() });
                 }
+                outcomes.push(executed);
             }
             batch.finish(block.timestamp)?;
         }
         txn.commit()?;
-        Ok(replies)
+        Ok(outcomes)
     }
 
-    /// Runs one request against the batch's state; nothing is written yet.
-    fn execute(&mut self, batch: &mut Batch, block: &BlockEnv, request: &Request) -> Result<Outcome, NodeError> {
+    /// Runs one entry against the batch's state; nothing is written yet.
+    fn execute(&mut self, batch: &mut Batch, block: &BlockEnv, entry: &Entry) -> Result<Effect, NodeError> {
+        let request = match entry {
+            Entry::Write(request) => request,
+            Entry::Read(query) => {
+                // Its diff is thrown away, but a failed read makes the result meaningless.
+                let (_, result) = self.call(batch, block, query.clone())?;
+                return Ok(Effect::Read(result));
+            }
+        };
+        self.write(batch, block, request).map(Effect::Write)
+    }
+
+    /// Runs a message call against the batch's state: its changes, and its result.
+    fn call(&mut self, batch: &mut Batch, block: &BlockEnv, call: Query) -> Result<(StateDiff, ExecResult), NodeError> {
+        let caller = call.caller;
+        let mut reader = self.cache.over(batch.reader());
+        let mut host = StateHost::new(&mut reader, block.clone());
+        let result = message_call(&self.vm, &mut host, call)?;
+        Ok((host.into_diff(caller, block.number)?, result))
+    }
+
+    /// Runs one state-changing request against the batch's state.
+    fn write(&mut self, batch: &mut Batch, block: &BlockEnv, request: &Request) -> Result<Outcome, NodeError> {
         match request {
             Request::RegisterName { name, address } => {
                 check_name(name)?;
@@ -653,12 +793,9 @@ impl Writer {
                 })
             }
             Request::Call { caller, to, value, input, gas_limit } => {
-                let mut reader = self.cache.over(batch.reader());
-                let mut host = StateHost::new(&mut reader, block.clone());
                 let call =
                     Query { caller: *caller, to: *to, value: *value, input: input.clone(), gas_limit: *gas_limit };
-                let result = message_call(&self.vm, &mut host, call)?;
-                let diff = host.into_diff(*caller, block.number)?;
+                let (diff, result) = self.call(batch, block, call)?;
                 Ok(Outcome {
                     diff,
                     names: Vec::new(),

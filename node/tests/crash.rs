@@ -48,7 +48,8 @@ fn check(db: &std::path::Path, contract: Address, acked: &[u64], seed: u64) -> u
     counter
 }
 
-fn crash_rounds(rounds: usize, max_run: Duration) {
+/// `rounds` runs of the writer, each killed after up to `max_run`; `batch`: calls per job it submits.
+fn crash_rounds(rounds: usize, max_run: Duration, batch: u64) {
     let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
@@ -58,6 +59,7 @@ fn crash_rounds(rounds: usize, max_run: Duration) {
     for round in 0..rounds {
         let mut child = Command::new(env!("CARGO_BIN_EXE_zvm-node-crashtest"))
             .arg(&db)
+            .args(["32", &batch.to_string()])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -99,12 +101,20 @@ fn crash_rounds(rounds: usize, max_run: Duration) {
 
 #[test]
 fn acknowledged_calls_survive_sigkill_and_no_call_is_partial() {
-    crash_rounds(8, Duration::from_millis(300));
+    crash_rounds(8, Duration::from_millis(300), 1);
+}
+
+/// The same through batches (jobs of 16 calls, as an RPC batch hands the writer): each acknowledged call
+/// of a batch survives, and no call is partial.
+#[test]
+fn acknowledged_batches_survive_sigkill_and_no_call_is_partial() {
+    crash_rounds(5, Duration::from_millis(300), 16);
 }
 
 /// The long version, for CI's release run.
 #[test]
 #[ignore]
 fn acknowledged_calls_survive_many_sigkills() {
-    crash_rounds(60, Duration::from_millis(500));
+    crash_rounds(60, Duration::from_millis(500), 1);
+    crash_rounds(30, Duration::from_millis(500), 16);
 }

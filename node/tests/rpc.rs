@@ -1,11 +1,12 @@
 //! The RPC end to end over loopback QUIC: every request's round trip, bad input (each gets an error reply,
-//! the server stays up, the state is unchanged), and event streaming.
+//! the server stays up, the state is unchanged), batches, and event streaming.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use zvm_node::rpc::protocol::{
-    CallArgs, Cursor, Filter, Format, Request, Response, Start, Word, MAX_REQUEST_FRAME, PIPELINED, VERSION,
+    decode_pipelined_reply, encode_frame, CallArgs, Cursor, Entry, EntryResult, Filter, Format, Request, Response,
+    Start, Word, MAX_BATCH_ENTRIES, MAX_REQUEST_FRAME, PIPELINED, VERSION,
 };
 use zvm_node::rpc::{
     Client, ClientConfig, ClientError, Delivery, ErrorCode, Identity, Server, ServerConfig, Subscription, Trust,
@@ -68,6 +69,34 @@ fn call_args(to: [u8; 20], input: Vec<u8>) -> CallArgs {
 
 async fn deploy(client: &Client, code: Vec<u8>) -> [u8; 20] {
     client.deploy(ME, code, Format::Evm, None).await.unwrap().created.unwrap()
+}
+
+/// `body` as a frame (its length in front).
+fn raw(body: &[u8]) -> Vec<u8> {
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(body);
+    frame
+}
+
+/// A pipelined frame of request `id` whose message is `body`.
+fn tagged(id: u32, body: &[u8]) -> Vec<u8> {
+    let mut b = vec![PIPELINED];
+    b.extend_from_slice(&id.to_be_bytes());
+    b.extend_from_slice(body);
+    raw(&b)
+}
+
+/// The id and error code (if any) of each reply frame of a pipelined stream, sorted.
+fn pipelined_codes(bodies: &[Vec<u8>]) -> Vec<(u32, Option<ErrorCode>)> {
+    let mut replies: Vec<(u32, Option<ErrorCode>)> = bodies
+        .iter()
+        .map(|b| {
+            let (id, reply) = decode_pipelined_reply(b).unwrap();
+            (id, reply.err().map(|e| e.code))
+        })
+        .collect();
+    replies.sort_by_key(|r| (r.0, r.1.map(u16::from)));
+    replies
 }
 
 fn code_of(e: ClientError) -> ErrorCode {
@@ -145,11 +174,6 @@ async fn bad_input_gets_error_replies_and_changes_nothing() {
     c.call(call_args(logger, vec![])).await.unwrap();
     let before = (c.health().await.unwrap().receipts, c.storage(logger, word(0)).await.unwrap());
 
-    let raw = |body: &[u8]| {
-        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
-        frame.extend_from_slice(body);
-        frame
-    };
     let expect = |reply: Result<zvm_node::rpc::protocol::Reply, ClientError>, code: ErrorCode| {
         assert_eq!(reply.unwrap().unwrap_err().code, code);
     };
@@ -169,12 +193,6 @@ async fn bad_input_gets_error_replies_and_changes_nothing() {
 
     // A pipelined stream: a bad frame gets an error under its own id and the stream goes on; a frame too
     // short for an id, or of another version, gets one under id 0; an oversized one ends the stream.
-    let tagged = |id: u32, body: &[u8]| {
-        let mut b = vec![PIPELINED];
-        b.extend_from_slice(&id.to_be_bytes());
-        b.extend_from_slice(body);
-        raw(&b)
-    };
     let mut stream = tagged(1, &[0]); // Health
     stream.extend(tagged(2, &[3, 0xFF, 0xFF])); // a Call that does not decode
     stream.extend(tagged(3, &[200])); // unknown kind
@@ -185,16 +203,8 @@ async fn bad_input_gets_error_replies_and_changes_nothing() {
     stream.extend((MAX_REQUEST_FRAME + 1).to_be_bytes()); // oversized: the stream ends here
     stream.extend(tagged(6, &[0]));
     let bodies = c.exchange_frames(&stream, 100).await.unwrap();
-    let mut replies: Vec<(u32, Option<ErrorCode>)> = bodies
-        .iter()
-        .map(|b| {
-            let (id, reply) = zvm_node::rpc::protocol::decode_pipelined_reply(b).unwrap();
-            (id, reply.err().map(|e| e.code))
-        })
-        .collect();
-    replies.sort_by_key(|r| (r.0, r.1.map(u16::from)));
     assert_eq!(
-        replies,
+        pipelined_codes(&bodies),
         [
             (0, Some(ErrorCode::Malformed)),
             (0, Some(ErrorCode::FrameTooLarge)),
@@ -580,5 +590,193 @@ async fn blocks_have_chained_hashes_that_blockhash_returns() {
     let queried = c.query(call_args(blockhash, word(head).to_vec())).await.unwrap();
     assert_eq!(queried.output, c.block(head).await.unwrap().hash.to_vec());
     assert_eq!(c.query(call_args(blockhash, word(head + 1).to_vec())).await.unwrap().output, word(0).to_vec());
+    h.server.close();
+}
+
+/// What a batch entry or a request of its own gave, with the receipt's block left out (one by one, each
+/// call is a block of its own; in a batch, they share one).
+type Outcome = Result<EntryResult, ErrorCode>;
+
+fn without_block(result: Outcome) -> Outcome {
+    result.map(|r| match r {
+        EntryResult::Receipt(receipt) => EntryResult::Receipt(zvm_node::rpc::protocol::Receipt { block: 0, ..receipt }),
+        queried => queried,
+    })
+}
+
+#[tokio::test]
+async fn a_batch_gives_the_same_results_and_state_as_its_entries_one_by_one() {
+    let (a, b) = (start(1024).await, start(1024).await);
+    let logger = deploy(&a.client, hex::decode(LOGGER).unwrap()).await;
+    assert_eq!(deploy(&b.client, hex::decode(LOGGER).unwrap()).await, logger);
+    let nobody = [0x11; 20];
+    let entries = vec![
+        Entry::Call(call_args(logger, word(1).to_vec())),
+        // Sees the call before it (the counter goes from 1 to 2, and is not kept).
+        Entry::Query(call_args(logger, word(2).to_vec())),
+        Entry::Call(call_args(nobody, vec![])),
+        Entry::Call(CallArgs { gas_limit: u64::MAX, ..call_args(logger, vec![]) }),
+        Entry::Call(call_args(logger, word(3).to_vec())),
+        Entry::Call(CallArgs { gas_limit: 100, ..call_args(logger, vec![]) }),
+        Entry::Query(call_args(nobody, vec![])),
+        Entry::Call(call_args(logger, word(4).to_vec())),
+        Entry::Query(call_args(logger, vec![])),
+    ];
+    let batched = a.client.batch(entries.clone()).await.unwrap();
+    let mut one_by_one = Vec::new();
+    for entry in &entries {
+        one_by_one.push(without_block(match entry {
+            Entry::Call(call) => b.client.call(call.clone()).await.map(EntryResult::Receipt).map_err(code_of),
+            Entry::Query(call) => b.client.query(call.clone()).await.map(EntryResult::Queried).map_err(code_of),
+        }));
+    }
+    let results: Vec<Outcome> = batched.iter().map(|r| without_block(r.result.clone().map_err(|e| e.code))).collect();
+    assert_eq!(results, one_by_one);
+    let codes: Vec<Option<ErrorCode>> = results.iter().map(|r| r.as_ref().err().copied()).collect();
+    let (not_found, bad) = (Some(ErrorCode::NotFound), Some(ErrorCode::BadRequest));
+    assert_eq!(codes, [None, None, not_found, bad, None, None, not_found, None, None]);
+    let Ok(EntryResult::Queried(first_query)) = &results[1] else { panic!("{:?}", results[1]) };
+    assert_eq!(first_query.output, word(2).to_vec());
+    assert_eq!(batched[2].exec_ns, 0, "refused before it ran");
+
+    // The batch's receipts: consecutive, in one block, stored as replied.
+    let receipts: Vec<_> = batched
+        .iter()
+        .filter_map(|r| match &r.result {
+            Ok(EntryResult::Receipt(receipt)) => Some(receipt.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(receipts.iter().map(|r| r.id).collect::<Vec<_>>(), [2, 3, 4, 5]);
+    assert!(receipts.iter().all(|r| r.block == receipts[0].block));
+    assert_eq!(receipts[2].status, "out_of_gas");
+    for receipt in &receipts {
+        assert_eq!(&a.client.receipt(receipt.id).await.unwrap(), receipt);
+    }
+    // The same state.
+    for slot in [word(0), word(1)] {
+        assert_eq!(a.client.storage(logger, slot).await.unwrap(), b.client.storage(logger, slot).await.unwrap());
+    }
+    assert_eq!(a.client.storage(logger, word(0)).await.unwrap(), word(3));
+    let metrics = a.client.metrics().await.unwrap();
+    // Per entry: the deploy and 4 receipts, 2 queries, 3 errors.
+    assert_eq!((metrics.calls, metrics.queries, metrics.errors), (5, 2, 3));
+
+    // Queries only: no token needed, run on one snapshot, and the same as one by one.
+    let reader = connect(&a.endpoint, &a.cert, None).await;
+    let queries = vec![
+        Entry::Query(call_args(logger, vec![])),
+        Entry::Query(call_args(nobody, vec![])),
+        Entry::Query(call_args(logger, vec![])),
+    ];
+    let replies = reader.batch(queries.clone()).await.unwrap();
+    for (reply, entry) in replies.into_iter().zip(&queries) {
+        let Entry::Query(call) = entry else { unreachable!() };
+        let alone = reader.query(call.clone()).await.map(EntryResult::Queried).map_err(code_of);
+        assert_eq!(reply.result.map_err(|e| e.code), alone);
+    }
+    assert_eq!(a.client.storage(logger, word(0)).await.unwrap(), word(3));
+    a.server.close();
+    b.server.close();
+}
+
+#[tokio::test]
+async fn an_acknowledged_batch_is_in_the_database() {
+    let h = start(1024).await;
+    let logger = deploy(&h.client, hex::decode(LOGGER).unwrap()).await;
+    let calls = (1..=16).map(|n| Entry::Call(call_args(logger, word(n).to_vec()))).collect();
+    let replies = h.client.batch(calls).await.unwrap();
+    let Harness { server, client, _dir: dir, .. } = h;
+    client.close();
+    server.close();
+    server.wait_idle().await;
+    drop(server);
+    // Once the server's last task has let go of the node, its database opens; what the batch's replies
+    // said is there.
+    let db = dir.path().join("state.redb");
+    let store = loop {
+        match zvm_node::Store::open(&db) {
+            Ok(store) => break store,
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    };
+    let mut view = store.read().unwrap();
+    for (n, reply) in (1..).zip(replies) {
+        let Ok(EntryResult::Receipt(receipt)) = reply.result else { panic!("call {n}: {:?}", reply.result) };
+        let stored = view.receipt(receipt.id).unwrap().unwrap();
+        assert_eq!(
+            (stored.status.name(), stored.output, stored.block),
+            (receipt.status, receipt.output, receipt.block)
+        );
+        assert_eq!(stored.logs[0].topics[0].to_be_bytes::<32>(), word(n));
+    }
+    let counter = view.storage(zvm_runtime::Address(logger), ruint::aliases::U256::ZERO).unwrap();
+    assert_eq!(counter, ruint::aliases::U256::from(16));
+}
+
+#[tokio::test]
+async fn bad_batches_get_clear_errors_and_the_server_stays_up() {
+    let h = start(1024).await;
+    let c = &h.client;
+    let logger = deploy(c, hex::decode(LOGGER).unwrap()).await;
+    let before = c.health().await.unwrap().receipts;
+    let calls = |n: usize| vec![Entry::Call(call_args(logger, vec![])); n];
+
+    // Bounds: refused whole, nothing runs.
+    assert_eq!(code_of(c.batch(calls(MAX_BATCH_ENTRIES + 1)).await.unwrap_err()), ErrorCode::BadRequest);
+    assert_eq!(code_of(c.batch(Vec::new()).await.unwrap_err()), ErrorCode::BadRequest);
+    // Over the frame limit: the client does not build it, and the server refuses it from its length.
+    let big = vec![Entry::Call(call_args(logger, vec![0; 1 << 20])); 2];
+    assert!(matches!(c.batch(big).await, Err(ClientError::Protocol(_))));
+    let mut huge = (MAX_REQUEST_FRAME + 1).to_be_bytes().to_vec();
+    huge.extend_from_slice(&[VERSION, 13]);
+    assert_eq!(c.exchange(&huge).await.unwrap().unwrap_err().code, ErrorCode::FrameTooLarge);
+
+    // Malformed: more entries counted than sent, an entry kind that does not exist, trailing bytes.
+    let good = encode_frame(&Request::Batch { token: TOKEN.into(), entries: calls(1) }, MAX_REQUEST_FRAME).unwrap();
+    let body = &good[4..];
+    let count = 3 + TOKEN.len(); // version, kind, the token's length and bytes, then the count
+    assert_eq!((body[count], body[count + 1]), (1, 0));
+    let mut counted = body.to_vec();
+    counted[count] = 2;
+    let mut unknown = body.to_vec();
+    unknown[count + 1] = 7;
+    let mut trailing = body.to_vec();
+    trailing.push(0);
+    for bad in [&counted, &unknown, &trailing] {
+        assert_eq!(c.exchange(&raw(bad)).await.unwrap().unwrap_err().code, ErrorCode::Malformed);
+    }
+    // On a pipelined stream, under its id, and the stream goes on.
+    let mut stream = tagged(1, &unknown[1..]);
+    stream.extend(tagged(2, &body[1..]));
+    stream.extend(tagged(3, &[0]));
+    let bodies = c.exchange_frames(&stream, 10).await.unwrap();
+    assert_eq!(pipelined_codes(&bodies), [(1, Some(ErrorCode::Malformed)), (2, None), (3, None)]);
+
+    // The token: needed as soon as one entry is a call (then nothing runs, not even the queries).
+    let other = connect(&h.endpoint, &h.cert, Some("s3cres")).await;
+    let mixed = vec![Entry::Query(call_args(logger, vec![])), Entry::Call(call_args(logger, vec![]))];
+    assert_eq!(code_of(other.batch(mixed.clone()).await.unwrap_err()), ErrorCode::Unauthorized);
+    let anonymous = connect(&h.endpoint, &h.cert, None).await;
+    assert!(matches!(anonymous.batch(mixed.clone()).await, Err(ClientError::NoToken)));
+    let empty = Request::Batch { token: String::new(), entries: mixed };
+    assert_eq!(code_of(anonymous.request(&empty).await.unwrap_err()), ErrorCode::Unauthorized);
+    assert!(other.batch(vec![Entry::Query(call_args(logger, vec![]))]).await.is_ok());
+
+    // Entries with unknown addresses or bad fields: an error each, the others run.
+    let nobody = [0x11; 20];
+    let entries = vec![
+        Entry::Call(call_args(nobody, vec![])),
+        Entry::Call(call_args(logger, vec![])),
+        Entry::Query(call_args(nobody, vec![])),
+        Entry::Call(CallArgs { gas_limit: u64::MAX, ..call_args(logger, vec![]) }),
+    ];
+    let codes: Vec<Option<ErrorCode>> =
+        c.batch(entries).await.unwrap().into_iter().map(|r| r.result.err().map(|e| e.code)).collect();
+    assert_eq!(codes, [Some(ErrorCode::NotFound), None, Some(ErrorCode::NotFound), Some(ErrorCode::BadRequest)]);
+
+    // The server is up; of all of the above, only the two good single calls committed.
+    assert_eq!(c.health().await.unwrap().receipts, before + 2);
+    assert_eq!(c.storage(logger, word(0)).await.unwrap(), word(2));
     h.server.close();
 }

@@ -1,10 +1,11 @@
 //! The writing process of the crash-recovery test (`tests/crash.rs`): applies numbered state-changing calls
 //! to a node until it is killed, and prints each call's acknowledgement once the call is durable.
 //!
-//! Usage: `zvm-node-crashtest DB [IN_FLIGHT]`
+//! Usage: `zvm-node-crashtest DB [IN_FLIGHT] [BATCH]`
 //!
 //! On start it deploys the test contract (once per database), reads the contract's counter `c` and prints
-//! `start <contract address> <c>`. Then it sends calls `c, c + 1, ...` with up to `IN_FLIGHT` (default 32)
+//! `start <contract address> <c>`. Then it sends calls `c, c + 1, ...` in jobs of `BATCH` calls (default
+//! 1; more: [`Node::submit_batch_then`], as the RPC's batches do) with up to `IN_FLIGHT` jobs (default 32)
 //! queued at once, so that they share commits, and prints `ack <i>` when call `i` has returned its
 //! receipt. Call `i` sets slot `i + 1` to `i + 1` and the counter (slot 0) to `i + 1` in one transaction,
 //! and reverts unless the counter was `i`: calls apply exactly once, in order.
@@ -13,7 +14,8 @@ use ruint::aliases::U256;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use zvm_node::{Node, NodeConfig, Request};
+use std::sync::mpsc;
+use zvm_node::{Entry, Node, NodeConfig, Output, Request};
 use zvm_runtime::executor::{CodeFormat, Tier};
 use zvm_runtime::vm::create2_address;
 use zvm_runtime::{Address, Status};
@@ -35,8 +37,9 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
-    let db = PathBuf::from(args.next().ok_or("usage: zvm-node-crashtest DB [IN_FLIGHT]")?);
+    let db = PathBuf::from(args.next().ok_or("usage: zvm-node-crashtest DB [IN_FLIGHT] [BATCH]")?);
     let in_flight: usize = args.next().map_or(Ok(32), |n| n.parse()).map_err(|e| format!("IN_FLIGHT: {e}"))?;
+    let batch: u64 = args.next().map_or(Ok(1), |n| n.parse()).map_err(|e| format!("BATCH: {e}"))?;
     let node =
         Node::open(&db, NodeConfig { tier: Tier::Interp, ..NodeConfig::default() }).map_err(|e| e.to_string())?;
 
@@ -52,23 +55,32 @@ fn run() -> Result<(), String> {
     println!("start {contract} {start}");
 
     let mut pending = VecDeque::new();
-    for i in start.. {
-        let call = Request::Call {
-            caller: DEPLOYER,
-            to: contract,
-            value: U256::ZERO,
-            input: U256::from(i).to_be_bytes::<32>().to_vec(),
-            gas_limit: 100_000,
-        };
-        pending.push_back((i, node.submit(call)));
+    for first in (start..).step_by(batch.max(1) as usize) {
+        let calls = (first..first + batch.max(1)).map(|i| {
+            Entry::Write(Request::Call {
+                caller: DEPLOYER,
+                to: contract,
+                value: U256::ZERO,
+                input: U256::from(i).to_be_bytes::<32>().to_vec(),
+                gas_limit: 100_000,
+            })
+        });
+        let (tx, rx) = mpsc::sync_channel(1);
+        node.submit_batch_then(calls.collect(), move |outcomes| {
+            let _ = tx.send(outcomes);
+        });
+        pending.push_back((first, rx));
         if pending.len() >= in_flight.max(1) {
-            if let Some((n, call)) = pending.pop_front() {
-                let receipt = call.wait().map_err(|e| format!("call {n}: {e}"))?;
-                if receipt.status != Status::Success {
-                    return Err(format!("call {n} ended with {}", receipt.status.name()));
+            if let Some((first, job)) = pending.pop_front() {
+                let outcomes = job.recv().map_err(|_| format!("calls from {first}: the node stopped"))?;
+                for (n, executed) in (first..).zip(outcomes) {
+                    match executed.outcome.map_err(|e| format!("call {n}: {e}"))? {
+                        Output::Receipt(r) if r.status == Status::Success => {}
+                        other => return Err(format!("call {n} ended with {other:?}")),
+                    }
+                    // Line-buffered: the line is out before the next call is waited for.
+                    println!("ack {n}");
                 }
-                // Line-buffered: the line is out before the next call is waited for.
-                println!("ack {n}");
             }
         }
     }

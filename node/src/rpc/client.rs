@@ -6,9 +6,9 @@
 //! (an address where nothing listens gives no answer over UDP, only silence), and so does every request.
 
 use super::protocol::{
-    decode_pipelined_reply, decode_reply, encode_frame, encode_pipelined, Block, CallArgs, Cursor, ErrorReply, Event,
-    Filter, Format, Health, Metrics, Outcome, Receipt, Reply, Request, Response, Start, Word, MAX_REPLY_FRAME,
-    MAX_REQUEST_FRAME,
+    decode_pipelined_reply, decode_reply, encode_frame, encode_pipelined, Block, CallArgs, Cursor, Entry, EntryReply,
+    ErrorReply, Event, Filter, Format, Health, Metrics, Outcome, Receipt, Reply, Request, Response, Start, Word,
+    MAX_REPLY_FRAME, MAX_REQUEST_FRAME,
 };
 use super::server::{read_frame, FrameError};
 use super::tls::{self, TlsError, Trust};
@@ -315,6 +315,24 @@ impl Client {
     pub async fn query(&self, call: CallArgs) -> Result<Outcome, ClientError> {
         match self.request(&Request::Query(call)).await? {
             Response::Queried(outcome) => Ok(outcome),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Runs `entries` in order in one request ([`Request::Batch`], at most
+    /// [`super::protocol::MAX_BATCH_ENTRIES`]): one reply per entry, in order, each a receipt, an outcome
+    /// or its own error, once every call in it is durable. The token is sent (and needed) only if an entry
+    /// is a call. An error for the batch as a whole (too many entries, a wrong token) is
+    /// [`ClientError::Server`].
+    pub async fn batch(&self, entries: Vec<Entry>) -> Result<Vec<EntryReply>, ClientError> {
+        let writes = entries.iter().any(|e| matches!(e, Entry::Call(_)));
+        let token = if writes { self.token()? } else { String::new() };
+        let sent = entries.len();
+        match self.request(&Request::Batch { token, entries }).await? {
+            Response::Batch(replies) if replies.len() == sent => Ok(replies),
+            Response::Batch(replies) => {
+                Err(ClientError::Protocol(format!("{} replies to a batch of {sent} entries", replies.len())))
+            }
             other => Err(unexpected(other)),
         }
     }

@@ -39,6 +39,9 @@ pub const MAX_REQUEST_FRAME: u32 = 2 << 20;
 pub const MAX_REPLY_FRAME: u32 = 16 << 20;
 /// Most topics a subscription filter may name (a log has at most four).
 pub const MAX_TOPICS: usize = 4;
+/// Most entries of one [`Request::Batch`]. With the frame limit it bounds what one batch can ask of the
+/// server; more entries are refused as a whole ([`ErrorCode::BadRequest`]) before anything runs.
+pub const MAX_BATCH_ENTRIES: usize = 1024;
 /// Most stored logs one [`Request::SubscribeFrom`] replays (the server's default): past it the server
 /// sends [`Response::Replayed`] with `live: false` and ends the stream, and the client subscribes again
 /// from where it got to.
@@ -138,10 +141,42 @@ pub enum Request {
     SubscribeFrom { filter: Filter, from: Start },
     /// 12: the hash and header of block `number`.
     GetBlock { number: u64 },
+    /// 13 (token if it holds a call): 1 to [`MAX_BATCH_ENTRIES`] calls and queries run in order, each
+    /// with its own result ([`Response::Batch`]), replied to once all its calls are durable. The token is
+    /// checked (and may be empty) only if an entry is a [`Entry::Call`].
+    Batch { token: String, entries: Vec<Entry> },
 }
 
 /// Number of request kinds (kind bytes `0..REQUEST_KINDS`).
-pub const REQUEST_KINDS: u8 = 13;
+pub const REQUEST_KINDS: u8 = 14;
+
+/// One entry of a [`Request::Batch`]. Entries run in order, each on the state the earlier ones left.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Entry {
+    /// 0: a state-changing message call, as [`Request::Call`].
+    Call(CallArgs),
+    /// 1: a read-only call, as [`Request::Query`]; in a batch with calls it sees the calls before it.
+    Query(CallArgs),
+}
+
+/// What one batch entry produced, in [`Response::Batch`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryReply {
+    /// Nanoseconds the server spent on the entry: from the thread that runs it (the writer, or a query
+    /// thread) picking it up to its result being ready — for a call, its receipt written into the
+    /// commit's transaction. Waiting in queues and for the commit are not included. 0 for an entry
+    /// refused before it ran (no contract at its address).
+    pub exec_ns: u64,
+    pub result: Result<EntryResult, ErrorReply>,
+}
+
+/// The result of a batch entry that ran: a call's receipt or a query's outcome (separate from
+/// [`Response`], so that a reply cannot nest batches).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryResult {
+    Receipt(Receipt),
+    Queried(Outcome),
+}
 
 /// One log of a receipt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -264,6 +299,8 @@ pub enum Response {
     },
     /// To [`Request::GetBlock`].
     Block(Block),
+    /// To [`Request::Batch`]: one reply per entry, in the entries' order.
+    Batch(Vec<EntryReply>),
 }
 
 /// Why a request failed.
@@ -478,7 +515,7 @@ mod tests {
             Request::Metrics,
             Request::Deploy { token: "t".into(), deployer: [1; 20], code: vec![0], format: Format::Evm, salt: None },
             Request::Call { token: "t".into(), call: call.clone() },
-            Request::Query(call),
+            Request::Query(call.clone()),
             Request::GetCode { address: [7; 20] },
             Request::GetStorage { address: [7; 20], slot: [8; 32] },
             Request::GetReceipt { id: 9 },
@@ -487,6 +524,7 @@ mod tests {
             Request::Subscribe(Filter { address: Some([7; 20]), topics: vec![None, Some([1; 32])] }),
             Request::SubscribeFrom { filter: Filter::default(), from: Start::At(Cursor { receipt: 3, index: 1 }) },
             Request::GetBlock { number: 5 },
+            Request::Batch { token: "t".into(), entries: vec![Entry::Call(call.clone()), Entry::Query(call)] },
         ];
         assert_eq!(requests.len(), REQUEST_KINDS as usize);
         for (kind, request) in requests.into_iter().enumerate() {
@@ -554,6 +592,31 @@ mod tests {
         // A start variant that does not exist is malformed, not a panic.
         assert_eq!(decode_request(&[VERSION, 11, 0, 0, 2, 0]).unwrap_err().code, ErrorCode::Malformed);
         assert!(Cursor { receipt: 2, index: 9 } < Cursor { receipt: 3, index: 0 });
+    }
+
+    #[test]
+    fn batch_messages_have_the_documented_bytes() {
+        // docs/rpc.md: kind 13, the token, the entry count, each entry's variant then its call.
+        let call = CallArgs { caller: [1; 20], to: [2; 20], value: [0; 32], input: vec![9], gas_limit: 300 };
+        let request = Request::Batch { token: "t".into(), entries: vec![Entry::Query(call)] };
+        let frame = encode_frame(&request, MAX_REQUEST_FRAME).unwrap();
+        let mut want = vec![VERSION, 13, 1, b't', 1, 1];
+        want.extend_from_slice(&[1; 20]);
+        want.extend_from_slice(&[2; 20]);
+        want.extend_from_slice(&[0; 32]);
+        want.extend_from_slice(&[1, 9, 0xAC, 0x02]);
+        assert_eq!(&frame[4..], &want[..]);
+        // A reply: `Ok`, response 11, one entry: exec_ns, then the entry's own result (here an error).
+        let reply: Reply = Ok(Response::Batch(vec![EntryReply {
+            exec_ns: 5,
+            result: Err(ErrorReply::new(ErrorCode::NotFound, "x")),
+        }]));
+        let frame = encode_frame(&reply, MAX_REPLY_FRAME).unwrap();
+        assert_eq!(&frame[4..], &[VERSION, 0, 11, 1, 5, 1, 6, 1, b'x']);
+        assert_eq!(decode_reply(&frame[4..]).unwrap(), reply);
+        // An entry variant that does not exist, and a count past the entries, are malformed.
+        assert_eq!(decode_request(&[VERSION, 13, 0, 1, 2]).unwrap_err().code, ErrorCode::Malformed);
+        assert_eq!(decode_request(&[VERSION, 13, 0, 0xFF, 0xFF, 0x03]).unwrap_err().code, ErrorCode::Malformed);
     }
 
     #[test]

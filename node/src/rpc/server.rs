@@ -40,21 +40,34 @@
 //! from there. It reads the store in chunks on the blocking pool, so a long replay never holds a runtime
 //! thread, and holds at most one chunk (256 events or about 1 MiB) in memory.
 //!
+//! # Batches
+//! A [`Request::Batch`] carries up to [`MAX_BATCH_ENTRIES`] calls and queries in one frame. Its bounds and
+//! its token (if it holds a call) are checked first, and refuse it whole; then each callee, once per
+//! distinct address, and an entry whose callee is not a contract gets its own `not_found`. The others go
+//! to the node as *one* job: to the writer if any is a call — executed in order in one commit, each query
+//! on the state the entries before it left, replied to once durable — else to one query thread, on one
+//! snapshot. Per request, the transport, the task, the queue slot and the wake-ups are paid once for the
+//! whole batch instead of once per call, which is what bounds the rate of single calls. Each entry's
+//! reply carries the time the node's thread spent on it, so that a client can tell execution from
+//! queueing and the wait for the disk.
+//!
 //! # Authorisation
 //! State-changing requests (deploy, call, register a name) carry the node's token, compared in constant
 //! time (only its length can leak). Reads need none. The token stands for the node's operator: a caller
 //! with it can act as any account, since the RPC carries no signatures yet.
 
 use super::protocol::{
-    decode_pipelined_request, decode_request, encode_frame, encode_pipelined, Block, CallArgs, Cursor, ErrorCode,
-    ErrorReply, Event, Filter, Format, Health, Log, Metrics, Outcome, Receipt, Reply, Request, Response, Start,
-    BACKLOG_LOGS, BACKLOG_RECEIPTS, MAX_REPLY_FRAME, MAX_REQUEST_FRAME, MAX_TOPICS, PIPELINED,
+    decode_pipelined_request, decode_request, encode_frame, encode_pipelined, Addr, Block, CallArgs, Cursor, Entry,
+    EntryReply, EntryResult, ErrorCode, ErrorReply, Event, Filter, Format, Health, Log, Metrics, Outcome, Receipt,
+    Reply, Request, Response, Start, BACKLOG_LOGS, BACKLOG_RECEIPTS, MAX_BATCH_ENTRIES, MAX_REPLY_FRAME,
+    MAX_REQUEST_FRAME, MAX_TOPICS, PIPELINED,
 };
 use super::tls::{self, Identity, TlsError};
-use crate::node::{CommitObserver, Node, NodeConfig, NodeError, Query};
+use crate::node::{self, CommitObserver, Executed, Node, NodeConfig, NodeError, Output, Query};
 use crate::StoreError;
 use quinn::crypto::rustls::QuicServerConfig;
 use ruint::aliases::U256;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -428,13 +441,14 @@ impl Shared {
             }
             Request::Call { token, call } => {
                 self.authorize(&token)?;
-                let Query { caller, to, value, input, gas_limit } = self.contract_call(call)?;
-                self.submit(crate::Request::Call { caller, to, value, input, gas_limit }).await
+                let call = self.contract_call(call)?;
+                self.submit(call.into_call()).await
             }
             Request::Query(call) => {
                 let query = self.contract_call(call)?;
                 self.query(query).await
             }
+            Request::Batch { token, entries } => self.batch(&token, entries).await,
             Request::GetCode { address } => self.code(Address(address)),
             Request::GetStorage { address, slot } => self.read(|view| {
                 let address = Address(address);
@@ -492,48 +506,124 @@ impl Shared {
 
     /// `call` as the node takes it, if its callee is a contract.
     fn contract_call(&self, call: CallArgs) -> Result<Query, ErrorReply> {
-        let to = Address(call.to);
-        let has_code = self.node.account(to).map_err(store_error)?.is_some_and(|a| a.code_hash.is_some());
-        if !has_code {
-            return Err(error(ErrorCode::NotFound, format!("no contract at {to}")));
+        if !self.is_contract(call.to)? {
+            return Err(no_contract(call.to));
         }
-        Ok(Query {
-            caller: Address(call.caller),
-            to,
-            value: U256::from_be_bytes(call.value),
-            input: call.input,
-            gas_limit: call.gas_limit,
-        })
+        Ok(node_query(call))
+    }
+
+    /// True if `address` holds code, in the committed state.
+    fn is_contract(&self, address: Addr) -> Result<bool, ErrorReply> {
+        Ok(self.node.account(Address(address)).map_err(store_error)?.is_some_and(|a| a.code_hash.is_some()))
+    }
+
+    /// Hands work to the node once `permits` (the queue it goes to) has room, without blocking, and waits
+    /// asynchronously for what the node calls back with.
+    async fn hand_off<T: Send + 'static>(
+        &self,
+        permits: &Arc<Semaphore>,
+        send: impl FnOnce(Box<dyn FnOnce(T) + Send>),
+    ) -> Result<T, ErrorReply> {
+        let permit = permits.clone().acquire_owned().await.map_err(|_| unavailable())?;
+        let (tx, rx) = oneshot::channel();
+        send(Box::new(move |outcome| {
+            drop(permit);
+            let _ = tx.send(outcome);
+        }));
+        // Dropped without an answer: the node's thread is gone.
+        rx.await.map_err(|_| unavailable())
     }
 
     /// Hands a state-changing request to the writer and waits (asynchronously) until it is durable.
     async fn submit(&self, request: crate::Request) -> Reply {
-        let permit = self.writes.clone().acquire_owned().await.map_err(|_| unavailable())?;
-        let (tx, rx) = oneshot::channel();
-        self.node.submit_then(request, move |outcome| {
-            drop(permit);
-            let _ = tx.send(outcome);
-        });
-        let receipt = rx.await.unwrap_or(Err(NodeError::Stopped)).map_err(node_error)?;
+        let receipt = self.hand_off(&self.writes, |done| self.node.submit_then(request, done)).await?;
+        let receipt = receipt.map_err(node_error)?;
         self.calls.fetch_add(1, Ordering::Relaxed);
         Ok(Response::Receipt(wire_receipt(receipt)))
     }
 
     async fn query(&self, query: Query) -> Reply {
-        let permit = self.queries.clone().acquire_owned().await.map_err(|_| unavailable())?;
-        let (tx, rx) = oneshot::channel();
-        self.node.query_then(query, move |outcome| {
-            drop(permit);
-            let _ = tx.send(outcome);
-        });
-        let result: ExecResult = rx.await.unwrap_or(Err(NodeError::Stopped)).map_err(node_error)?;
+        let result = self.hand_off(&self.queries, |done| self.node.query_then(query, done)).await?;
+        let result = result.map_err(node_error)?;
         self.queried.fetch_add(1, Ordering::Relaxed);
-        Ok(Response::Queried(Outcome {
-            status: result.status.name(),
-            gas_used: result.gas_used,
-            output: result.output,
-            logs: result.logs.into_iter().map(wire_log).collect(),
-        }))
+        Ok(Response::Queried(wire_outcome(result)))
+    }
+
+    /// Runs a batch (see the module docs) and replies for each entry, in order.
+    async fn batch(&self, token: &str, entries: Vec<Entry>) -> Reply {
+        if entries.is_empty() || entries.len() > MAX_BATCH_ENTRIES {
+            let n = entries.len();
+            return Err(error(
+                ErrorCode::BadRequest,
+                format!("a batch holds 1 to {MAX_BATCH_ENTRIES} entries, not {n}"),
+            ));
+        }
+        if entries.iter().any(|e| matches!(e, Entry::Call(_))) {
+            self.authorize(token)?;
+        }
+        // `None`: the entry is to run; its reply comes from the node.
+        let mut replies: Vec<Option<EntryReply>> = Vec::with_capacity(entries.len());
+        let mut runnable = Vec::with_capacity(entries.len());
+        let mut contracts = HashMap::new();
+        for entry in entries {
+            let (write, call) = match entry {
+                Entry::Call(call) => (true, call),
+                Entry::Query(call) => (false, call),
+            };
+            let is_contract = match contracts.get(&call.to) {
+                Some(&known) => known,
+                None => {
+                    let known = self.is_contract(call.to)?;
+                    contracts.insert(call.to, known);
+                    known
+                }
+            };
+            if is_contract {
+                replies.push(None);
+                runnable.push((write, node_query(call)));
+            } else {
+                replies.push(Some(EntryReply { exec_ns: 0, result: Err(no_contract(call.to)) }));
+            }
+        }
+        let ran: Vec<EntryReply> = if runnable.iter().any(|&(write, _)| write) {
+            let entries = runnable
+                .into_iter()
+                .map(|(write, q)| if write { node::Entry::Write(q.into_call()) } else { node::Entry::Read(q) })
+                .collect();
+            let executed = self.hand_off(&self.writes, |done| self.node.submit_batch_then(entries, done)).await?;
+            executed
+                .into_iter()
+                .map(|e| {
+                    entry_reply(e, |output| match output {
+                        Output::Receipt(receipt) => EntryResult::Receipt(wire_receipt(receipt)),
+                        Output::Read(result) => EntryResult::Queried(wire_outcome(result)),
+                    })
+                })
+                .collect()
+        } else if !runnable.is_empty() {
+            let queries = runnable.into_iter().map(|(_, q)| q).collect();
+            let executed = self.hand_off(&self.queries, |done| self.node.query_batch_then(queries, done)).await?;
+            executed.into_iter().map(|e| entry_reply(e, |r| EntryResult::Queried(wire_outcome(r)))).collect()
+        } else {
+            Vec::new()
+        };
+        let mut ran = ran.into_iter();
+        let replies: Vec<EntryReply> = replies
+            .into_iter()
+            .map(|reply| {
+                // The node answers every entry it was given; if not, it stopped.
+                reply.or_else(|| ran.next()).unwrap_or(EntryReply { exec_ns: 0, result: Err(unavailable()) })
+            })
+            .collect();
+        for reply in &replies {
+            let counter = match reply.result {
+                Ok(EntryResult::Receipt(_)) => &self.calls,
+                Ok(EntryResult::Queried(_)) => &self.queried,
+                Err(_) => &self.errors,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(Response::Batch(replies))
     }
 
     fn code(&self, address: Address) -> Reply {
@@ -817,6 +907,10 @@ fn unavailable() -> ErrorReply {
     error(ErrorCode::Unavailable, "the node is stopping")
 }
 
+fn no_contract(address: Addr) -> ErrorReply {
+    error(ErrorCode::NotFound, format!("no contract at {}", Address(address)))
+}
+
 fn no_account(address: Address) -> ErrorReply {
     error(ErrorCode::NotFound, format!("no account at {address}"))
 }
@@ -841,6 +935,34 @@ fn node_error(e: NodeError) -> ErrorReply {
         NodeError::Stopped => ErrorCode::Unavailable,
     };
     error(code, e.to_string())
+}
+
+/// A call from the wire as the node takes it.
+fn node_query(call: CallArgs) -> Query {
+    Query {
+        caller: Address(call.caller),
+        to: Address(call.to),
+        value: U256::from_be_bytes(call.value),
+        input: call.input,
+        gas_limit: call.gas_limit,
+    }
+}
+
+/// A batch entry's reply from what the node did with it.
+fn entry_reply<T>(executed: Executed<T>, wire: impl FnOnce(T) -> EntryResult) -> EntryReply {
+    EntryReply {
+        exec_ns: executed.took.as_nanos().try_into().unwrap_or(u64::MAX),
+        result: executed.outcome.map(wire).map_err(node_error),
+    }
+}
+
+fn wire_outcome(result: ExecResult) -> Outcome {
+    Outcome {
+        status: result.status.name(),
+        gas_used: result.gas_used,
+        output: result.output,
+        logs: result.logs.into_iter().map(wire_log).collect(),
+    }
 }
 
 fn wire_log(log: zvm_runtime::Log) -> Log {

@@ -86,7 +86,8 @@ pub struct NodeConfig {
     /// The block environment of every batch (its `number` is replaced by the batch's). Its gas limit also
     /// bounds the gas of a [`Request::Call`].
     pub block: BlockEnv,
-    /// Most calls in one commit (1: one `fsync` per call).
+    /// Most calls in one commit (1: one `fsync` per call). A job of several entries
+    /// ([`Node::submit_batch_then`]) is never split, so a commit may pass this by one job's entries.
     pub max_batch: usize,
     /// Requests that may wait in the queue; [`Node::submit`] blocks while it is full.
     pub queue: usize,

@@ -49,8 +49,9 @@
 //! # Context, memory, gas
 //! The gas counter and the memory base and size live in SSA variables (registers) inside a function: the
 //! counter is written back to the context before every call, helper call, return and exit, and all three
-//! are read again after every call (only calls change them behind the code's back). A charge is a compare
-//! and a branch, then a subtraction. The stack length is read from and written to the context at each
+//! are read again after every call (only calls change them behind the code's back); functions of more
+//! than a few thousand blocks use the context directly (see `translate::CachedCtx`). A charge is one
+//! subtraction with borrow and a branch. The stack length is read from and written to the context at each
 //! use (Cranelift's alias analysis removes the redundant loads between helper calls, which clobber them).
 //! Loads and stores check `addr + offset + width <= mem_len` without overflow (one add and one compare
 //! for a zero-extended 32-bit WebAssembly address), folded when the address is a constant; `mem.expand` checks inline whether the range already fits and calls the helper only to grow.

@@ -53,6 +53,9 @@ use zvm_ir::{
     TernOp, TrapCode, Type, UnOp, U256,
 };
 
+/// Most IR blocks of a function that keeps context fields in registers (see [`CachedCtx`]).
+const MAX_CACHED_BLOCKS: usize = 4096;
+
 /// Words in the per-function scratch area used to pass words to helpers by pointer.
 const SCRATCH_WORDS: u32 = 8;
 /// Scratch word that receives a helper's result word.
@@ -724,8 +727,8 @@ struct Translator<'m, 'b> {
     /// Dispatchers imported so far, by number.
     dispatcher_refs: HashMap<u32, FuncRef>,
     flags: Flags,
-    /// Context fields kept in registers between calls.
-    cached: CachedCtx,
+    /// Context fields kept in registers between calls (`None` in functions too large for it).
+    cached: Option<CachedCtx>,
     /// Canonicalised float results and their values before canonicalisation (see [`Self::nan_blind`]).
     uncanonical: HashMap<Value, Value>,
     /// Float block parameters that only ever receive arithmetic results, non-NaN constants or such
@@ -740,8 +743,13 @@ struct Translator<'m, 'b> {
 /// base and size, read at every access. Only calls change them behind the code's back (a helper that
 /// charges gas or grows memory, a callee doing either), so the gas counter is written back to the context
 /// before every call and every exit, and all three are read again after every call
-/// ([`Translator::before_call`], [`Translator::after_call`]). Exits carry the counter to their shared exit
-/// block as a block argument, which stores it.
+/// ([`Translator::before_call`], [`Translator::after_call`]). A trap or out-of-gas exit carries the counter
+/// to its shared exit block as a block argument, which stores it; a status a helper or a callee returns
+/// comes with the context's counter already right.
+///
+/// Functions of more than [`MAX_CACHED_BLOCKS`] blocks read and write the context directly instead: a
+/// variable live across tens of thousands of blocks (EVM code made of `JUMPDEST`s, all targets of one
+/// dynamic jump) makes Cranelift's optimiser take minutes.
 #[derive(Clone, Copy)]
 struct CachedCtx {
     gas: Variable,
@@ -780,12 +788,12 @@ impl<'m, 'b> Translator<'m, 'b> {
             .insts
             .iter()
             .any(|i| matches!(i.op, Op::Load { .. } | Op::Store { .. } | Op::MemSize | Op::MemExpand { .. }));
-        let cached = CachedCtx {
+        let cached = (func.blocks.len() <= MAX_CACHED_BLOCKS).then(|| CachedCtx {
             gas: b.declare_var(I64),
             mem_base: b.declare_var(I64),
             mem_len: b.declare_var(I64),
             uses_memory,
-        };
+        });
         Self {
             b,
             module,
@@ -934,8 +942,9 @@ impl<'m, 'b> Translator<'m, 'b> {
         statuses.sort_unstable();
         for (status, blk) in statuses {
             self.b.switch_to_block(blk);
-            let gas = self.b.block_params(blk)[0];
-            self.b.ins().store(self.flags.ctx, gas, self.vmctx, ctx::GAS_LEFT);
+            if let Some(&gas) = self.b.block_params(blk).first() {
+                self.b.ins().store(self.flags.ctx, gas, self.vmctx, ctx::GAS_LEFT);
+            }
             let s = self.b.ins().iconst(I32, i64::from(status));
             let mut rets = vec![s];
             rets.extend(self.zero_results());
@@ -943,8 +952,8 @@ impl<'m, 'b> Translator<'m, 'b> {
         }
         if let Some(blk) = self.dyn_exit {
             self.b.switch_to_block(blk);
-            let (s, gas) = (self.b.block_params(blk)[0], self.b.block_params(blk)[1]);
-            self.b.ins().store(self.flags.ctx, gas, self.vmctx, ctx::GAS_LEFT);
+            // The status comes from a helper or a callee, which left the context's gas counter right.
+            let s = self.b.block_params(blk)[0];
             let mut rets = vec![s];
             rets.extend(self.zero_results());
             self.b.ins().return_(&rets);
@@ -958,7 +967,9 @@ impl<'m, 'b> Translator<'m, 'b> {
             return b;
         }
         let blk = self.b.create_block();
-        self.b.append_block_param(blk, I64);
+        if self.cached.is_some() {
+            self.b.append_block_param(blk, I64);
+        }
         self.b.set_cold_block(blk);
         self.status_blocks.insert(status, blk);
         blk
@@ -970,7 +981,6 @@ impl<'m, 'b> Translator<'m, 'b> {
         }
         let blk = self.b.create_block();
         self.b.append_block_param(blk, I32);
-        self.b.append_block_param(blk, I64);
         self.b.set_cold_block(blk);
         self.dyn_exit = Some(blk);
         blk
@@ -979,26 +989,25 @@ impl<'m, 'b> Translator<'m, 'b> {
     /// Stops with `status` if `cond` is non-zero; continues in a new block otherwise.
     fn exit_if(&mut self, cond: Value, status: u32) {
         let exit = self.status_block(status);
-        let gas = self.b.use_var(self.cached.gas);
+        let gas = self.exit_gas();
         let cont = self.b.create_block();
-        self.b.ins().brif(cond, exit, &[BlockArg::Value(gas)], cont, &[]);
+        self.b.ins().brif(cond, exit, &gas, cont, &[]);
         self.b.switch_to_block(cont);
     }
 
     /// Stops with `status` (an `i32`) unless it is [`abi::STATUS_OK`].
     fn exit_unless_ok(&mut self, status: Value) {
         let exit = self.dyn_exit_block();
-        let gas = self.b.use_var(self.cached.gas);
         let cont = self.b.create_block();
-        self.b.ins().brif(status, exit, &[BlockArg::Value(status), BlockArg::Value(gas)], cont, &[]);
+        self.b.ins().brif(status, exit, &[BlockArg::Value(status)], cont, &[]);
         self.b.switch_to_block(cont);
     }
 
     /// Ends the block by stopping with `status`.
     fn exit_with(&mut self, status: u32) {
         let exit = self.status_block(status);
-        let gas = self.b.use_var(self.cached.gas);
-        self.b.ins().jump(exit, &[BlockArg::Value(gas)]);
+        let gas = self.exit_gas();
+        self.b.ins().jump(exit, &gas);
     }
 
     // ---- values --------------------------------------------------------------------------------------
@@ -1094,11 +1103,13 @@ impl<'m, 'b> Translator<'m, 'b> {
     // ---- context and helpers -------------------------------------------------------------------------
 
     fn ctx_load(&mut self, offset: i32) -> Value {
-        match offset {
-            ctx::GAS_LEFT => return self.b.use_var(self.cached.gas),
-            ctx::MEM_BASE => return self.b.use_var(self.cached.mem_base),
-            ctx::MEM_LEN => return self.b.use_var(self.cached.mem_len),
-            _ => {}
+        if let Some(c) = self.cached {
+            match offset {
+                ctx::GAS_LEFT => return self.b.use_var(c.gas),
+                ctx::MEM_BASE => return self.b.use_var(c.mem_base),
+                ctx::MEM_LEN => return self.b.use_var(c.mem_len),
+                _ => {}
+            }
         }
         let fixed = matches!(
             offset,
@@ -1109,8 +1120,8 @@ impl<'m, 'b> Translator<'m, 'b> {
     }
 
     fn ctx_store(&mut self, offset: i32, v: Value) {
-        match offset {
-            ctx::GAS_LEFT => self.b.def_var(self.cached.gas, v),
+        match (offset, self.cached) {
+            (ctx::GAS_LEFT, Some(c)) => self.b.def_var(c.gas, v),
             _ => {
                 self.b.ins().store(self.flags.ctx, v, self.vmctx, offset);
             }
@@ -1120,16 +1131,24 @@ impl<'m, 'b> Translator<'m, 'b> {
     /// Writes the cached gas counter back to the context, for a call (which reads and charges it) or a
     /// return (whose caller reads it).
     fn before_call(&mut self) {
-        let gas = self.b.use_var(self.cached.gas);
-        self.b.ins().store(self.flags.ctx, gas, self.vmctx, ctx::GAS_LEFT);
+        if let Some(c) = self.cached {
+            let gas = self.b.use_var(c.gas);
+            self.b.ins().store(self.flags.ctx, gas, self.vmctx, ctx::GAS_LEFT);
+        }
+    }
+
+    /// The block arguments an exit block takes: the cached gas counter, which it stores.
+    fn exit_gas(&mut self) -> Vec<BlockArg> {
+        self.cached.map(|c| BlockArg::Value(self.b.use_var(c.gas))).into_iter().collect()
     }
 
     /// Reads the cached context fields again after a call (which may have charged gas or grown memory), and
     /// at the function's entry.
     fn after_call(&mut self) {
-        let memory = [(self.cached.mem_base, ctx::MEM_BASE), (self.cached.mem_len, ctx::MEM_LEN)];
-        let n = if self.cached.uses_memory { 2 } else { 0 };
-        for (var, offset) in [(self.cached.gas, ctx::GAS_LEFT)].into_iter().chain(memory.into_iter().take(n)) {
+        let Some(c) = self.cached else { return };
+        let memory = [(c.mem_base, ctx::MEM_BASE), (c.mem_len, ctx::MEM_LEN)];
+        let n = if c.uses_memory { 2 } else { 0 };
+        for (var, offset) in [(c.gas, ctx::GAS_LEFT)].into_iter().chain(memory.into_iter().take(n)) {
             let v = self.b.ins().load(I64, self.flags.ctx, self.vmctx, offset);
             self.b.def_var(var, v);
         }
@@ -1463,8 +1482,7 @@ impl<'m, 'b> Translator<'m, 'b> {
                 let host_error = self.b.ins().iconst(I32, i64::from(trap_status(TrapCode::HostError)));
                 let status = self.b.ins().select(status, status, host_error);
                 let exit = self.dyn_exit_block();
-                let gas = self.b.use_var(self.cached.gas);
-                self.b.ins().jump(exit, &[BlockArg::Value(status), BlockArg::Value(gas)]);
+                self.b.ins().jump(exit, &[BlockArg::Value(status)]);
             }
             Op::Trap { code } => self.exit_with(trap_status(*code)),
             Op::TableGet { table, arg } => {
@@ -2363,10 +2381,19 @@ impl<'m, 'b> Translator<'m, 'b> {
     /// Charges `amount` (an `i64`, unsigned): out of gas, with the counter untouched, if less is left.
     fn charge(&mut self, amount: Value) {
         let g = self.ctx_load(ctx::GAS_LEFT);
-        // A compare the branch uses directly (a borrow flag would be materialised first).
-        let short = self.b.ins().icmp(IntCC::UnsignedLessThan, g, amount);
-        self.exit_if(short, abi::STATUS_OUT_OF_GAS);
-        let left = self.b.ins().isub(g, amount);
+        let left = if self.cached.is_some() {
+            // A compare the branch uses directly, then the subtraction (a borrow flag would be
+            // materialised in a register first).
+            let short = self.b.ins().icmp(IntCC::UnsignedLessThan, g, amount);
+            self.exit_if(short, abi::STATUS_OUT_OF_GAS);
+            self.b.ins().isub(g, amount)
+        } else {
+            // In huge functions, one instruction with the borrow: a compare and a subtraction, pure
+            // operations, make Cranelift's optimiser take minutes over tens of thousands of blocks.
+            let (left, short) = self.b.ins().usub_overflow(g, amount);
+            self.exit_if(short, abi::STATUS_OUT_OF_GAS);
+            left
+        };
         self.ctx_store(ctx::GAS_LEFT, left);
     }
 

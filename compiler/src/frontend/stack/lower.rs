@@ -9,6 +9,15 @@
 //! checks its stack needs once (`stack.check`), reads the items it uses from below its entry height, and
 //! writes back only the slots whose value changed, with one `stack.adjust`.
 //!
+//! Across blocks, the top items a block reads from its entry stack (up to [`MAX_PASSED`]) are its block
+//! parameters: a predecessor passes them as SSA values instead of storing them and the block loading them
+//! back, so a loop keeps its working items in registers. The frame's stack length always counts them;
+//! only their slots in the frame are stale while they travel as values. A predecessor that branches two
+//! ways writes back every item except the top ones both successors take as parameters. A dynamic jump
+//! writes everything back and enters a block with parameters through a small block that loads them
+//! (`stack.get` never traps: when the stack is too short, what it reads is never used, because the block's
+//! `stack.check` stops execution first).
+//!
 //! Jumps to a constant target go straight to its block; other jumps go through one shared dispatch block
 //! with a `switch` over every `JUMPDEST`, whose default traps `invalid_jump`.
 //!
@@ -37,6 +46,8 @@ pub const fn hash_word_gas(alg: HashAlg) -> u64 {
 pub const LOG_BYTE_GAS: u64 = 8;
 /// Gas per byte of an `EXP` exponent.
 pub const EXP_BYTE_GAS: u64 = 50;
+/// Most stack items a block takes as parameters (the rest of what it reads comes from the frame).
+pub const MAX_PASSED: u32 = 4;
 
 /// A decoded instruction: where it is, what it is, and its immediate (zero if it has none).
 #[derive(Clone, Copy, Debug)]
@@ -53,6 +64,7 @@ pub fn lower(code: &[u8], instrs: &[Instr]) -> Module {
         b: FunctionBuilder::new(&mut func),
         code_len: code.len(),
         jumpdests: BTreeMap::new(),
+        passed: HashMap::new(),
         consts: HashMap::new(),
         dispatch: None,
         invalid_jump: None,
@@ -79,6 +91,14 @@ struct VStack {
 }
 
 impl VStack {
+    /// The stack at the entry of a block whose parameters are the top entry items (bottom to top).
+    fn entered_with(params: &[Value]) -> VStack {
+        VStack {
+            items: params.iter().map(|&value| Item { value, origin: None }).collect(),
+            pulled: params.len() as u32,
+        }
+    }
+
     fn ensure(&mut self, b: &mut FunctionBuilder<'_>, n: usize) {
         while self.items.len() < n {
             let value = b.ins1(Op::StackGet { depth: self.pulled });
@@ -108,21 +128,26 @@ impl VStack {
         self.items.swap(top, top - n);
     }
 
-    /// Writes the block's net effect back to the frame's stack.
-    fn flush(&mut self, b: &mut FunctionBuilder<'_>) {
+    /// Writes the block's net effect back to the frame's stack, except the top `kept` items, which the
+    /// successors take as parameters; returns the top `taken` items (bottom to top, `taken >= kept`) for
+    /// them to pass.
+    fn flush(&mut self, b: &mut FunctionBuilder<'_>, kept: usize, taken: usize) -> Vec<Value> {
+        self.ensure(b, taken);
         let n = self.items.len();
         let delta = n as i64 - i64::from(self.pulled);
         if delta != 0 {
             b.ins(Op::StackAdjust { delta: delta as i32 });
         }
-        for (i, item) in self.items.iter().enumerate() {
+        for (i, item) in self.items.iter().enumerate().take(n - kept) {
             let unchanged = item.origin.is_some_and(|o| i64::from(o) == i64::from(self.pulled) - 1 - i as i64);
             if !unchanged {
                 b.ins(Op::StackSet { depth: (n - 1 - i) as u32, value: item.value });
             }
         }
+        let top = self.items[n - taken..].iter().map(|i| i.value).collect();
         self.items.clear();
         self.pulled = 0;
+        top
     }
 }
 
@@ -141,6 +166,8 @@ struct Lowerer<'f> {
     b: FunctionBuilder<'f>,
     code_len: usize,
     jumpdests: BTreeMap<usize, Block>,
+    /// How many top stack items each block with parameters takes (see the module docs).
+    passed: HashMap<Block, u32>,
     consts: HashMap<Value, U256>,
     dispatch: Option<Block>,
     invalid_jump: Option<Block>,
@@ -165,11 +192,27 @@ impl Lowerer<'_> {
             }
         }
         starts.dedup_by_key(|s| s.0);
+        // Jumps whose target is not the constant pushed just before them go through the dispatch; their
+        // possible targets (every `JUMPDEST`) then take no parameters, since most of their entries would
+        // come through it, having written the stack back (Solidity's internal calls and returns).
+        let dynamic_jumps = instrs.iter().enumerate().any(|(k, ins)| {
+            matches!(ins.info.sem, Sem::Jump | Sem::JumpI) && (k == 0 || instrs[k - 1].info.sem != Sem::Push)
+        });
         let mut blocks: Vec<Block> = Vec::with_capacity(starts.len());
         for (n, &(k, _)) in starts.iter().enumerate() {
             let block = if n == 0 { zvm_ir::Function::ENTRY } else { self.b.create_block() };
             if instrs[k].info.sem == Sem::JumpDest {
                 self.jumpdests.insert(instrs[k].offset, block);
+            }
+            // The entry block is the function's, whose parameters are none.
+            let end = starts.get(n + 1).map_or(instrs.len(), |s| s.0);
+            let dynamic_target = dynamic_jumps && instrs[k].info.sem == Sem::JumpDest;
+            let passed = if n == 0 || dynamic_target { 0 } else { stack_needs(&instrs[k..end]).0.min(MAX_PASSED) };
+            if passed > 0 {
+                for _ in 0..passed {
+                    self.b.block_param(block, Type::W256);
+                }
+                self.passed.insert(block, passed);
             }
             blocks.push(block);
         }
@@ -186,13 +229,52 @@ impl Lowerer<'_> {
         if let Some(dispatch) = self.dispatch {
             self.b.switch_to_block(dispatch);
             let index = self.b.func().block(dispatch).params[0];
-            let cases = self.jumpdests.iter().map(|(&pc, &blk)| (pc as u64, blk)).collect();
+            let targets: Vec<(usize, Block)> = self.jumpdests.iter().map(|(&pc, &blk)| (pc, blk)).collect();
+            let mut cases = Vec::with_capacity(targets.len());
+            for (pc, blk) in targets {
+                cases.push((pc as u64, self.entry_from_frame(blk)));
+            }
+            self.b.switch_to_block(dispatch);
             let default = self.invalid_jump_block();
             self.b.ins(Op::Switch { index, cases, default });
         }
         if let Some(invalid) = self.invalid_jump {
             self.b.switch_to_block(invalid);
             self.b.trap(TrapCode::InvalidJump);
+        }
+    }
+
+    /// `block` itself if it takes no parameters, else a new block that loads them from the frame and
+    /// jumps to it (for the dynamic dispatch, which comes with everything written back).
+    fn entry_from_frame(&mut self, block: Block) -> Block {
+        let Some(&k) = self.passed.get(&block) else { return block };
+        let load = self.b.create_block();
+        self.b.switch_to_block(load);
+        let args = (0..k).rev().map(|depth| self.b.ins1(Op::StackGet { depth })).collect();
+        self.b.jump(block, args);
+        load
+    }
+
+    /// How many top stack items a branch to `block` passes.
+    fn passed_to(&self, block: Block) -> usize {
+        self.passed.get(&block).map_or(0, |&k| k as usize)
+    }
+
+    /// Ends the block with a branch to `dest` (`then_dest`), or two-way with `cond`: writes the stack back
+    /// except what the successors take as parameters, and passes those.
+    fn branch(&mut self, vs: &mut VStack, mut dest: BlockCall, cond: Option<(Value, Block)>) {
+        let (a, c) = (self.passed_to(dest.block), cond.map_or(0, |(_, e)| self.passed_to(e)));
+        let kept = if cond.is_some() { a.min(c) } else { a };
+        let top = vs.flush(&mut self.b, kept, a.max(c));
+        dest.args.extend_from_slice(&top[top.len() - a..]);
+        match cond {
+            None => {
+                self.b.ins(Op::Jump { dest });
+            }
+            Some((cond, else_block)) => {
+                let else_dest = BlockCall { block: else_block, args: top[top.len() - c..].to_vec() };
+                self.b.ins(Op::Brif { cond, then_dest: dest, else_dest });
+            }
         }
     }
 
@@ -220,7 +302,8 @@ impl Lowerer<'_> {
         if min > 0 || growth > 0 {
             self.b.ins(Op::StackCheck { min, growth });
         }
-        let mut vs = VStack::default();
+        let current = self.b.current_block().expect("inside a block");
+        let mut vs = VStack::entered_with(&self.b.func().block(current).params.clone());
         for ins in instrs {
             if ins.info.base_gas > 0 {
                 self.b.ins(Op::GasCost { amount: ins.info.base_gas });
@@ -231,9 +314,8 @@ impl Lowerer<'_> {
             }
         }
         // Fell off the block: into the next one, or off the end of the code (an implicit STOP).
-        vs.flush(&mut self.b);
         match next {
-            Some(next) => self.b.jump(next, vec![]),
+            Some(next) => self.branch(&mut vs, BlockCall::new(next), None),
             None => self.halt_stop(),
         }
     }
@@ -391,13 +473,11 @@ impl Lowerer<'_> {
             Sem::Jump => {
                 let dest = pop!();
                 let target = self.jump_target(dest);
-                vs.flush(&mut self.b);
-                self.b.ins(Op::Jump { dest: target });
+                self.branch(vs, target, None);
             }
             Sem::JumpI => {
                 let (dest, cond) = (pop!(), pop!());
                 let target = self.jump_target(dest);
-                vs.flush(&mut self.b);
                 let fallthrough = match next {
                     Some(n) => n,
                     None => {
@@ -410,7 +490,7 @@ impl Lowerer<'_> {
                         end
                     }
                 };
-                self.b.ins(Op::Brif { cond, then_dest: target, else_dest: BlockCall::new(fallthrough) });
+                self.branch(vs, target, Some((cond, fallthrough)));
             }
             Sem::Pc => {
                 let v = self.wconst(U256::from(ins.offset));

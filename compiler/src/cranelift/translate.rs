@@ -743,7 +743,7 @@ struct Translator<'m, 'b> {
 /// base and size, read at every access. Only calls change them behind the code's back (a helper that
 /// charges gas or grows memory, a callee doing either), so the gas counter is written back to the context
 /// before every call and every exit, and all three are read again after every call
-/// ([`Translator::before_call`], [`Translator::after_call`]). A trap or out-of-gas exit carries the counter
+/// ([`Translator::write_back_gas`], [`Translator::reload_cached`]). A trap or out-of-gas exit carries the counter
 /// to its shared exit block as a block argument, which stores it; a status a helper or a callee returns
 /// comes with the context's counter already right.
 ///
@@ -885,7 +885,7 @@ impl<'m, 'b> Translator<'m, 'b> {
         self.b.switch_to_block(entry);
         let params = self.b.block_params(entry).to_vec();
         self.vmctx = params[0];
-        self.after_call();
+        self.reload_cached();
         let first = self.blocks[0].expect("entry block is reachable");
         let expected: usize =
             self.func.block(Block(0)).params.iter().map(|&p| lanes(self.func.value_type(p)).len()).sum();
@@ -1130,7 +1130,7 @@ impl<'m, 'b> Translator<'m, 'b> {
 
     /// Writes the cached gas counter back to the context, for a call (which reads and charges it) or a
     /// return (whose caller reads it).
-    fn before_call(&mut self) {
+    fn write_back_gas(&mut self) {
         if let Some(c) = self.cached {
             let gas = self.b.use_var(c.gas);
             self.b.ins().store(self.flags.ctx, gas, self.vmctx, ctx::GAS_LEFT);
@@ -1144,7 +1144,7 @@ impl<'m, 'b> Translator<'m, 'b> {
 
     /// Reads the cached context fields again after a call (which may have charged gas or grown memory), and
     /// at the function's entry.
-    fn after_call(&mut self) {
+    fn reload_cached(&mut self) {
         let Some(c) = self.cached else { return };
         let memory = [(c.mem_base, ctx::MEM_BASE), (c.mem_len, ctx::MEM_LEN)];
         let n = if c.uses_memory { 2 } else { 0 };
@@ -1199,12 +1199,12 @@ impl<'m, 'b> Translator<'m, 'b> {
         // A helper that is not given the context cannot touch it.
         let touches_ctx = args.first() == Some(&self.vmctx);
         if touches_ctx {
-            self.before_call();
+            self.write_back_gas();
         }
         let call = self.b.ins().call_indirect(sig, f, args);
         let results = self.b.inst_results(call).to_vec();
         if touches_ctx {
-            self.after_call();
+            self.reload_cached();
         }
         results
     }
@@ -1461,7 +1461,7 @@ impl<'m, 'b> Translator<'m, 'b> {
                 sw.emit(&mut self.b, idx, d);
             }
             Op::Return { args } => {
-                self.before_call();
+                self.write_back_gas();
                 let mut rets = vec![self.b.ins().iconst(I32, i64::from(abi::STATUS_OK))];
                 for &a in args {
                     rets.extend(self.val(a)?.lanes());
@@ -2445,10 +2445,10 @@ impl<'m, 'b> Translator<'m, 'b> {
         self.exit_if(exhausted, trap_status(TrapCode::CallStackExhausted));
         let deeper = self.b.ins().iadd_imm_s(depth, 1);
         self.ctx_store(ctx::CALL_DEPTH, deeper);
-        self.before_call();
+        self.write_back_gas();
         let call = self.b.ins().call(fref, &cargs);
         let rets = self.b.inst_results(call).to_vec();
-        self.after_call();
+        self.reload_cached();
         self.ctx_store(ctx::CALL_DEPTH, depth);
         self.exit_unless_ok(rets[0]);
         let mut i = 1;
@@ -2541,10 +2541,10 @@ impl<'m, 'b> Translator<'m, 'b> {
         for &a in rest {
             cargs.extend(self.val(a)?.lanes());
         }
-        self.before_call();
+        self.write_back_gas();
         let call = self.b.ins().call(fref, &cargs);
         let rets = self.b.inst_results(call).to_vec();
-        self.after_call();
+        self.reload_cached();
         self.exit_unless_ok(rets[0]);
         let mut i = 1;
         for (n, &t) in sig.results.iter().enumerate() {

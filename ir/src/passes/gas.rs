@@ -30,9 +30,9 @@ use crate::Module;
 
 /// Runs the pass over every function of the module.
 pub fn run(module: &mut Module) {
-    let may_halt = functions_that_may_halt(module);
+    let halting = Halting::of(module);
     for func in &mut module.functions {
-        run_function(func, &may_halt);
+        run_function(func, &halting);
     }
 }
 
@@ -40,45 +40,44 @@ pub fn run(module: &mut Module) {
 /// a call of one ends its charge segment, as an observer does, so that the operations after it are
 /// charged only once it has returned. `call_indirect` may reach any function of its signature, so it
 /// counts as such a call when any function of the module may halt.
-fn functions_that_may_halt(module: &Module) -> Vec<bool> {
-    let mut may_halt: Vec<bool> =
-        module.functions.iter().map(|f| f.insts.iter().any(|i| matches!(i.op, Op::Halt { .. }))).collect();
-    loop {
-        let any = may_halt.iter().any(|&h| h);
-        let mut changed = false;
-        for (i, f) in module.functions.iter().enumerate() {
-            if may_halt[i] {
-                continue;
+struct Halting {
+    funcs: Vec<bool>,
+    any: bool,
+}
+
+impl Halting {
+    fn of(module: &Module) -> Halting {
+        let funcs = module.functions.iter().map(|f| f.insts.iter().any(|i| matches!(i.op, Op::Halt { .. })));
+        let mut halting = Halting { funcs: funcs.collect(), any: false };
+        loop {
+            halting.any = halting.funcs.iter().any(|&h| h);
+            let mut changed = false;
+            for (i, f) in module.functions.iter().enumerate() {
+                if !halting.funcs[i] && f.insts.iter().any(|inst| halting.may_end_execution(&inst.op)) {
+                    halting.funcs[i] = true;
+                    changed = true;
+                }
             }
-            let halts = f.insts.iter().any(|inst| match inst.op {
-                Op::Call { func, .. } => may_halt.get(func.index()).copied().unwrap_or(true),
-                Op::CallIndirect { .. } => any,
-                _ => false,
-            });
-            if halts {
-                may_halt[i] = true;
-                changed = true;
+            if !changed {
+                return halting;
             }
         }
-        if !changed {
-            return may_halt;
+    }
+
+    /// Whether execution may stop inside `op` without failing, so that what follows it must not be
+    /// charged before it.
+    fn may_end_execution(&self, op: &Op) -> bool {
+        match op {
+            Op::Call { func, .. } => self.funcs.get(func.index()).copied().unwrap_or(true),
+            Op::CallIndirect { .. } => self.any,
+            _ => false,
         }
     }
 }
 
-/// Whether execution may stop inside `op` without failing, so that what follows it must not be charged
-/// before it (see [`functions_that_may_halt`]).
-fn may_end_execution(op: &Op, may_halt: &[bool]) -> bool {
-    match op {
-        Op::Call { func, .. } => may_halt.get(func.index()).copied().unwrap_or(true),
-        Op::CallIndirect { .. } => may_halt.iter().any(|&h| h),
-        _ => false,
-    }
-}
-
-/// Runs the pass over one function of a module; `may_halt` tells which of the module's functions may halt.
-fn run_function(func: &mut Function, may_halt: &[bool]) {
-    let last_charges = fold_blocks(func, may_halt);
+/// Runs the pass over one function of a module.
+fn run_function(func: &mut Function, halting: &Halting) {
+    let last_charges = fold_blocks(func, halting);
     hand_charges_to_jumps(func, &last_charges);
 }
 
@@ -91,7 +90,7 @@ struct LastCharge {
 }
 
 /// Folds each block's costs into `gas.block` charges; returns each block's [`LastCharge`].
-fn fold_blocks(func: &mut Function, may_halt: &[bool]) -> Vec<LastCharge> {
+fn fold_blocks(func: &mut Function, halting: &Halting) -> Vec<LastCharge> {
     let mut last_charges = Vec::with_capacity(func.blocks.len());
     for b in 0..func.blocks.len() {
         let old = std::mem::take(&mut func.blocks[b].insts);
@@ -107,7 +106,7 @@ fn fold_blocks(func: &mut Function, may_halt: &[bool]) -> Vec<LastCharge> {
                     sum = sum.saturating_add(amount);
                     continue;
                 }
-                ref op if op.observes_gas() || may_end_execution(op, may_halt) => {
+                ref op if op.observes_gas() || halting.may_end_execution(op) => {
                     out.push(inst);
                     if sum > 0 {
                         let charge = func.create_inst(Op::GasBlock { amount: sum }, &[]);
@@ -211,7 +210,7 @@ mod tests {
             let z = b.iconst(Type::I64, 0);
             b.halt(HaltKind::Return, z, z);
         });
-        run_function(&mut f, &[]);
+        run_function(&mut f, &Halting { funcs: Vec::new(), any: false });
         let got = ops(&f, 0);
         assert_eq!(got[0], Op::StackCheck { min: 1, growth: 0 });
         assert_eq!(got[1], Op::GasBlock { amount: 8 });
@@ -230,7 +229,7 @@ mod tests {
             b.ins(Op::GasCost { amount: 11 });
             b.trap(crate::TrapCode::Unreachable);
         });
-        run_function(&mut f, &[]);
+        run_function(&mut f, &Halting { funcs: Vec::new(), any: false });
         let got = ops(&f, 0);
         assert_eq!(got[0], Op::GasBlock { amount: 102 });
         assert!(matches!(got[2], Op::HostCall { func: HostFn::SStore, .. }));
@@ -266,7 +265,7 @@ mod tests {
     #[test]
     fn a_block_entered_only_by_jumps_hands_its_charge_to_them() {
         let mut f = loop_function(false);
-        run_function(&mut f, &[]);
+        run_function(&mut f, &Halting { funcs: Vec::new(), any: false });
         // The entry pays its own cost and the header's first pass; the body pays after its observer, for
         // its tail and the header's next pass; the header charges nothing; the exit (entered by `brif`)
         // keeps its charge.
@@ -282,7 +281,7 @@ mod tests {
     #[test]
     fn a_block_with_a_stack_check_keeps_its_charge() {
         let mut f = loop_function(true);
-        run_function(&mut f, &[]);
+        run_function(&mut f, &Halting { funcs: Vec::new(), any: false });
         assert_eq!(ops(&f, 0)[0], Op::GasBlock { amount: 2 });
         assert_eq!(ops(&f, 1)[1], Op::GasBlock { amount: 3 });
         assert_eq!(ops(&f, 2)[0], Op::GasBlock { amount: 5 });

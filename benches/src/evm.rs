@@ -113,7 +113,7 @@ impl EvmCase {
 
     /// The code of the account the transaction calls (empty for a create).
     pub fn callee_code(&self) -> &[u8] {
-        self.tx.to.and_then(|to| self.pre.accounts.get(&to)).map_or(&[], |a| a.code.as_slice())
+        self.tx.to.and_then(|to| self.pre.accounts.get(&to)).map_or(&[], |a| &a.code[..])
     }
 
     /// The `index`-th case of `file` (relative to [`shared_dir`]), checked like [`EvmCase::load_all`]'s.

@@ -6,7 +6,7 @@
 
 use crate::instructions::{BinOp, ConvOp, FBinOp, FUnOp, TernOp, TrapCode, UnOp};
 use crate::types::Type;
-use ruint::aliases::{U256, U512};
+use ruint::aliases::U256;
 
 /// Gas cost of EVM-style memory of `words` 32-byte words: `3*words + words^2/512`, saturating.
 pub fn memory_cost(words: u64) -> u64 {
@@ -39,6 +39,7 @@ pub fn word_unary(op: UnOp, a: U256) -> U256 {
 }
 
 /// `w256` two-operand operations, with EVM semantics.
+#[inline]
 pub fn word_binary(op: BinOp, a: U256, b: U256) -> U256 {
     match op {
         BinOp::Add => a.wrapping_add(b),
@@ -81,17 +82,14 @@ pub fn word_binary(op: BinOp, a: U256, b: U256) -> U256 {
 }
 
 /// `w256` three-operand operations.
+#[inline]
 pub fn word_ternary(op: TernOp, a: U256, b: U256, n: U256) -> U256 {
     if n.is_zero() {
         return U256::ZERO;
     }
     match op {
         TernOp::AddMod => a.add_mod(b, n),
-        TernOp::MulMod => {
-            let wide: U512 = a.widening_mul(b);
-            let r = wide % U512::from(n);
-            U256::from_limbs(r.as_limbs()[..4].try_into().expect("four limbs"))
-        }
+        TernOp::MulMod => a.mul_mod(b, n),
     }
 }
 
@@ -534,6 +532,45 @@ mod tests {
         assert_eq!(word_ternary(TernOp::MulMod, w(5), w(5), w(0)), U256::ZERO);
         assert_eq!(word_binary(BinOp::Exp, w(2), w(256)), U256::ZERO);
         assert_eq!(word_binary(BinOp::Exp, w(3), w(4)), w(81));
+    }
+
+    /// MULMOD takes ruint's `mul_mod`, which has a fast path for operands and moduli whose top limbs are
+    /// all set (field arithmetic, as in weierstrudel); it must agree with the definition, the 512-bit
+    /// product's remainder, on both paths.
+    #[test]
+    fn mulmod_equals_the_remainder_of_the_full_product() {
+        use ruint::aliases::U512;
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut limb = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let bn254 =
+            U256::from_str_radix("30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47", 16).unwrap();
+        for i in 0..4000 {
+            let mut word = |top: bool| {
+                let mut limbs = [limb(), limb(), limb(), limb()];
+                // Vary how many high limbs are zero, so that both of mul_mod's paths are taken.
+                let zero_high = if top { 0 } else { (limb() % 4) as usize };
+                limbs[4 - zero_high..].fill(0);
+                U256::from_limbs(limbs)
+            };
+            let (a, b) = (word(i % 2 == 0), word(i % 3 == 0));
+            let n = match i % 4 {
+                0 => bn254,
+                1 => U256::MAX,
+                _ => word(i % 5 != 0),
+            };
+            let expected = if n.is_zero() {
+                U256::ZERO
+            } else {
+                let r = a.widening_mul::<256, 4, 512, 8>(b) % U512::from(n);
+                U256::from_limbs(r.as_limbs()[..4].try_into().unwrap())
+            };
+            assert_eq!(word_ternary(TernOp::MulMod, a, b, n), expected, "{a:#x} * {b:#x} mod {n:#x}");
+        }
     }
 
     #[test]

@@ -19,10 +19,9 @@ use crate::codec::AccountRow;
 use crate::store::{StateDiff, StateReader};
 use crate::StoreError;
 use ruint::aliases::U256;
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
-use zvm_runtime::Address;
+use zvm_runtime::{Address, FastMap};
 
 /// Entries per generation of each of the cache's maps (it holds at most twice as many).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,14 +40,14 @@ impl Default for CacheConfig {
 
 /// A bounded map of recently used entries (see the module docs).
 pub(crate) struct Generational<K, V> {
-    young: HashMap<K, V>,
-    old: HashMap<K, V>,
+    young: FastMap<K, V>,
+    old: FastMap<K, V>,
     capacity: usize,
 }
 
 impl<K: Hash + Eq, V: Clone> Generational<K, V> {
     pub fn new(capacity: usize) -> Self {
-        Generational { young: HashMap::new(), old: HashMap::new(), capacity: capacity.max(1) }
+        Generational { young: FastMap::default(), old: FastMap::default(), capacity: capacity.max(1) }
     }
 
     pub fn get(&mut self, key: &K) -> Option<V>

@@ -36,14 +36,14 @@ use crate::codec::{AccountRow, ContractInfo};
 use crate::store::{StateDiff, StateReader};
 use crate::StoreError;
 use ruint::aliases::U256;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use thiserror::Error;
 use zvm_runtime::crypto::keccak256;
 use zvm_runtime::executor::CodeFormat;
 use zvm_runtime::host::{Access, Checkpoint, SStoreOutcome};
 use zvm_runtime::vm::{create2_address, create_address};
-use zvm_runtime::{Account, Address, BlockEnv, Host, InMemoryHost, TxEnv};
+use zvm_runtime::{Account, Address, BlockEnv, FastMap, Host, InMemoryHost, TxEnv};
 
 /// An account as the call found it in the store.
 struct Loaded {
@@ -55,9 +55,9 @@ struct Loaded {
 pub struct StateHost<'a> {
     overlay: InMemoryHost,
     store: &'a mut dyn StateReader,
-    accounts: HashMap<Address, Loaded>,
+    accounts: FastMap<Address, Loaded>,
     /// Stored values of the slots the call read or wrote.
-    slots: HashMap<(Address, U256), U256>,
+    slots: FastMap<(Address, U256), U256>,
     error: Option<StoreError>,
 }
 
@@ -66,7 +66,7 @@ impl<'a> StateHost<'a> {
     pub fn new(store: &'a mut dyn StateReader, block: BlockEnv) -> StateHost<'a> {
         let mut overlay = InMemoryHost::new();
         overlay.block = block;
-        StateHost { overlay, store, accounts: HashMap::new(), slots: HashMap::new(), error: None }
+        StateHost { overlay, store, accounts: FastMap::default(), slots: FastMap::default(), error: None }
     }
 
     fn fail(&mut self, e: StoreError) {
@@ -86,8 +86,12 @@ impl<'a> StateHost<'a> {
             }
         };
         if let Some(row) = loaded.row {
-            let account =
-                Account { balance: row.balance, nonce: row.nonce, code: loaded.code.to_vec(), storage: HashMap::new() };
+            let account = Account {
+                balance: row.balance,
+                nonce: row.nonce,
+                code: loaded.code.clone(),
+                storage: Default::default(),
+            };
             self.overlay.accounts.insert(address, account);
         }
         self.accounts.insert(address, loaded);
@@ -142,13 +146,13 @@ impl<'a> StateHost<'a> {
                 }
                 continue;
             };
-            let code_hash = if *now.code == *loaded.code {
+            let code_hash = if Arc::ptr_eq(&now.code, &loaded.code) || *now.code == *loaded.code {
                 loaded.row.and_then(|r| r.code_hash)
             } else if now.code.is_empty() {
                 None
             } else {
                 let hash = keccak256(&now.code);
-                diff.code.push((hash, Arc::from(now.code.as_slice())));
+                diff.code.push((hash, now.code.clone()));
                 if loaded.code.is_empty() {
                     let format = CodeFormat::detect(&now.code, CodeFormat::Evm);
                     diff.contracts.push((address, ContractInfo { format, deployer, block }));
@@ -217,6 +221,11 @@ impl Host for StateHost<'_> {
     fn code(&mut self, address: Address) -> Access<&[u8]> {
         self.load(address);
         self.overlay.code(address)
+    }
+
+    fn shared_code(&mut self, address: Address) -> Option<Arc<[u8]>> {
+        self.load(address);
+        self.overlay.shared_code(address)
     }
 
     fn code_hash(&mut self, address: Address) -> Access<U256> {
@@ -376,6 +385,7 @@ fn install(host: &mut dyn Host, deployer: Address, code: Vec<u8>, salt: Option<U
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     /// A reader over fixed state that can be told to fail.
     #[derive(Default)]

@@ -491,7 +491,10 @@ impl ReadView {
                 Some(hash) => self.state.code(&hash)?.to_vec(),
                 None => Vec::new(),
             };
-            out.insert(address, Account { balance: row.balance, nonce: row.nonce, code, storage: Default::default() });
+            out.insert(
+                address,
+                Account { balance: row.balance, nonce: row.nonce, code: code.into(), storage: Default::default() },
+            );
         }
         for entry in self.state.storage.iter()? {
             let (key, value) = entry?;

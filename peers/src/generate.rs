@@ -464,7 +464,7 @@ pub fn world(code: Vec<u8>, other: Vec<u8>) -> InMemoryHost {
         let account = host.account_mut(address);
         account.balance = U256::from(100);
         account.nonce = 1;
-        account.code = code;
+        account.code = code.into();
         account.storage.insert(U256::from(1), U256::from(0x1234));
     }
     host

@@ -138,7 +138,7 @@ pub fn revm_db(pre: &InMemoryHost) -> CacheDB<EmptyDB> {
     for (&address, account) in &pre.accounts {
         let mut info = AccountInfo { balance: account.balance, nonce: account.nonce, ..AccountInfo::default() };
         if !account.code.is_empty() {
-            info = info.with_code(Bytecode::new_legacy(Bytes::from(account.code.clone())));
+            info = info.with_code(Bytecode::new_legacy(Bytes::copy_from_slice(&account.code)));
         }
         let address = to_revm_address(address);
         db.insert_account_info(address, info);

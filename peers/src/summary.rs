@@ -140,7 +140,7 @@ pub fn post_state_of_host(host: &InMemoryHost) -> PostState {
             let state = AccountState {
                 balance: account.balance,
                 nonce: account.nonce,
-                code: Hex(account.code.clone()),
+                code: Hex(account.code.to_vec()),
                 storage,
             };
             (address, state)

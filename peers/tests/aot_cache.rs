@@ -50,7 +50,7 @@ fn fixtures_run_the_same_from_the_cache() {
                 assert_eq!(run_zvm_on(&vm, &case.pre, &case.tx), interp, "{}: aot, {pass} cache", case.name);
             }
             // The called contract's object is in the cache now, and loads as it is.
-            let callee = case.tx.to.and_then(|to| case.pre.accounts.get(&to)).map(|a| a.code.as_slice());
+            let callee = case.tx.to.and_then(|to| case.pre.accounts.get(&to)).map(|a| &a.code[..]);
             if let Some(code) = callee.filter(|c| !c.is_empty() && c.len() <= limits.max_code_size) {
                 let (_, outcome) = Contract::load_cached(CodeFormat::Evm, code, &limits, &cache).unwrap();
                 assert_eq!(outcome, CacheOutcome::Hit, "{}", case.name);

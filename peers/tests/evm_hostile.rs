@@ -225,7 +225,7 @@ fn deep(code: Vec<u8>, others: &[(Address, Vec<u8>)], gas: u64) -> (InMemoryHost
     let mut pre = world(code, Vec::new());
     pre.block.gas_limit = gas;
     for (address, code) in others {
-        pre.account_mut(*address).code = code.clone();
+        pre.account_mut(*address).code = code.as_slice().into();
     }
     let mut tx = transaction(Some(CONTRACT), Vec::new(), U256::ZERO, 0);
     tx.gas_limit = gas;

@@ -28,6 +28,6 @@ pub mod wasm;
 
 pub use engine::{ContractId, Engine, EngineBuilder, EngineError, EngineStats, TierPolicy};
 pub use frame::{Exit, Frame, Message};
-pub use host::{Account, Address, BlockEnv, Host, InMemoryHost, TxEnv};
+pub use host::{Account, Address, BlockEnv, FastMap, FastSet, Host, InMemoryHost, TxEnv};
 pub use limits::Limits;
 pub use result::{ExecResult, Log, Status};

@@ -7,7 +7,6 @@
 
 use crate::frame::MAX_REFUND_QUOTIENT;
 use crate::host::{Address, BlockEnv, Host, TxEnv};
-use crate::precompiles;
 use crate::result::{Log, Status};
 use crate::vm::{CallInputs, CreateInputs, Vm};
 use ruint::aliases::U256;
@@ -248,12 +247,10 @@ pub fn transact(vm: &Vm, host: &mut dyn Host, tx: &Transaction) -> Result<TxOutc
     let balance = host.balance(tx.caller).value;
     host.set_balance(tx.caller, balance - upfront);
 
-    // EIP-2929 / EIP-2930 / EIP-3651: what is warm before execution starts.
+    // EIP-2929 / EIP-2930 / EIP-3651: what is warm before execution starts (the precompiles always are:
+    // see `Host::warm_account`).
     host.warm_account(tx.caller);
     host.warm_account(block.coinbase);
-    for address in precompiles::addresses() {
-        host.warm_account(address);
-    }
     for item in &tx.access_list {
         host.warm_account(item.address);
         for &key in &item.storage_keys {

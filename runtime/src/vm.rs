@@ -49,6 +49,10 @@ const MAX_CACHED_PROGRAMS: usize = 4096;
 /// with a per-process seed. A sketch with one program costs a hit the sketch and the comparison only. Codes
 /// that share a sketch (by chance, or made to) go to a map under it keyed by the whole code, hashed as
 /// before: a lookup there costs what every lookup used to, never more comparisons than one.
+///
+/// The stored code is the host's own buffer where the host shares it ([`Host::shared_code`]), else a copy.
+/// A hit on the very buffer that is stored needs no comparison either: the buffer is alive (held here) and
+/// shared, so it cannot have changed. A copy made here is never handed out, so no host's code can be it.
 struct Programs<V = Rc<Contract>> {
     by_sketch: HashMap<u64, Filed<V>, foldhash::fast::RandomState>,
     /// Seeds the sketch's hash.
@@ -58,8 +62,8 @@ struct Programs<V = Rc<Contract>> {
 
 /// The programs under one sketch.
 enum Filed<V> {
-    One(Box<[u8]>, V),
-    Many(HashMap<Box<[u8]>, V, foldhash::quality::RandomState>),
+    One(Arc<[u8]>, V),
+    Many(HashMap<Arc<[u8]>, V, foldhash::quality::RandomState>),
 }
 
 /// Bytes at each end of the code that go into its sketch.
@@ -84,23 +88,26 @@ impl<V> Programs<V> {
 
     fn get(&self, code: &[u8]) -> Option<&V> {
         match self.by_sketch.get(&self.sketch(code))? {
-            Filed::One(stored, contract) => (**stored == *code).then_some(contract),
+            Filed::One(stored, contract) => {
+                let same_buffer = std::ptr::eq(stored.as_ptr(), code.as_ptr()) && stored.len() == code.len();
+                (same_buffer || **stored == *code).then_some(contract)
+            }
             Filed::Many(map) => map.get(code),
         }
     }
 
-    fn insert(&mut self, code: &[u8], contract: V) {
-        let sketch = self.sketch(code);
+    fn insert(&mut self, code: Arc<[u8]>, contract: V) {
+        let sketch = self.sketch(&code);
         match self.by_sketch.entry(sketch) {
             Entry::Vacant(e) => {
-                e.insert(Filed::One(code.into(), contract));
+                e.insert(Filed::One(code, contract));
                 self.len += 1;
             }
             Entry::Occupied(mut e) => {
                 let filed = e.get_mut();
                 if let Filed::One(stored, _) = filed {
                     if **stored == *code {
-                        *filed = Filed::One(code.into(), contract);
+                        *filed = Filed::One(code, contract);
                         return;
                     }
                     let Filed::One(stored, first) = std::mem::replace(filed, Filed::Many(HashMap::default())) else {
@@ -111,7 +118,7 @@ impl<V> Programs<V> {
                     }
                 }
                 if let Filed::Many(map) = filed {
-                    if map.insert(code.into(), contract).is_none() {
+                    if map.insert(code, contract).is_none() {
                         self.len += 1;
                     }
                 }
@@ -303,7 +310,15 @@ impl Vm {
                     gas_limit: inputs.gas_limit,
                     is_static: inputs.is_static,
                 };
-                match self.prepare(code) {
+                let found = self.programs.borrow().get(code).cloned();
+                let prepared = found.map_or_else(
+                    || {
+                        let address = inputs.code_address;
+                        self.prepare(host.shared_code(address).unwrap_or_else(|| host.code(address).value.into()))
+                    },
+                    Ok,
+                );
+                match prepared {
                     Ok(contract) => self.run(host, &contract, &msg, depth),
                     Err(e) => FrameOutcome::failed(Status::InvalidCode(e.to_string())),
                 }
@@ -348,7 +363,8 @@ impl Vm {
         let mut outcome = if inputs.init_code.is_empty() {
             FrameOutcome::succeeded(inputs.gas_limit, Vec::new())
         } else {
-            match self.prepare(&inputs.init_code) {
+            let found = self.programs.borrow().get(&inputs.init_code).cloned();
+            match found.map_or_else(|| self.prepare(inputs.init_code.as_slice().into()), Ok) {
                 Ok(contract) => self.run(host, &contract, &msg, depth),
                 Err(e) => FrameOutcome::failed(Status::InvalidCode(e.to_string())),
             }
@@ -373,18 +389,15 @@ impl Vm {
         stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || contract.run_frame(self, msg, host, depth))
     }
 
-    /// The prepared program for `code`, from the cache or lowered (and compiled) now.
-    fn prepare(&self, code: &[u8]) -> Result<Rc<Contract>, crate::executor::LoadError> {
-        if let Some(contract) = self.programs.borrow().get(code) {
-            return Ok(contract.clone());
-        }
-        let format = CodeFormat::detect(code, self.format);
+    /// Lowers (and compiles) `code`, which is not among the prepared programs, and files it there.
+    fn prepare(&self, code: Arc<[u8]>) -> Result<Rc<Contract>, crate::executor::LoadError> {
+        let format = CodeFormat::detect(&code, self.format);
         let contract = Rc::new(match (&self.cache, self.tier) {
             // EVM code over the size limit runs on the interpreter (see `Contract::load_as`), never cached.
             (Some(cache), Tier::Aot) if code.len() <= self.limits.max_code_size => {
-                Contract::load_cached(format, code, &self.limits, cache)?.0
+                Contract::load_cached(format, &code, &self.limits, cache)?.0
             }
-            _ => Contract::load_as(format, code, self.tier, &self.limits)?,
+            _ => Contract::load_as(format, &code, self.tier, &self.limits)?,
         });
         let mut programs = self.programs.borrow_mut();
         if programs.len >= MAX_CACHED_PROGRAMS {
@@ -452,14 +465,14 @@ mod tests {
         let (a, b, c) = (variant(500), variant(501), variant(502));
         assert_eq!(programs.sketch(&a), programs.sketch(&b));
         assert_eq!(programs.get(&a), None);
-        programs.insert(&a, 1);
+        programs.insert(a.as_slice().into(), 1);
         assert_eq!(programs.get(&a), Some(&1));
         assert_eq!(programs.get(&b), None);
-        programs.insert(&b, 2);
-        programs.insert(&c, 3);
-        programs.insert(&base, 4);
-        programs.insert(&[], 5);
-        programs.insert(&[7], 6);
+        programs.insert(b.as_slice().into(), 2);
+        programs.insert(c.as_slice().into(), 3);
+        programs.insert(base.as_slice().into(), 4);
+        programs.insert(Arc::from(&[][..]), 5);
+        programs.insert(Arc::from(&[7][..]), 6);
         for (code, v) in [(&a[..], 1), (&b, 2), (&c, 3), (&base, 4), (&[], 5), (&[7], 6)] {
             assert_eq!(programs.get(code), Some(&v));
         }
@@ -467,7 +480,7 @@ mod tests {
         assert_eq!(programs.get(&variant(0)), None);
         assert_eq!(programs.get(&[8]), None);
         assert_eq!(programs.len, 6);
-        programs.insert(&b, 7);
+        programs.insert(b.as_slice().into(), 7);
         assert_eq!((programs.get(&b), programs.len), (Some(&7), 6));
         programs.clear();
         assert_eq!((programs.get(&a), programs.len), (None, 0));

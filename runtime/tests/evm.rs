@@ -49,7 +49,7 @@ fn sstore_costs_the_eip_2929_cold_set_price() {
     for tier in TIERS {
         let mut h = host();
         // PUSH1 1 PUSH1 0 SSTORE STOP
-        h.account_mut(CONTRACT).code = hex("6001600055" /* STOP implied */);
+        h.account_mut(CONTRACT).code = hex("6001600055" /* STOP implied */).into();
         let out = run(tier, &mut h, &tx(Some(CONTRACT), vec![], 100_000));
         assert_eq!(out.status, Status::Success, "{tier}");
         // 21000 intrinsic + 3 + 3 + 22100 (cold slot, zero to non-zero).
@@ -67,10 +67,10 @@ fn nested_call_returns_data_and_gas() {
     for tier in TIERS {
         let mut h = host();
         // OTHER: returns 32 bytes 0x2a.   PUSH1 0x2a PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN
-        h.account_mut(OTHER).code = hex("602a60005260206000f3");
+        h.account_mut(OTHER).code = hex("602a60005260206000f3").into();
         // CONTRACT: CALL(gas, OTHER, 0, 0, 0, 0, 32), then return memory[0..32] and the call's status.
         // PUSH1 32 PUSH1 0 PUSH1 0 PUSH1 0 PUSH1 0 PUSH2 0717 GAS CALL PUSH1 32 MSTORE PUSH1 64 PUSH1 0 RETURN
-        h.account_mut(CONTRACT).code = hex("602060006000600060006107175af160205260406000f3");
+        h.account_mut(CONTRACT).code = hex("602060006000600060006107175af160205260406000f3").into();
         let out = run(tier, &mut h, &tx(Some(CONTRACT), vec![], 200_000));
         assert_eq!(out.status, Status::Success, "{tier}");
         let mut want = vec![0u8; 64];
@@ -95,7 +95,7 @@ fn create_transaction_deploys_at_the_derived_address() {
         let out = if out.status == Status::Success { out } else { panic!("{tier}: {out:?}") };
         let address = create_address(SENDER, 0);
         assert_eq!(out.created, Some(address));
-        assert_eq!(h.accounts[&address].code, vec![0u8]);
+        assert_eq!(*h.accounts[&address].code, [0u8]);
         assert_eq!(h.accounts[&address].nonce, 1);
         assert_eq!(h.accounts[&SENDER].nonce, 1);
     }
@@ -110,7 +110,7 @@ fn a_1024_deep_call_chain_ends_cleanly_on_every_tier() {
     let mut results = Vec::new();
     for tier in TIERS {
         let mut h = host();
-        h.account_mut(CONTRACT).code = code.clone();
+        h.account_mut(CONTRACT).code = code.as_slice().into();
         // Lots of gas so that depth, not gas, is the limit.
         h.block.gas_limit = u64::MAX;
         h.account_mut(SENDER).balance = U256::MAX;

@@ -69,7 +69,7 @@ pub fn pre_state(test: &StateTest) -> Result<InMemoryHost, SetupError> {
         let account = host.account_mut(address.0);
         account.balance = pre.balance.0;
         account.nonce = nonce;
-        account.code = pre.code.0.clone();
+        account.code = pre.code.0.as_slice().into();
         account.storage =
             pre.storage.iter().filter(|(_, value)| !value.0.is_zero()).map(|(slot, value)| (slot.0, value.0)).collect();
     }

@@ -12,9 +12,8 @@ use crate::model::H256;
 use alloy_rlp::RlpEncodable;
 use alloy_trie::{HashBuilder, Nibbles, TrieAccount};
 use ruint::aliases::U256;
-use std::collections::HashMap;
 use zvm_runtime::crypto::keccak256;
-use zvm_runtime::{Account, Address, Log};
+use zvm_runtime::{Account, Address, FastMap, Log};
 
 /// The root of a trie with these (already hashed) keys and encoded values.
 fn trie_root(mut leaves: Vec<([u8; 32], Vec<u8>)>) -> [u8; 32] {
@@ -28,7 +27,7 @@ fn trie_root(mut leaves: Vec<([u8; 32], Vec<u8>)>) -> [u8; 32] {
 }
 
 /// The root of an account's storage trie (zero-valued slots are absent from the trie).
-pub fn storage_root(storage: &HashMap<U256, U256>) -> [u8; 32] {
+pub fn storage_root(storage: &FastMap<U256, U256>) -> [u8; 32] {
     let leaves = storage
         .iter()
         .filter(|(_, value)| !value.is_zero())
@@ -38,7 +37,7 @@ pub fn storage_root(storage: &HashMap<U256, U256>) -> [u8; 32] {
 }
 
 /// The state root of `accounts`.
-pub fn state_root(accounts: &HashMap<Address, Account>) -> H256 {
+pub fn state_root(accounts: &FastMap<Address, Account>) -> H256 {
     let leaves = accounts
         .iter()
         .map(|(address, account)| {
@@ -86,20 +85,20 @@ mod tests {
     #[test]
     fn empty_trie_and_empty_logs() {
         assert_eq!(
-            state_root(&HashMap::new()).to_string(),
+            state_root(&FastMap::default()).to_string(),
             h("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421")
         );
-        assert_eq!(H256(storage_root(&HashMap::new())), state_root(&HashMap::new()));
+        assert_eq!(H256(storage_root(&FastMap::default())), state_root(&FastMap::default()));
         assert_eq!(logs_hash(&[]).to_string(), h("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"));
     }
 
     #[test]
     fn zero_storage_values_are_not_in_the_trie() {
-        let mut storage = HashMap::new();
+        let mut storage = FastMap::default();
         storage.insert(U256::from(1), U256::ZERO);
-        assert_eq!(storage_root(&storage), storage_root(&HashMap::new()));
+        assert_eq!(storage_root(&storage), storage_root(&FastMap::default()));
         storage.insert(U256::from(2), U256::from(3));
-        assert_ne!(storage_root(&storage), storage_root(&HashMap::new()));
+        assert_ne!(storage_root(&storage), storage_root(&FastMap::default()));
     }
 
     /// The post state of stExample/add11.json (ethereum/tests): the contract stored 2 at slot 0, the
@@ -107,10 +106,10 @@ mod tests {
     #[test]
     fn root_of_add11_post_state() {
         let addr = |s: &str| Address(hex::decode(s).unwrap().try_into().unwrap());
-        let mut accounts = HashMap::new();
+        let mut accounts = FastMap::default();
         let mut contract = Account {
             balance: U256::from(0x0de0b6b3a7640000u64 + 0x0186a0),
-            code: hex::decode("600160010160005500").unwrap(),
+            code: hex::decode("600160010160005500").unwrap().into(),
             ..Account::default()
         };
         contract.storage.insert(U256::ZERO, U256::from(2));

@@ -131,7 +131,7 @@ fn a_webassembly_contract_calls_an_evm_contract() {
     let counter = hex::decode(std::fs::read_to_string(counter_path).unwrap().trim()).unwrap();
     let callee = Address::from_low_u64(0xE7E7);
     let setup = |host: &mut InMemoryHost| {
-        host.accounts.insert(callee, Account { code: counter.clone(), ..Account::default() });
+        host.accounts.insert(callee, Account { code: counter.as_slice().into(), ..Account::default() });
     };
     let input = callee.to_word().to_be_bytes::<32>().to_vec();
     let runs = on_both_tiers(&caller_code, &[input.clone(), input], setup);

@@ -29,7 +29,7 @@ const CALLER_SRC: &str = "
 
 fn run_twice(tier: Tier) -> (Vec<Vec<u8>>, Vec<u64>, InMemoryHost) {
     let mut host = InMemoryHost::new();
-    host.account_mut(COUNTER).code = example("counter.zasm");
+    host.account_mut(COUNTER).code = example("counter.zasm").into();
     let contract = Contract::load(&assemble(CALLER_SRC).unwrap(), tier, &Limits::default()).unwrap();
     let (mut outputs, mut gas) = (Vec::new(), Vec::new());
     for _ in 0..2 {
@@ -64,7 +64,7 @@ fn a_static_call_cannot_change_state() {
     let src = CALLER_SRC.replace("PUSH1 0         ; value\n", "").replace("CALL\n", "STATICCALL\n");
     for tier in [Tier::Interp, Tier::Jit, Tier::Aot] {
         let mut host = InMemoryHost::new();
-        host.account_mut(COUNTER).code = example("counter.zasm");
+        host.account_mut(COUNTER).code = example("counter.zasm").into();
         let contract = Contract::load(&assemble(&src).unwrap(), tier, &Limits::default()).unwrap();
         let result = contract.run(&message(vec![], 1_000_000), &mut host, &Limits::default());
         assert_eq!(result.status, Status::Success, "{tier}");

@@ -101,7 +101,7 @@ pub fn is_precompile(address: &Address) -> bool {
     contract(address).is_some()
 }
 
-/// Every precompile address (warm at the start of each transaction, EIP-2929).
+/// Every precompile address (all warm throughout a transaction, EIP-2929).
 pub fn addresses() -> impl Iterator<Item = Address> {
     (1..=CONTRACTS.len() as u64).map(Address::from_low_u64)
 }

@@ -12,7 +12,7 @@
 use core::mem::offset_of;
 
 /// Bumped whenever the layout of [`VmCtx`] or [`Helpers`] or the meaning of a status changes.
-pub const ABI_VERSION: u32 = 5;
+pub const ABI_VERSION: u32 = 6;
 
 /// The version of zvm's lowering and code generation (frontends, IR passes, the Cranelift translation).
 ///
@@ -22,7 +22,7 @@ pub const ABI_VERSION: u32 = 5;
 /// [`ABI_VERSION`] stays the same. Forgetting it makes zvm run stale code from caches written before the
 /// change. (Releases also change the key through the crate version, so this matters most between
 /// releases, during development.)
-pub const CODEGEN_VERSION: u32 = 6;
+pub const CODEGEN_VERSION: u32 = 7;
 
 /// A 256-bit word as four little-endian 64-bit limbs (limb 0 is the least significant).
 pub type Word = [u64; 4];
@@ -112,8 +112,11 @@ pub mod ctx_offsets {
 #[repr(C)]
 #[derive(Debug)]
 pub struct Helpers {
-    /// `mem.expand offset, len`.
-    pub mem_expand: unsafe extern "C" fn(ctx: *mut VmCtx, offset: *const Word, len: *const Word) -> u32,
+    /// `mem.expand offset, len`, with each of `offset` and `len` as `u64::MAX` when the word does not fit
+    /// in 64 bits (any end past 2^64 costs more gas than can exist, and the saturated sum is past it or
+    /// costs as much). Scalars rather than word pointers: the helper runs once per growth, and loading
+    /// words just spilled as limbs stalled on the stores.
+    pub mem_expand: unsafe extern "C" fn(ctx: *mut VmCtx, offset: u64, len: u64) -> u32,
     /// `mem.copy dst, src, len`.
     pub mem_copy: unsafe extern "C" fn(ctx: *mut VmCtx, dst: u64, src: u64, len: u64) -> u32,
     /// `hash.ALG offset, len` with `alg` from [`hash_alg_code`].

@@ -180,11 +180,11 @@ unsafe fn write_word(p: *mut Word, w: U256) {
     unsafe { p.write(*w.as_limbs()) }
 }
 
-unsafe extern "C" fn mem_expand(ctx: *mut VmCtx, offset: *const Word, len: *const Word) -> u32 {
+unsafe extern "C" fn mem_expand(ctx: *mut VmCtx, offset: u64, len: u64) -> u32 {
     guarded(|| {
-        // SAFETY: helper contract (`abi::Helpers`): a live context and valid word pointers.
-        let (frame, offset, len) = unsafe { (frame(ctx), read_word(offset), read_word(len)) };
-        status(frame.mem_expand(offset, len))
+        // SAFETY: helper contract (`abi::Helpers`): a live context.
+        let frame = unsafe { frame(ctx) };
+        status(frame.mem_expand_u64(offset, len))
     })
 }
 

@@ -410,11 +410,18 @@ impl<'a> Frame<'a> {
 
     /// `mem.expand offset, len`: see [`zvm_ir::Op::MemExpand`].
     pub fn mem_expand(&mut self, offset: U256, len: U256) -> FrameResult<()> {
-        if len.is_zero() {
+        let saturated = |w: U256| u64::try_from(w).unwrap_or(u64::MAX);
+        self.mem_expand_u64(saturated(offset), saturated(len))
+    }
+
+    /// [`Frame::mem_expand`] with `offset` and `len` saturated to 64 bits. Any end past 2^64 costs more gas
+    /// than can exist; so does an end of `u64::MAX` (which a saturated length from offset 0 gives), and it
+    /// is out of gas outright so that saturation can never turn into a different outcome.
+    pub fn mem_expand_u64(&mut self, offset: u64, len: u64) -> FrameResult<()> {
+        if len == 0 {
             return Ok(());
         }
-        // Any end past 2^64 costs more gas than can exist.
-        let end = offset.checked_add(len).and_then(|e| u64::try_from(e).ok()).ok_or(Exit::OutOfGas)?;
+        let end = offset.checked_add(len).filter(|&end| end != u64::MAX).ok_or(Exit::OutOfGas)?;
         let current = self.memory.len() as u64;
         if end <= current {
             return Ok(());
@@ -432,7 +439,10 @@ impl<'a> Frame<'a> {
             self.memory.reserve((new_len as usize).max(MIN_MEMORY_CAPACITY) - self.memory.len());
         }
         self.memory.resize(new_len as usize, 0);
-        self.sync_memory();
+        // The new length from the register, not read back from the vector that was just written: that
+        // load (merged with the pointer's) waited on the store and was half the cost of a growth.
+        self.ctx.mem_base = self.memory.as_mut_ptr();
+        self.ctx.mem_len = new_len;
         Ok(())
     }
 

@@ -42,7 +42,7 @@ impl HostCosts for FreeCosts {
 
 // The interpreter never calls the native helpers; the frame only stores the table.
 const STUB: u32 = STATUS_TRAP_BASE + 1;
-unsafe extern "C" fn stub_mem_expand(_: *mut VmCtx, _: *const Word, _: *const Word) -> u32 {
+unsafe extern "C" fn stub_mem_expand(_: *mut VmCtx, _: u64, _: u64) -> u32 {
     STUB
 }
 unsafe extern "C" fn stub_mem_copy(_: *mut VmCtx, _: u64, _: u64, _: u64) -> u32 {

@@ -74,7 +74,7 @@ typedef struct VmCtx {
 
 /* abi::Helpers, in the same order. */
 struct Helpers {
-    uint32_t (*mem_expand)(VmCtx *ctx, const Word *offset, const Word *len);
+    uint32_t (*mem_expand)(VmCtx *ctx, uint64_t offset, uint64_t len);
     uint32_t (*mem_copy)(VmCtx *ctx, uint64_t dst, uint64_t src, uint64_t len);
     uint32_t (*hash)(VmCtx *ctx, uint32_t alg, uint64_t offset, uint64_t len, Word *out);
     uint64_t (*data_size)(VmCtx *ctx, uint32_t src);
@@ -101,7 +101,7 @@ struct Helpers {
 };
 
 /* The layout the Rust side computed (compile-time: a mismatch does not build). */
-_Static_assert(ZVM_ABI_VERSION == 5, "this harness implements ABI version 5 of compiler/src/abi.rs");
+_Static_assert(ZVM_ABI_VERSION == 6, "this harness implements ABI version 6 of compiler/src/abi.rs");
 _Static_assert(sizeof(Word) == ZVM_WORD_SIZE, "Word size");
 _Static_assert(sizeof(VmCtx) == ZVM_VMCTX_SIZE, "VmCtx size");
 _Static_assert(alignof(VmCtx) == ZVM_VMCTX_ALIGN, "VmCtx alignment");
@@ -200,12 +200,11 @@ static void copy_padded(uint8_t *dst, uint64_t n, const uint8_t *src, uint64_t s
 /* ---- helpers ------------------------------------------------------------------------------------------ */
 
 /* Frame::mem_expand. */
-static uint32_t h_mem_expand(VmCtx *ctx, const Word *offset, const Word *len) {
-    if (((*len)[0] | (*len)[1] | (*len)[2] | (*len)[3]) == 0) return ZVM_STATUS_OK;
-    /* Any end past 2^64 costs more gas than can exist. */
-    if ((*offset)[1] | (*offset)[2] | (*offset)[3] | (*len)[1] | (*len)[2] | (*len)[3]) return ZVM_STATUS_OUT_OF_GAS;
-    uint64_t end = (*offset)[0] + (*len)[0];
-    if (end < (*offset)[0]) return ZVM_STATUS_OUT_OF_GAS;
+static uint32_t h_mem_expand(VmCtx *ctx, uint64_t offset, uint64_t len) {
+    if (len == 0) return ZVM_STATUS_OK;
+    /* Any end past 2^64 costs more gas than can exist (offset and len come saturated to 64 bits). */
+    uint64_t end = offset + len;
+    if (end < offset || end == UINT64_MAX) return ZVM_STATUS_OUT_OF_GAS;
     uint64_t current = ctx->mem_len;
     if (end <= current) return ZVM_STATUS_OK;
     uint64_t new_words = end / 32 + (end % 32 != 0);

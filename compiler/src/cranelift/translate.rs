@@ -2342,12 +2342,20 @@ impl<'m, 'b> Translator<'m, 'b> {
             self.b.ins().brif(skip, cont, &[], slow, &[]);
             self.b.switch_to_block(slow);
         }
-        let po = self.spill(0, off);
-        let pl = self.spill(1, len);
-        self.call_helper_checked(helper::MEM_EXPAND, HelperSig::MemExpand, &[self.vmctx, po, pl]);
+        let offset = self.saturate_u64(off);
+        let len = self.saturate_u64(len);
+        self.call_helper_checked(helper::MEM_EXPAND, HelperSig::MemExpand, &[self.vmctx, offset, len]);
         self.b.ins().jump(cont, &[]);
         self.b.switch_to_block(cont);
         Ok(())
+    }
+
+    /// The word `w` as a `u64`, or `u64::MAX` if it does not fit.
+    fn saturate_u64(&mut self, w: [Value; 4]) -> Value {
+        let high = self.b.ins().bor(w[1], w[2]);
+        let high = self.b.ins().bor(high, w[3]);
+        let max = self.b.ins().iconst(I64, -1);
+        self.b.ins().select(high, max, w[0])
     }
 
     // ---- operand stack, gas --------------------------------------------------------------------------

@@ -178,6 +178,12 @@ fn edge_words() -> Vec<U256> {
         U256::MAX - one,
         U256::MAX - U256::from(30u8),
         U256::from(0x8000_0000_0000_0000u64),
+        // Around the signed 64-bit range, where compiled division switches between the machine's division
+        // and the helper: i64::MAX, -2^63 (whose quotient by -1 does not fit), -2^63 - 1 and -7.
+        U256::from(i64::MAX as u64),
+        U256::MAX << 63,
+        (U256::MAX << 63) - one,
+        U256::MAX - U256::from(6u8),
         U256::from_limbs([0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210, 0x0f0f_0f0f_f0f0_f0f0, 0x8888_7777_6666_5555]),
     ]);
     v

@@ -310,8 +310,7 @@ impl Vm {
                     gas_limit: inputs.gas_limit,
                     is_static: inputs.is_static,
                 };
-                let found = self.programs.borrow().get(code).cloned();
-                let prepared = found.map_or_else(
+                let prepared = self.prepared(code).map_or_else(
                     || {
                         let address = inputs.code_address;
                         self.prepare(host.shared_code(address).unwrap_or_else(|| host.code(address).value.into()))
@@ -363,8 +362,8 @@ impl Vm {
         let mut outcome = if inputs.init_code.is_empty() {
             FrameOutcome::succeeded(inputs.gas_limit, Vec::new())
         } else {
-            let found = self.programs.borrow().get(&inputs.init_code).cloned();
-            match found.map_or_else(|| self.prepare(inputs.init_code.as_slice().into()), Ok) {
+            match self.prepared(&inputs.init_code).map_or_else(|| self.prepare(inputs.init_code.as_slice().into()), Ok)
+            {
                 Ok(contract) => self.run(host, &contract, &msg, depth),
                 Err(e) => FrameOutcome::failed(Status::InvalidCode(e.to_string())),
             }
@@ -387,6 +386,11 @@ impl Vm {
     /// Runs `contract` for `msg` at `depth` (no checkpoint: the caller owns the journal).
     fn run(&self, host: &mut dyn Host, contract: &Contract, msg: &Message, depth: u32) -> FrameOutcome {
         stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || contract.run_frame(self, msg, host, depth))
+    }
+
+    /// The program prepared earlier for `code`, if any.
+    fn prepared(&self, code: &[u8]) -> Option<Rc<Contract>> {
+        self.programs.borrow().get(code).cloned()
     }
 
     /// Lowers (and compiles) `code`, which is not among the prepared programs, and files it there.

@@ -1755,21 +1755,12 @@ impl<'m, 'b> Translator<'m, 'b> {
     fn word_division(&mut self, op: BinOp, a: Limbs, c: Limbs) -> Limbs {
         let signed = matches!(op, BinOp::DivS | BinOp::RemS);
         let b = &mut self.b;
+        // As the machine result widens back: signed words that are their low limb sign-extended, unsigned
+        // ones with no high bits.
+        let widen = if signed { word::from_i64_signed } else { word::from_low };
         let fits = |b: &mut FunctionBuilder<'_>, w: Limbs| {
-            if signed {
-                // The high limbs all repeat the low limb's sign.
-                let sign = b.ins().sshr_imm_u(w[0], 63);
-                let d1 = b.ins().bxor(w[1], sign);
-                let d2 = b.ins().bxor(w[2], sign);
-                let d3 = b.ins().bxor(w[3], sign);
-                let d = b.ins().bor(d1, d2);
-                let d = b.ins().bor(d, d3);
-                b.ins().icmp_imm_u(IntCC::Equal, d, 0)
-            } else {
-                let high = b.ins().bor(w[1], w[2]);
-                let high = b.ins().bor(high, w[3]);
-                b.ins().icmp_imm_u(IntCC::Equal, high, 0)
-            }
+            let widened = widen(b, w[0]);
+            word::eq(b, w, widened)
         };
         let a_fits = fits(b, a);
         let c_fits = fits(b, c);
@@ -1794,8 +1785,8 @@ impl<'m, 'b> Translator<'m, 'b> {
             BinOp::DivS => b.ins().sdiv(a[0], c[0]),
             _ => b.ins().srem(a[0], c[0]),
         };
-        let high = if signed { b.ins().sshr_imm_u(r, 63) } else { b.ins().iconst(I64, 0) };
-        b.ins().jump(done, &[r, high, high, high].map(BlockArg::Value));
+        let result = widen(b, r);
+        b.ins().jump(done, &result.map(BlockArg::Value));
 
         b.switch_to_block(slow_block);
         let limbs = self.word_binary_helper(op, a, c);
@@ -1896,12 +1887,7 @@ impl<'m, 'b> Translator<'m, 'b> {
         let b = &mut self.b;
         let bad = || unsupported(format!("{op:?} from {from} to {to}"));
         Ok(match (op, from, to, v) {
-            (ConvOp::SatU64, Type::W256, _, Val::Word(w)) => {
-                let high = b.ins().bor(w[1], w[2]);
-                let high = b.ins().bor(high, w[3]);
-                let max = b.ins().iconst(I64, -1);
-                Val::One(b.ins().select(high, max, w[0]))
-            }
+            (ConvOp::SatU64, Type::W256, _, Val::Word(w)) => Val::One(word::saturate_u64(b, w)),
             (ConvOp::SatU64, Type::I64, _, v) => v,
             (ConvOp::SatU64, Type::I32, _, Val::One(x)) => Val::One(b.ins().uextend(I64, x)),
             (_, f, t, v) if f == t => v,
@@ -2395,20 +2381,12 @@ impl<'m, 'b> Translator<'m, 'b> {
             self.b.ins().brif(skip, cont, &[], slow, &[]);
             self.b.switch_to_block(slow);
         }
-        let offset = self.saturate_u64(off);
-        let len = self.saturate_u64(len);
+        let offset = word::saturate_u64(&mut self.b, off);
+        let len = word::saturate_u64(&mut self.b, len);
         self.call_helper_checked(helper::MEM_EXPAND, HelperSig::MemExpand, &[self.vmctx, offset, len]);
         self.b.ins().jump(cont, &[]);
         self.b.switch_to_block(cont);
         Ok(())
-    }
-
-    /// The word `w` as a `u64`, or `u64::MAX` if it does not fit.
-    fn saturate_u64(&mut self, w: [Value; 4]) -> Value {
-        let high = self.b.ins().bor(w[1], w[2]);
-        let high = self.b.ins().bor(high, w[3]);
-        let max = self.b.ins().iconst(I64, -1);
-        self.b.ins().select(high, max, w[0])
     }
 
     // ---- operand stack, gas --------------------------------------------------------------------------

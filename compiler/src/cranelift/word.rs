@@ -45,6 +45,19 @@ pub fn or_reduce(b: &mut FunctionBuilder<'_>, a: Limbs) -> Value {
     b.ins().bor(lo, hi)
 }
 
+/// OR of the three high limbs: zero exactly when the word fits in 64 bits.
+pub fn high_bits(b: &mut FunctionBuilder<'_>, a: Limbs) -> Value {
+    let high = b.ins().bor(a[1], a[2]);
+    b.ins().bor(high, a[3])
+}
+
+/// The word as a `u64`, or `u64::MAX` if it does not fit.
+pub fn saturate_u64(b: &mut FunctionBuilder<'_>, a: Limbs) -> Value {
+    let high = high_bits(b, a);
+    let max = b.ins().iconst(I64, -1);
+    b.ins().select(high, max, a[0])
+}
+
 /// `a == 0` as an `i8` flag.
 pub fn is_zero(b: &mut FunctionBuilder<'_>, a: Limbs) -> Value {
     let any = or_reduce(b, a);
@@ -272,8 +285,7 @@ pub fn shift_const(b: &mut FunctionBuilder<'_>, a: Limbs, count: U256, kind: Shi
 pub fn shift(b: &mut FunctionBuilder<'_>, a: Limbs, count: Limbs, kind: Shift) -> Limbs {
     let fill = fill(b, a, kind);
     // count >= 256?
-    let high = b.ins().bor(count[1], count[2]);
-    let high = b.ins().bor(high, count[3]);
+    let high = high_bits(b, count);
     let high_set = b.ins().icmp_imm_u(IntCC::NotEqual, high, 0);
     let low_big = b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, count[0], 255);
     let big = b.ins().bor(high_set, low_big);

@@ -22,7 +22,7 @@ pub const ABI_VERSION: u32 = 6;
 /// [`ABI_VERSION`] stays the same. Forgetting it makes zvm run stale code from caches written before the
 /// change. (Releases also change the key through the crate version, so this matters most between
 /// releases, during development.)
-pub const CODEGEN_VERSION: u32 = 9;
+pub const CODEGEN_VERSION: u32 = 10;
 
 /// A 256-bit word as four little-endian 64-bit limbs (limb 0 is the least significant).
 pub type Word = [u64; 4];
@@ -55,7 +55,9 @@ pub struct VmCtx {
     pub stack_len: u64,
     /// Capacity of the operand stack in items (a power of two, so indices can be masked into bounds).
     pub stack_cap: u64,
-    /// Current depth of IR-level `call`s.
+    /// Depth of IR-level `call`s a run starts at (an instance called from another counts on from its
+    /// caller's depth). Compiled code passes the depth along in registers and sets this field only around
+    /// a call into another instance; the interpreter counts here.
     pub call_depth: u64,
     /// Maximum depth of IR-level `call`s.
     pub max_call_depth: u64,

@@ -22,7 +22,8 @@ pub struct Defined {
 /// Declares and defines every function of `module` in `target` (function `i` of the IR module is
 /// Cranelift function `i`, which the translation's external names rely on), then the entry trampoline
 /// under `entry_name` with `entry_linkage`, then the `call_indirect` dispatchers (local `zvm_dispatch<k>`,
-/// Cranelift function `functions + 1 + k`).
+/// Cranelift function `functions + 1 + k`) and their slow paths (local `zvm_dispatch<k>_slow`, see
+/// [`translate::Dispatchers::func_index`]).
 pub fn define_module<M: Module>(
     target: &mut M,
     module: &zvm_ir::Module,
@@ -33,7 +34,7 @@ pub fn define_module<M: Module>(
     let n = module.functions.len();
     let mut ids = Vec::with_capacity(n + 1);
     for (i, f) in module.functions.iter().enumerate() {
-        let sig = translate::function_signature(&f.sig, call_conv);
+        let sig = translate::function_signature(&f.sig);
         let id = target
             .declare_function(&format!("zvm_fn{i}"), Linkage::Local, &sig)
             .map_err(|e| CompileError::Codegen(e.to_string()))?;
@@ -44,14 +45,12 @@ pub fn define_module<M: Module>(
         .map_err(|e| CompileError::Codegen(e.to_string()))?;
     ids.push(entry);
     let dispatchers = translate::Dispatchers::of(module);
-    for k in 0..dispatchers.len() {
+    for j in 0..dispatchers.function_count() {
+        let k = j % dispatchers.len();
         let ty = &module.types[dispatchers.type_of(k) as usize];
+        let name = if j < dispatchers.len() { format!("zvm_dispatch{k}") } else { format!("zvm_dispatch{k}_slow") };
         let id = target
-            .declare_function(
-                &format!("zvm_dispatch{k}"),
-                Linkage::Local,
-                &translate::dispatcher_signature(ty, call_conv),
-            )
+            .declare_function(&name, Linkage::Local, &translate::dispatcher_signature(ty))
             .map_err(|e| CompileError::Codegen(e.to_string()))?;
         ids.push(id);
     }
@@ -70,14 +69,14 @@ pub fn define_module<M: Module>(
             }
             std::cmp::Ordering::Equal => translate::entry_trampoline(module, target.isa(), &mut fctx)?,
             std::cmp::Ordering::Greater => {
-                translate::dispatcher(module, &dispatchers, i - n - 1, target.isa(), &mut fctx)?
+                translate::dispatcher_function(module, &dispatchers, i - n - 1, target.isa(), &mut fctx)?
             }
         };
         target.define_function(id, &mut ctx).map_err(|e| {
             let name = match module.functions.get(i) {
                 Some(f) => f.name.clone(),
                 None if i == n => "entry trampoline".to_string(),
-                None => format!("call_indirect dispatcher {}", i - n - 1),
+                None => format!("call_indirect dispatcher function {}", i - n - 1),
             };
             module_error(e, &ctx).context(&name)
         })?;

@@ -161,8 +161,11 @@ pub fn shared_flags(opts: &JitOptions) -> Result<settings::Flags, CompileError> 
         },
     )?;
     set("enable_verifier", if opts.verify { "true" } else { "false" })?;
-    // Functions return (status, results...), which may not fit in registers.
+    // Functions return (status, gas, results...), which may not fit in registers.
     set("enable_multi_ret_implicit_sret", "true")?;
+    // The `call_indirect` dispatchers tail-call their callees, which Cranelift implements with frame
+    // pointers.
+    set("preserve_frame_pointers", "true")?;
     // Large frames touch every page on the way down, so a native stack overflow always hits the guard page.
     set("enable_probestack", "true")?;
     set("probestack_strategy", "inline")?;
@@ -192,13 +195,13 @@ pub fn translate_module(
 ) -> Result<Vec<cranelift_codegen::ir::Function>, CompileError> {
     let mut fctx = cranelift_frontend::FunctionBuilderContext::new();
     let dispatchers = translate::Dispatchers::of(module);
-    let mut out = Vec::with_capacity(module.functions.len() + 1 + dispatchers.len());
+    let mut out = Vec::with_capacity(module.functions.len() + 1 + dispatchers.function_count());
     for i in 0..module.functions.len() {
         out.push(translate::translate_function(module, &dispatchers, i, isa, &mut fctx)?);
     }
     out.push(translate::entry_trampoline(module, isa, &mut fctx)?);
-    for k in 0..dispatchers.len() {
-        out.push(translate::dispatcher(module, &dispatchers, k, isa, &mut fctx)?);
+    for j in 0..dispatchers.function_count() {
+        out.push(translate::dispatcher_function(module, &dispatchers, j, isa, &mut fctx)?);
     }
     Ok(out)
 }

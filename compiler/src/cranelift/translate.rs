@@ -11,14 +11,26 @@
 //! context points to and called with `call_indirect`, so the code needs no relocations to the runtime.
 //!
 //! # Calling convention of translated functions
-//! Every IR function becomes `fn(vmctx: i64, params...) -> (status: i32, results...)` in the ISA's default
-//! calling convention (with `enable_multi_ret_implicit_sret` for results that do not fit in registers). A
-//! `w256` parameter or result is four `i64` limbs, least significant first. `status` is
-//! [`abi::STATUS_OK`] when the function returned normally; any other status means execution stopped (halt,
-//! out of gas, trap) and the results are meaningless zeros. Callers check the status after every call and
-//! return it unchanged, so a stop deep in a call chain unwinds through every native frame by plain returns.
-//! The trampoline `fn(vmctx, func: i32, values: i64) -> i32` ([`super::EntryFn`]) calls function `func`
-//! with parameters loaded from `values`, stores the results back and returns the status.
+//! Every IR function becomes `fn(vmctx: i64, gas: i64, depth_left: i64, params...) -> (status: i32, gas:
+//! i64, results...)` in Cranelift's `tail` calling convention, which (like wasmtime's calls between wasm
+//! functions) returns up to eight integers in registers where the platform's C convention returns two
+//! (`enable_multi_ret_implicit_sret` covers the rest). A `w256` parameter or result is four `i64` limbs,
+//! least significant first.
+//! - `gas` is the gas left: passed in and handed back in registers, so a call costs no store and reload
+//!   of the counter on either side.
+//! - `depth_left` is how many further nested calls are allowed: a call traps `call_stack_exhausted` when it
+//!   is 0 and passes it on less one. The context's `call_depth` is the depth a run starts at (the
+//!   trampoline derives `depth_left` from it and `max_call_depth`); compiled code sets it only around a
+//!   call into another instance, which counts on from it.
+//! - `status` is [`abi::STATUS_OK`] when the function returned normally. Any other status means execution
+//!   stopped (halt, out of gas, trap): the function that stopped wrote the gas left to the context, and
+//!   the returned gas and results are meaningless zeros. Callers check the status after every call and
+//!   return it unchanged, so a stop deep in a call chain unwinds through every native frame by plain
+//!   returns.
+//!
+//! The trampoline `fn(vmctx, func: i32, values: i64) -> i32` ([`super::EntryFn`], the platform's C
+//! convention) calls function `func` with the context's gas and parameters loaded from `values`, stores
+//! the gas and results back and returns the status.
 //!
 //! # Tables and `call_indirect`
 //! Table operations are helper calls (the tables live in the runtime's frame). `call_indirect TY T i`
@@ -26,11 +38,14 @@
 //! null checks, and a reference of this instance decoded to a function index), or through the
 //! `call_indirect_target` helper for a reference of another instance; then it calls the dispatcher of
 //! `TY`'s signature with the callee's index: one dispatcher per distinct signature some `call_indirect`
-//! uses, `fn(vmctx, func: i32, params...) -> (status, results...)`. A dispatcher switches on `func` to a
-//! direct call of each function with that signature, checking and counting the call depth exactly as a
-//! direct `call` does; any other index returns the `indirect_call_type` trap status. Call sites stay
-//! small, the dispatchers together hold one case per function, and the call graph stays explicit for
-//! the native stack bound ([`super::StackBound::from_frames`]).
+//! uses, `fn(vmctx, gas, depth_left, func: i32, params...) -> (status, gas, results...)`. A dispatcher
+//! switches on `func` to a tail call (`return_call`) of each function with that signature, after
+//! checking the call depth exactly as a direct `call` does, so the callee returns straight to the call
+//! site; any other index goes on, by a tail call too, to the dispatcher's slow path, which calls a
+//! reference of another instance through the `call_foreign` helper or returns the `indirect_call_type`
+//! trap status. The slow path is a function of its own so that the dispatcher needs no stack frame
+//! worth saving. Call sites stay small, the dispatchers together hold one case per function, and the
+//! call graph stays explicit for the native stack bound ([`super::StackBound::from_frames`]).
 
 use super::native::Dispatch;
 use super::word::{self, Limbs, Shift};
@@ -77,12 +92,20 @@ pub fn lanes(ty: Type) -> &'static [ir::Type] {
     }
 }
 
+/// The calling convention between translated functions and dispatchers (see the module docs).
+const INTERNAL_CALL_CONV: CallConv = CallConv::Tail;
+
+/// Leading parameters of a translated function, before the IR parameters: `vmctx`, `gas`, `depth_left`.
+const LEADING_PARAMS: usize = 3;
+/// Leading results of a translated function, before the IR results: `status`, `gas`.
+const LEADING_RESULTS: usize = 2;
+
 /// The Cranelift signature of a translated IR function (see the module docs).
-pub fn function_signature(sig: &zvm_ir::Signature, call_conv: CallConv) -> ir::Signature {
-    let mut s = ir::Signature::new(call_conv);
-    s.params.push(AbiParam::new(I64));
+pub fn function_signature(sig: &zvm_ir::Signature) -> ir::Signature {
+    let mut s = ir::Signature::new(INTERNAL_CALL_CONV);
+    s.params.extend([AbiParam::new(I64); LEADING_PARAMS]);
     s.params.extend(sig.params.iter().flat_map(|&t| lanes(t).iter().map(|&l| AbiParam::new(l))));
-    s.returns.push(AbiParam::new(I32));
+    s.returns.extend([AbiParam::new(I32), AbiParam::new(I64)]);
     s.returns.extend(sig.results.iter().flat_map(|&t| lanes(t).iter().map(|&l| AbiParam::new(l))));
     s
 }
@@ -230,10 +253,16 @@ impl Dispatchers {
         &self.targets[k]
     }
 
-    /// The Cranelift function index (and external name index) of dispatcher `k` in a module of
-    /// `functions` functions: after the functions and the trampoline.
-    pub fn func_index(functions: usize, k: usize) -> u32 {
-        (functions + 1 + k) as u32
+    /// How many Cranelift functions the dispatchers take: each dispatcher and its slow path.
+    pub fn function_count(&self) -> usize {
+        2 * self.len()
+    }
+
+    /// The Cranelift function index (and external name index) of dispatcher function `j` in a module of
+    /// `functions` functions: after the functions and the trampoline come dispatchers `0..len()`, then
+    /// their slow paths (dispatcher `k`'s at `j = len() + k`).
+    pub fn func_index(functions: usize, j: usize) -> u32 {
+        (functions + 1 + j) as u32
     }
 }
 
@@ -289,11 +318,11 @@ fn nan_blind_params(func: &zvm_ir::Function) -> Vec<bool> {
     }
 }
 
-/// The signature of a dispatcher for the IR signature `sig`: `(vmctx, func: i32, params...) -> (status,
-/// results...)`.
-pub fn dispatcher_signature(sig: &zvm_ir::Signature, call_conv: CallConv) -> ir::Signature {
-    let mut s = function_signature(sig, call_conv);
-    s.params.insert(1, AbiParam::new(I32));
+/// The signature of a dispatcher for the IR signature `sig`: `(vmctx, gas, depth_left, func: i32,
+/// params...) -> (status, gas, results...)`.
+pub fn dispatcher_signature(sig: &zvm_ir::Signature) -> ir::Signature {
+    let mut s = function_signature(sig);
+    s.params.insert(LEADING_PARAMS, AbiParam::new(I32));
     s
 }
 
@@ -308,7 +337,7 @@ pub fn translate_function(
     check_isa(isa)?;
     let func = module.functions.get(index).ok_or_else(|| CompileError::InvalidIr(format!("no function {index}")))?;
     let call_conv = isa.default_call_conv();
-    let sig = function_signature(&func.sig, call_conv);
+    let sig = function_signature(&func.sig);
     let mut clif = ir::Function::with_name_signature(UserFuncName::user(0, index as u32), sig);
     {
         let b = FunctionBuilder::new(&mut clif, fctx);
@@ -353,6 +382,15 @@ pub fn entry_trampoline(
         b.append_block_params_for_function_params(block);
         b.switch_to_block(block);
         let (vmctx, func, values) = (b.block_params(block)[0], b.block_params(block)[1], b.block_params(block)[2]);
+        let flags = MemFlagsData::trusted();
+        let gas = b.ins().load(I64, flags, vmctx, ctx::GAS_LEFT);
+        let depth = b.ins().load(I64, flags, vmctx, ctx::CALL_DEPTH);
+        let max = b.ins().load(I64, flags, vmctx, ctx::MAX_CALL_DEPTH);
+        // `max - depth`, or 0 for a run that starts at or past the limit.
+        let below = b.ins().isub(max, depth);
+        let past = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, depth, max);
+        let zero = b.ins().iconst(I64, 0);
+        let depth_left = b.ins().select(past, zero, below);
 
         let bad = b.create_block();
         b.set_cold_block(bad);
@@ -381,16 +419,16 @@ pub fn entry_trampoline(
         for &(f, blk) in &cases {
             b.switch_to_block(blk);
             let callee = &module.functions[f as usize];
-            let mut args = vec![vmctx];
+            let mut args = vec![vmctx, gas, depth_left];
             for (i, &t) in callee.sig.params.iter().enumerate() {
                 args.push(load_slot(&mut b, lanes(t)[0], values, i));
             }
-            let fref = import_callee(&mut b, module, FuncId(f), call_conv);
+            let fref = import_callee(&mut b, module, FuncId(f));
             let call = b.ins().call(fref, &args);
             let rets = b.inst_results(call).to_vec();
             let stored: Vec<(usize, Value)> = {
                 let mut out = Vec::new();
-                let mut lane = 1;
+                let mut lane = LEADING_RESULTS;
                 for (i, &t) in callee.sig.results.iter().enumerate() {
                     if t != Type::W256 {
                         out.push((i, rets[lane]));
@@ -399,13 +437,14 @@ pub fn entry_trampoline(
                 }
                 out
             };
-            if stored.is_empty() {
-                b.ins().brif(rets[0], stop, &[BlockArg::Value(rets[0])], done, &[]);
-                continue;
-            }
             let returned = b.create_block();
             b.ins().brif(rets[0], stop, &[BlockArg::Value(rets[0])], returned, &[]);
             b.switch_to_block(returned);
+            b.ins().store(flags, rets[1], vmctx, ctx::GAS_LEFT);
+            if stored.is_empty() {
+                b.ins().jump(done, &[]);
+                continue;
+            }
             let store = b.create_block();
             b.ins().brif(values, store, &[], done, &[]);
             b.switch_to_block(store);
@@ -430,118 +469,160 @@ pub fn entry_trampoline(
     Ok(clif)
 }
 
-/// Builds dispatcher `k` of `module` (see the module docs): if function `func` has the dispatcher's
-/// signature, checks and counts the call depth like a direct call and calls it directly, returning its
-/// status and results; any other `func` returns the `indirect_call_type` trap status (the signature
-/// check comes before the depth check, as in the interpreter).
-pub fn dispatcher(
+/// Builds Cranelift function `j` of the dispatchers (see [`Dispatchers::function_index`]): dispatcher `j`,
+/// or for `j >= dispatchers.len()` the slow path of dispatcher `j - dispatchers.len()`.
+pub fn dispatcher_function(
     module: &Module,
     dispatchers: &Dispatchers,
-    k: usize,
+    j: usize,
     isa: &dyn TargetIsa,
     fctx: &mut FunctionBuilderContext,
 ) -> Result<ir::Function, CompileError> {
     check_isa(isa)?;
-    if k >= dispatchers.len() {
-        return Err(CompileError::InvalidIr(format!("no dispatcher {k}")));
+    let k = j % dispatchers.len().max(1);
+    if j >= dispatchers.function_count() {
+        return Err(CompileError::InvalidIr(format!("no dispatcher function {j}")));
     }
     let sig = module
         .types
         .get(dispatchers.type_of(k) as usize)
         .ok_or_else(|| CompileError::InvalidIr(format!("dispatcher {k}: no type {}", dispatchers.type_of(k))))?;
-    let call_conv = isa.default_call_conv();
     let mut clif = ir::Function::with_name_signature(
-        UserFuncName::user(0, Dispatchers::func_index(module.functions.len(), k)),
-        dispatcher_signature(sig, call_conv),
+        UserFuncName::user(0, Dispatchers::func_index(module.functions.len(), j)),
+        dispatcher_signature(sig),
     );
     {
         let mut b = FunctionBuilder::new(&mut clif, fctx);
-        let flags = MemFlagsData::trusted();
         let block = b.create_block();
         b.append_block_params_for_function_params(block);
         b.switch_to_block(block);
         let params = b.block_params(block).to_vec();
-        let (vmctx, func) = (params[0], params[1]);
-
-        let depth = b.ins().load(I64, flags, vmctx, ctx::CALL_DEPTH);
-        let max = b.ins().load(I64, flags, vmctx, ctx::MAX_CALL_DEPTH);
-        let deep = b.create_block();
-        b.set_cold_block(deep);
-        // In each case, once the signature is known to match: the depth limit, exactly as at a direct call.
-        let enter = |b: &mut FunctionBuilder<'_>| {
-            let exhausted = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, depth, max);
-            let go = b.create_block();
-            b.ins().brif(exhausted, deep, &[], go, &[]);
-            b.switch_to_block(go);
-            let deeper = b.ins().iadd_imm_s(depth, 1);
-            b.ins().store(flags, deeper, vmctx, ctx::CALL_DEPTH);
-        };
-
-        let bad = b.create_block();
-        b.set_cold_block(bad);
-        let join = b.create_block();
-        b.append_block_param(join, I32);
-        for &t in &sig.results {
-            for &l in lanes(t) {
-                b.append_block_param(join, l);
-            }
+        let call = DispatcherCall { sig, params: &params };
+        if j < dispatchers.len() {
+            dispatch_fast(&mut b, module, dispatchers, k, call);
+        } else {
+            dispatch_slow(&mut b, dispatchers.type_of(k), call, isa.default_call_conv());
         }
-        let cases: Vec<(u32, ir::Block)> = dispatchers.targets(k).iter().map(|&f| (f, b.create_block())).collect();
-        let mut sw = Switch::new();
-        for &(f, blk) in &cases {
-            sw.set_entry(u128::from(f), blk);
-        }
-        // A reference to another instance's function (WebAssembly signatures only: no `w256`).
-        let foreign = (!sig.params.contains(&Type::W256) && !sig.results.contains(&Type::W256)).then(|| {
-            let blk = b.create_block();
-            b.set_cold_block(blk);
-            sw.set_entry(u128::from(abi::FOREIGN_FUNC), blk);
-            blk
-        });
-        sw.emit(&mut b, func, bad);
-        for &(f, blk) in &cases {
-            b.switch_to_block(blk);
-            enter(&mut b);
-            let fref = import_callee(&mut b, module, FuncId(f), call_conv);
-            let mut args = vec![vmctx];
-            args.extend_from_slice(&params[2..]);
-            let call = b.ins().call(fref, &args);
-            let rets: Vec<BlockArg> = b.inst_results(call).iter().map(|&v| BlockArg::Value(v)).collect();
-            b.ins().jump(join, &rets);
-        }
-
-        if let Some(blk) = foreign {
-            b.switch_to_block(blk);
-            enter(&mut b);
-            let rets = call_foreign(&mut b, vmctx, dispatchers.type_of(k), sig, &params[2..], call_conv);
-            b.ins().jump(join, &rets);
-        }
-
-        b.switch_to_block(join);
-        b.ins().store(flags, depth, vmctx, ctx::CALL_DEPTH);
-        let rets = b.block_params(join).to_vec();
-        b.ins().return_(&rets);
-
-        // A function of another signature.
-        b.switch_to_block(bad);
-        let mut rets = vec![b.ins().iconst(I32, i64::from(trap_status(TrapCode::IndirectCallTypeMismatch)))];
-        rets.extend(zero_values(&mut b, &sig.results));
-        b.ins().return_(&rets);
-
-        b.switch_to_block(deep);
-        let mut rets = vec![b.ins().iconst(I32, i64::from(trap_status(TrapCode::CallStackExhausted)))];
-        rets.extend(zero_values(&mut b, &sig.results));
-        b.ins().return_(&rets);
-
         b.seal_all_blocks();
         b.finalize(isa.frontend_config());
     }
     Ok(clif)
 }
 
+/// The signature and parameters of a dispatcher function being built.
+#[derive(Clone, Copy)]
+struct DispatcherCall<'a> {
+    sig: &'a zvm_ir::Signature,
+    /// `vmctx, gas, depth_left, func, params...`
+    params: &'a [Value],
+}
+
+impl DispatcherCall<'_> {
+    fn vmctx(&self) -> Value {
+        self.params[0]
+    }
+    fn gas(&self) -> Value {
+        self.params[1]
+    }
+    fn depth_left(&self) -> Value {
+        self.params[2]
+    }
+    fn func(&self) -> Value {
+        self.params[LEADING_PARAMS]
+    }
+    fn args(&self) -> &[Value] {
+        &self.params[LEADING_PARAMS + 1..]
+    }
+
+    /// Continues in a new block if another nested call is allowed, else stops with the
+    /// `call_stack_exhausted` trap; returns the `depth_left` to pass on.
+    fn enter(&self, b: &mut FunctionBuilder<'_>) -> Value {
+        let go = b.create_block();
+        let deep = b.create_block();
+        b.set_cold_block(deep);
+        b.ins().brif(self.depth_left(), go, &[], deep, &[]);
+        b.switch_to_block(deep);
+        self.trap(b, TrapCode::CallStackExhausted);
+        b.switch_to_block(go);
+        b.ins().iadd_imm_s(self.depth_left(), -1)
+    }
+
+    /// Ends the block by stopping with the trap `code`, leaving the gas in the context.
+    fn trap(&self, b: &mut FunctionBuilder<'_>, code: TrapCode) {
+        b.ins().store(MemFlagsData::trusted(), self.gas(), self.vmctx(), ctx::GAS_LEFT);
+        let mut rets = vec![b.ins().iconst(I32, i64::from(trap_status(code))), b.ins().iconst(I64, 0)];
+        rets.extend(zero_values(b, &self.sig.results));
+        b.ins().return_(&rets);
+    }
+}
+
+/// Dispatcher `k`: switches on `func` to a tail call of each function with the dispatcher's signature,
+/// once the depth limit allows it (exactly as a direct call checks it), so the callee returns straight
+/// to the `call_indirect` site. Any other `func` goes on (by a tail call too) to the slow path. The
+/// dispatcher keeps no frame of its own while its callee runs.
+fn dispatch_fast(
+    b: &mut FunctionBuilder<'_>,
+    module: &Module,
+    dispatchers: &Dispatchers,
+    k: usize,
+    call: DispatcherCall<'_>,
+) {
+    let other = b.create_block();
+    b.set_cold_block(other);
+    let cases: Vec<(u32, ir::Block)> = dispatchers.targets(k).iter().map(|&f| (f, b.create_block())).collect();
+    let mut sw = Switch::new();
+    for &(f, blk) in &cases {
+        sw.set_entry(u128::from(f), blk);
+    }
+    sw.emit(b, call.func(), other);
+    for &(f, blk) in &cases {
+        b.switch_to_block(blk);
+        let deeper = call.enter(b);
+        let fref = import_callee(b, module, FuncId(f));
+        let mut cargs = vec![call.vmctx(), call.gas(), deeper];
+        cargs.extend_from_slice(call.args());
+        b.ins().return_call(fref, &cargs);
+    }
+    b.switch_to_block(other);
+    let slow = import_dispatcher_function(b, module, dispatchers, dispatchers.len() + k);
+    b.ins().return_call(slow, call.params);
+}
+
+/// The slow path of the dispatcher of type `ty`: a reference to another instance's function
+/// ([`abi::FOREIGN_FUNC`], WebAssembly signatures only: no `w256`) is called through the `call_foreign`
+/// helper, which checks its signature, after the depth check; any other `func` has another signature
+/// and stops with the `indirect_call_type` trap.
+fn dispatch_slow(b: &mut FunctionBuilder<'_>, ty: u32, call: DispatcherCall<'_>, call_conv: CallConv) {
+    let sig = call.sig;
+    let bad = b.create_block();
+    if sig.params.contains(&Type::W256) || sig.results.contains(&Type::W256) {
+        b.ins().jump(bad, &[]);
+    } else {
+        let foreign = b.create_block();
+        let is_foreign = b.ins().icmp_imm_u(IntCC::Equal, call.func(), i64::from(abi::FOREIGN_FUNC));
+        b.ins().brif(is_foreign, foreign, &[], bad, &[]);
+        b.switch_to_block(foreign);
+        let deeper = call.enter(b);
+        // The other instance counts its depth on from the context's and charges the context's gas.
+        let (flags, vmctx) = (MemFlagsData::trusted(), call.vmctx());
+        let start = b.ins().load(I64, flags, vmctx, ctx::CALL_DEPTH);
+        let max = b.ins().load(I64, flags, vmctx, ctx::MAX_CALL_DEPTH);
+        let depth = b.ins().isub(max, deeper);
+        b.ins().store(flags, depth, vmctx, ctx::CALL_DEPTH);
+        b.ins().store(flags, call.gas(), vmctx, ctx::GAS_LEFT);
+        let mut rets = call_foreign(b, vmctx, ty, sig, call.args(), call_conv);
+        b.ins().store(flags, start, vmctx, ctx::CALL_DEPTH);
+        let gas = b.ins().load(I64, flags, vmctx, ctx::GAS_LEFT);
+        rets.insert(1, gas);
+        b.ins().return_(&rets);
+    }
+    b.switch_to_block(bad);
+    call.trap(b, TrapCode::IndirectCallTypeMismatch);
+}
+
 /// Calls the `call_foreign` helper as type `ty` (signature `sig`, no `w256`) with `params` through a stack
 /// slot of 8-byte values; returns the status and the results loaded back from the slot (meaningless unless
-/// the status is OK), as block arguments.
+/// the status is OK).
 fn call_foreign(
     b: &mut FunctionBuilder<'_>,
     vmctx: Value,
@@ -549,7 +630,7 @@ fn call_foreign(
     sig: &zvm_ir::Signature,
     params: &[Value],
     call_conv: CallConv,
-) -> Vec<BlockArg> {
+) -> Vec<Value> {
     let slots = sig.params.len().max(sig.results.len()).max(1) as u32;
     let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, slots * 8, 3));
     let values = b.ins().stack_addr(I64, slot, 0);
@@ -566,9 +647,9 @@ fn call_foreign(
     let tyc = b.ins().iconst(I32, i64::from(ty));
     let call = b.ins().call_indirect(hsig, f, &[vmctx, tyc, values]);
     let status = b.inst_results(call)[0];
-    let mut rets = vec![BlockArg::Value(status)];
+    let mut rets = vec![status];
     for (i, &t) in sig.results.iter().enumerate() {
-        rets.push(BlockArg::Value(load_slot(b, lanes(t)[0], values, i)));
+        rets.push(load_slot(b, lanes(t)[0], values, i));
     }
     rets
 }
@@ -608,16 +689,17 @@ fn zero_values(b: &mut FunctionBuilder<'_>, types: &[Type]) -> Vec<Value> {
     out
 }
 
-fn import_dispatcher(
+/// Imports dispatcher function `j` (see [`Dispatchers::func_index`]).
+fn import_dispatcher_function(
     b: &mut FunctionBuilder<'_>,
     module: &Module,
     dispatchers: &Dispatchers,
-    k: u32,
-    call_conv: CallConv,
+    j: usize,
 ) -> FuncRef {
-    let sig = dispatcher_signature(&module.types[dispatchers.type_of(k as usize) as usize], call_conv);
+    let k = j % dispatchers.len();
+    let sig = dispatcher_signature(&module.types[dispatchers.type_of(k) as usize]);
     let sigref = b.import_signature(sig);
-    let index = Dispatchers::func_index(module.functions.len(), k as usize);
+    let index = Dispatchers::func_index(module.functions.len(), j);
     let name = b.func.declare_imported_user_function(UserExternalName { namespace: 0, index });
     b.import_function(ExtFuncData {
         name: ExternalName::user(name),
@@ -627,8 +709,8 @@ fn import_dispatcher(
     })
 }
 
-fn import_callee(b: &mut FunctionBuilder<'_>, module: &Module, f: FuncId, call_conv: CallConv) -> FuncRef {
-    let sig = function_signature(&module.function(f).sig, call_conv);
+fn import_callee(b: &mut FunctionBuilder<'_>, module: &Module, f: FuncId) -> FuncRef {
+    let sig = function_signature(&module.function(f).sig);
     let sigref = b.import_signature(sig);
     let name = b.func.declare_imported_user_function(UserExternalName { namespace: 0, index: f.0 });
     b.import_function(ExtFuncData {
@@ -709,8 +791,11 @@ struct Translator<'m, 'b> {
     module: &'m Module,
     dispatchers: &'m Dispatchers,
     func: &'m zvm_ir::Function,
+    /// The calling convention of helpers (the platform's C convention).
     call_conv: CallConv,
     vmctx: Value,
+    /// How many further nested calls are allowed (the `depth_left` parameter).
+    depth_left: Value,
     values: Vec<Option<Val>>,
     /// Values known at compile time (`w256`, or integers as zero-extended bit patterns).
     consts: Vec<Option<U256>>,
@@ -741,11 +826,12 @@ struct Translator<'m, 'b> {
 /// The context fields a function keeps in SSA variables (so in registers, across blocks and loops) instead
 /// of re-reading them from the context at each use: the gas counter, charged at every block, and the memory
 /// base and size, read at every access. Only calls change them behind the code's back (a helper that
-/// charges gas or grows memory, a callee doing either), so the gas counter is written back to the context
-/// before every call and every exit, and all three are read again after every call
-/// ([`Translator::write_back_gas`], [`Translator::reload_cached`]). A trap or out-of-gas exit carries the counter
-/// to its shared exit block as a block argument, which stores it; a status a helper or a callee returns
-/// comes with the context's counter already right.
+/// charges gas or grows memory, a callee doing either). The gas counter comes in as a parameter, goes to a
+/// callee as an argument and comes back as a result (see the module docs); around a helper call it is
+/// written back to the context and read again ([`Translator::write_back_gas`],
+/// [`Translator::reload_cached`]), and the memory base and size are read again after every call. A trap or
+/// out-of-gas exit carries the counter to its shared exit block as a block argument, which stores it; a
+/// status a helper or a callee returns comes with the context's counter already right.
 ///
 /// Functions of more than [`MAX_CACHED_BLOCKS`] blocks read and write the context directly instead: a
 /// variable live across tens of thousands of blocks (EVM code made of `JUMPDEST`s, all targets of one
@@ -801,6 +887,7 @@ impl<'m, 'b> Translator<'m, 'b> {
             func,
             call_conv,
             vmctx: placeholder,
+            depth_left: placeholder,
             values: vec![None; func.values.len()],
             consts: vec![None; func.values.len()],
             used: {
@@ -885,14 +972,16 @@ impl<'m, 'b> Translator<'m, 'b> {
         self.b.switch_to_block(entry);
         let params = self.b.block_params(entry).to_vec();
         self.vmctx = params[0];
-        self.reload_cached();
+        self.depth_left = params[2];
+        self.set_gas(params[1]);
+        self.reload_memory();
         let first = self.blocks[0].expect("entry block is reachable");
         let expected: usize =
             self.func.block(Block(0)).params.iter().map(|&p| lanes(self.func.value_type(p)).len()).sum();
-        if expected != params.len() - 1 {
+        if expected != params.len() - LEADING_PARAMS {
             return Err(CompileError::InvalidIr("entry block parameters do not match the signature".into()));
         }
-        let args: Vec<BlockArg> = params[1..].iter().map(|&v| BlockArg::Value(v)).collect();
+        let args: Vec<BlockArg> = params[LEADING_PARAMS..].iter().map(|&v| BlockArg::Value(v)).collect();
         self.b.ins().jump(first, &args);
 
         for &blk in &order {
@@ -922,9 +1011,9 @@ impl<'m, 'b> Translator<'m, 'b> {
         }
     }
 
-    /// Zero values for the function's results, for returns that carry a stopping status.
+    /// Zero values for the gas and the function's results, for returns that carry a stopping status.
     fn zero_results(&mut self) -> Vec<Value> {
-        let mut out = Vec::new();
+        let mut out = vec![self.b.ins().iconst(I64, 0)];
         for &t in &self.func.sig.results {
             for &l in lanes(t) {
                 out.push(match l {
@@ -1128,8 +1217,7 @@ impl<'m, 'b> Translator<'m, 'b> {
         }
     }
 
-    /// Writes the cached gas counter back to the context, for a call (which reads and charges it) or a
-    /// return (whose caller reads it).
+    /// Writes the cached gas counter back to the context, for a helper call (which reads and charges it).
     fn write_back_gas(&mut self) {
         if let Some(c) = self.cached {
             let gas = self.b.use_var(c.gas);
@@ -1142,15 +1230,38 @@ impl<'m, 'b> Translator<'m, 'b> {
         self.cached.map(|c| BlockArg::Value(self.b.use_var(c.gas))).into_iter().collect()
     }
 
-    /// Reads the cached context fields again after a call (which may have charged gas or grown memory), and
-    /// at the function's entry.
+    /// Reads the cached context fields again after a helper call (which may have charged gas or grown
+    /// memory).
     fn reload_cached(&mut self) {
-        let Some(c) = self.cached else { return };
-        let memory = [(c.mem_base, ctx::MEM_BASE), (c.mem_len, ctx::MEM_LEN)];
-        let n = if c.uses_memory { 2 } else { 0 };
-        for (var, offset) in [(c.gas, ctx::GAS_LEFT)].into_iter().chain(memory.into_iter().take(n)) {
+        if let Some(c) = self.cached {
+            let gas = self.b.ins().load(I64, self.flags.ctx, self.vmctx, ctx::GAS_LEFT);
+            self.b.def_var(c.gas, gas);
+        }
+        self.reload_memory();
+    }
+
+    /// Reads the cached memory base and size, at the function's entry and after a call (which may have
+    /// grown memory).
+    fn reload_memory(&mut self) {
+        let Some(c) = self.cached.filter(|c| c.uses_memory) else { return };
+        for (var, offset) in [(c.mem_base, ctx::MEM_BASE), (c.mem_len, ctx::MEM_LEN)] {
             let v = self.b.ins().load(I64, self.flags.ctx, self.vmctx, offset);
             self.b.def_var(var, v);
+        }
+    }
+
+    /// The gas left, to pass to a callee or return to the caller.
+    fn gas(&mut self) -> Value {
+        self.ctx_load(ctx::GAS_LEFT)
+    }
+
+    /// Sets the gas left, at the entry (a parameter) and after a call that returned normally (a result).
+    fn set_gas(&mut self, gas: Value) {
+        match self.cached {
+            Some(c) => self.b.def_var(c.gas, gas),
+            None => {
+                self.b.ins().store(self.flags.ctx, gas, self.vmctx, ctx::GAS_LEFT);
+            }
         }
     }
 
@@ -1461,8 +1572,8 @@ impl<'m, 'b> Translator<'m, 'b> {
                 sw.emit(&mut self.b, idx, d);
             }
             Op::Return { args } => {
-                self.write_back_gas();
-                let mut rets = vec![self.b.ins().iconst(I32, i64::from(abi::STATUS_OK))];
+                let gas = self.gas();
+                let mut rets = vec![self.b.ins().iconst(I32, i64::from(abi::STATUS_OK)), gas];
                 for &a in args {
                     rets.extend(self.val(a)?.lanes());
                 }
@@ -2468,30 +2579,33 @@ impl<'m, 'b> Translator<'m, 'b> {
         let fref = match self.callees.get(&callee) {
             Some(&f) => f,
             None => {
-                let f = import_callee(&mut self.b, self.module, callee, self.call_conv);
+                let f = import_callee(&mut self.b, self.module, callee);
                 self.callees.insert(callee, f);
                 f
             }
         };
-        let mut cargs = vec![self.vmctx];
+        // Depth limit: trap before entering the callee.
+        let exhausted = self.b.ins().icmp_imm_u(IntCC::Equal, self.depth_left, 0);
+        self.exit_if(exhausted, trap_status(TrapCode::CallStackExhausted));
+        let deeper = self.b.ins().iadd_imm_s(self.depth_left, -1);
+        let gas = self.gas();
+        let mut cargs = vec![self.vmctx, gas, deeper];
         for &a in args {
             cargs.extend(self.val(a)?.lanes());
         }
-        // Depth limit: trap before entering the callee.
-        let depth = self.ctx_load(ctx::CALL_DEPTH);
-        let max = self.ctx_load(ctx::MAX_CALL_DEPTH);
-        let exhausted = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, depth, max);
-        self.exit_if(exhausted, trap_status(TrapCode::CallStackExhausted));
-        let deeper = self.b.ins().iadd_imm_s(depth, 1);
-        self.ctx_store(ctx::CALL_DEPTH, deeper);
-        self.write_back_gas();
         let call = self.b.ins().call(fref, &cargs);
         let rets = self.b.inst_results(call).to_vec();
-        self.reload_cached();
-        self.ctx_store(ctx::CALL_DEPTH, depth);
+        self.returned(inst, &target.sig.results, &rets)
+    }
+
+    /// After a call to a function or a dispatcher that returned `rets`: stops unless the status is OK, takes
+    /// the gas left, reads the memory again and defines `inst`'s results (of types `results`).
+    fn returned(&mut self, inst: Inst, results: &[Type], rets: &[Value]) -> Result<(), CompileError> {
         self.exit_unless_ok(rets[0]);
-        let mut i = 1;
-        for (n, &t) in target.sig.results.iter().enumerate() {
+        self.set_gas(rets[1]);
+        self.reload_memory();
+        let mut i = LEADING_RESULTS;
+        for (n, &t) in results.iter().enumerate() {
             let k = lanes(t).len();
             let v = Self::val_from_lanes(t, &rets[i..i + k]);
             self.define(inst, n, v)?;
@@ -2526,20 +2640,29 @@ impl<'m, 'b> Translator<'m, 'b> {
         let r = self.b.ins().load(I64, self.flags.ctx, at, 0);
         let null = self.b.ins().icmp_imm_u(IntCC::Equal, r, 0);
         self.exit_if(null, trap_status(TrapCode::UninitializedElement));
+        // A reference of this instance: its tag, with a function (low 32 bits, not 0), or no tag (then the
+        // low bits are not 0, the reference being neither null nor tagged).
         let tag = self.b.ins().ushr_imm_u(r, 32);
-        let instance = self.ctx_load(ctx::INSTANCE_TAG);
-        let untagged = self.b.ins().icmp_imm_u(IntCC::Equal, tag, 0);
-        let mine = self.b.ins().icmp(IntCC::Equal, tag, instance);
-        let own = self.b.ins().bor(untagged, mine);
         let low = self.b.ins().ireduce(I32, r);
-        let valid = self.b.ins().icmp_imm_u(IntCC::NotEqual, low, 0);
-        let fast = self.b.ins().band(own, valid);
-        let decode = self.b.create_block();
-        self.b.ins().brif(fast, decode, &[], slow, &[]);
-
-        self.b.switch_to_block(decode);
-        let f = self.b.ins().iadd_imm_s(low, -1);
-        self.b.ins().jump(join, &[BlockArg::Value(f)]);
+        // Loaded where it is used rather than hoisted out of a loop, where it would take a register that
+        // a value live across the call needs more.
+        let instance = self.b.ins().load(I64, self.flags.ctx, self.vmctx, ctx::INSTANCE_TAG);
+        // The likelier way is each branch's else (Cranelift lays it out next, so it falls through), and each
+        // decoding block has one predecessor (no critical edge to split with an extra jump).
+        let (mine, other) = (self.b.create_block(), self.b.create_block());
+        let not_mine = self.b.ins().icmp(IntCC::NotEqual, tag, instance);
+        self.b.ins().brif(not_mine, other, &[], mine, &[]);
+        for (from, bad) in [(mine, IntCC::Equal), (other, IntCC::NotEqual)] {
+            self.b.switch_to_block(from);
+            let decode = self.b.create_block();
+            // Mine: a function is there (low bits not 0). Other: untagged.
+            let x = if from == mine { low } else { tag };
+            let foreign = self.b.ins().icmp_imm_u(bad, x, 0);
+            self.b.ins().brif(foreign, slow, &[], decode, &[]);
+            self.b.switch_to_block(decode);
+            let f = self.b.ins().iadd_imm_s(low, -1);
+            self.b.ins().jump(join, &[BlockArg::Value(f)]);
+        }
 
         self.b.switch_to_block(slow);
         let (tyc, t) = (self.u32_const(ty), self.u32_const(table));
@@ -2571,27 +2694,18 @@ impl<'m, 'b> Translator<'m, 'b> {
         let fref = match self.dispatcher_refs.get(&k) {
             Some(&f) => f,
             None => {
-                let f = import_dispatcher(&mut self.b, module, self.dispatchers, k, self.call_conv);
+                let f = import_dispatcher_function(&mut self.b, module, self.dispatchers, k as usize);
                 self.dispatcher_refs.insert(k, f);
                 f
             }
         };
-        let mut cargs = vec![self.vmctx, func];
+        let gas = self.gas();
+        let mut cargs = vec![self.vmctx, gas, self.depth_left, func];
         for &a in rest {
             cargs.extend(self.val(a)?.lanes());
         }
-        self.write_back_gas();
         let call = self.b.ins().call(fref, &cargs);
         let rets = self.b.inst_results(call).to_vec();
-        self.reload_cached();
-        self.exit_unless_ok(rets[0]);
-        let mut i = 1;
-        for (n, &t) in sig.results.iter().enumerate() {
-            let k = lanes(t).len();
-            let v = Self::val_from_lanes(t, &rets[i..i + k]);
-            self.define(inst, n, v)?;
-            i += k;
-        }
-        Ok(())
+        self.returned(inst, &sig.results, &rets)
     }
 }

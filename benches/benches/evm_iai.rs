@@ -11,7 +11,7 @@ use zvm_runtime::InMemoryHost;
 
 fn zvm(file: &str, index: usize, tier: Tier) -> (ZvmRunner, InMemoryHost) {
     let case = EvmCase::nth(file, index);
-    (case.zvm(tier), case.pre)
+    (case.zvm(tier), case.state())
 }
 
 fn interp((file, index): (&str, usize)) -> (ZvmRunner, InMemoryHost) {

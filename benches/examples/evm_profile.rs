@@ -24,7 +24,7 @@ fn main() {
     let zvm = case.zvm(tier);
     let start = Instant::now();
     for _ in 0..runs {
-        zvm.run(&mut case.pre.clone());
+        zvm.run(&mut case.state());
     }
     println!("{} on zvm {tier}: {:?} a run (state copy included)", case.name, start.elapsed() / runs);
 

@@ -126,8 +126,16 @@ impl EvmCase {
     /// A zvm runner for this case on `tier`, warmed up (its code lowered and compiled).
     pub fn zvm(&self, tier: Tier) -> ZvmRunner {
         let runner = ZvmRunner { tx: self.tx.clone(), gas_used: self.gas_used, vm: Vm::new(tier, Limits::default()) };
-        runner.run(&mut self.pre.clone());
+        runner.run(&mut self.state());
         runner
+    }
+
+    /// A copy of the pre-state for one zvm run, in the shape a node's long-lived state is in after its
+    /// first transaction (and revm's reused state is in): with room in its scratch sets.
+    pub fn state(&self) -> InMemoryHost {
+        let mut state = self.pre.clone();
+        state.reserve_scratch();
+        state
     }
 
     /// A revm runner for this case, warmed up.

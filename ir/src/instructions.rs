@@ -653,6 +653,28 @@ impl HostFn {
             .chain(EnvField::ALL.into_iter().map(HostFn::Env))
     }
 
+    /// How many parameters the function takes: the length of [`HostFn::signature`]'s first list, without
+    /// building it (the runtime checks it on every host call).
+    pub const fn param_count(self) -> usize {
+        match self {
+            HostFn::Env(_) => 0,
+            HostFn::SLoad
+            | HostFn::TLoad
+            | HostFn::Balance
+            | HostFn::BlockHash
+            | HostFn::ExtCodeSize
+            | HostFn::ExtCodeHash
+            | HostFn::BlobHash
+            | HostFn::SelfDestruct => 1,
+            HostFn::Keccak256Pair | HostFn::SStore | HostFn::TStore => 2,
+            HostFn::Create => 3,
+            HostFn::Create2 | HostFn::ExtCodeCopy => 4,
+            HostFn::DelegateCall | HostFn::StaticCall => 6,
+            HostFn::Call | HostFn::CallCode => 7,
+            HostFn::Log(n) => 2 + n as usize,
+        }
+    }
+
     /// Parameter and result types.
     pub fn signature(self) -> (Vec<Type>, Vec<Type>) {
         use Type::{I64, W256};
@@ -1176,6 +1198,20 @@ impl Op {
                 v
             }
             _ => vec![],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn param_count_is_the_length_of_the_signature() {
+        let logs = (0..=MAX_LOG_TOPICS).map(HostFn::Log);
+        let envs = EnvField::ALL.iter().copied().map(HostFn::Env);
+        for f in HostFn::FIXED.into_iter().chain(logs).chain(envs) {
+            assert_eq!(f.param_count(), f.signature().0.len(), "{}", f.name());
         }
     }
 }

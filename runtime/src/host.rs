@@ -10,11 +10,19 @@ use ruint::aliases::U256;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 /// A 20-byte account address.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Address(pub [u8; 20]);
+
+impl Hash for Address {
+    /// The 20 bytes, without the length prefix an array would hash: every address has the same length.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(&self.0)
+    }
+}
 
 impl Address {
     /// The address in the low 20 bytes of a word (the high 12 bytes are ignored, as on the EVM).
@@ -265,11 +273,79 @@ pub struct InMemoryHost {
 }
 
 /// The state's maps (accounts, storage) and the transaction's scratch sets, consulted on every storage and
-/// account access, hash with foldhash: randomly seeded per map, like the standard hasher, and several times
-/// faster on these 20- to 52-byte keys. With SipHash, hashing was a sixth of a storage-heavy transaction.
-pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// account access, hash with foldhash ([`KeyHash`]): randomly seeded per map, like the standard hasher, and
+/// several times faster on these 20- to 52-byte keys. With SipHash, hashing was a sixth of a storage-heavy
+/// transaction.
+pub type FastMap<K, V> = HashMap<K, V, KeyHash>;
 /// A set hashed like [`FastMap`].
-pub type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
+pub type FastSet<T> = HashSet<T, KeyHash>;
+
+/// The hasher of [`FastMap`] and [`FastSet`]: foldhash (randomly seeded), fed the keys' bytes 16 at a time
+/// as 128-bit integers ([`KeyHasher`]).
+#[derive(Clone, Debug, Default)]
+pub struct KeyHash(foldhash::fast::RandomState);
+
+impl BuildHasher for KeyHash {
+    type Hasher = KeyHasher;
+
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(self.0.build_hasher())
+    }
+}
+
+/// foldhash, taking a byte string of whole 16-byte chunks as 128-bit integers: one seeded multiply each.
+/// The keys here are 32-byte words and 20-byte addresses, which foldhash's own byte-string path, made for
+/// strings of any length, took several times as long to hash (hashing was a sixth of a storage-heavy
+/// transaction's instructions). Keys of one type have one length (or hash a length prefix), so chunking
+/// loses no distinction.
+pub struct KeyHasher(foldhash::fast::FoldHasher<'static>);
+
+impl Hasher for KeyHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(16);
+        for chunk in &mut chunks {
+            let mut x = [0u8; 16];
+            x.copy_from_slice(chunk);
+            self.0.write_u128(u128::from_le_bytes(x));
+        }
+        match *chunks.remainder() {
+            [] => {}
+            [a, b, c, d] => self.0.write_u32(u32::from_le_bytes([a, b, c, d])),
+            ref rest => self.0.write(rest),
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.0.write_u8(i)
+    }
+
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.0.write_u32(i)
+    }
+
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.0.write_u64(i)
+    }
+
+    #[inline]
+    fn write_u128(&mut self, i: u128) {
+        self.0.write_u128(i)
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.0.write_usize(i)
+    }
+}
 
 impl InMemoryHost {
     /// An empty state with default environments.
@@ -284,9 +360,10 @@ impl InMemoryHost {
 
     /// Room in the transaction's scratch sets and journal for a typical transaction, taken when the first
     /// account is warmed (every transaction warms a dozen): growing them from empty cost a tenth of a small
-    /// transaction in reallocations and rehashes. `finish_transaction` keeps the room.
+    /// transaction in reallocations and rehashes. `finish_transaction` keeps the room, so a long-lived
+    /// host pays for it once; a clone starts without it, and can take it up front with this.
     #[cold]
-    fn reserve_scratch(&mut self) {
+    pub fn reserve_scratch(&mut self) {
         self.warm_accounts.reserve(32);
         self.warm_slots.reserve(32);
         self.original.reserve(16);

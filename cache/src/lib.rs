@@ -10,10 +10,11 @@
 //!
 //! 1. **Parse and check the header**: a 64-bit little-endian ELF *relocatable* object for the host's
 //!    architecture (x86_64 or aarch64).
-//! 2. **Check the sections**: allocated sections must be read-only (`.text`, or read-only data), with a
-//!    power-of-two alignment of at most a page; besides them only the symbol and string tables, `RELA`
-//!    sections applying to a loaded section, empty notes, and exactly one [`META_SECTION`] are allowed.
-//!    Writable, TLS, `NOBITS` and any other sections are rejected.
+//! 2. **Check the sections**: allocated sections must be read-only (`.text`, or read-only data, including
+//!    [`RELRO_SECTION`], which is read-only once relocated), with a power-of-two alignment of at most a
+//!    page; besides them only the symbol and string tables, `RELA` sections applying to a loaded section,
+//!    empty notes, and exactly one [`META_SECTION`] are allowed. Writable, TLS, `NOBITS` and any other
+//!    sections are rejected.
 //! 3. **Check the symbols**: no undefined, common, TLS or indirect symbols; every defined symbol lies inside
 //!    its section; exactly one global function [`ENTRY_SYMBOL`] in an executable section.
 //! 4. **Read the metadata** ([`ObjectMeta`]): the ABI version must be this build's
@@ -60,6 +61,9 @@ use zvm_compiler::cranelift::{Dispatch, EntryFn, NativeCode, StackBound, Target}
 pub const MAX_CODE_BYTES: u64 = 64 << 20;
 /// Largest section alignment accepted (a page).
 const MAX_ALIGN: u64 = 4096;
+/// The one section of read-only data with relocations the backend emits (the function table of a module
+/// with `call_indirect`); ELF marks such sections writable, as a dynamic linker writes them.
+pub const RELRO_SECTION: &str = ".data.rel.ro";
 
 /// Why an object was rejected.
 #[derive(Debug, Error)]
@@ -347,7 +351,12 @@ fn classify_sections(
         let alloc = flags & u64::from(elf::SHF_ALLOC) != 0;
         match h.sh_type(endian) {
             elf::SHT_PROGBITS if alloc => {
-                let allowed = u64::from(elf::SHF_ALLOC | elf::SHF_EXECINSTR | elf::SHF_MERGE | elf::SHF_STRINGS);
+                let mut allowed = u64::from(elf::SHF_ALLOC | elf::SHF_EXECINSTR | elf::SHF_MERGE | elf::SHF_STRINGS);
+                // Read-only data with relocations (the function table) is marked writable for the
+                // relocations; here it is relocated before the mapping is made read-only.
+                if name == RELRO_SECTION {
+                    allowed = u64::from(elf::SHF_ALLOC | elf::SHF_WRITE);
+                }
                 if flags & !allowed != 0 {
                     return Err(bad(format!("flags {flags:#x} (only read-only code and data are loaded)")));
                 }

@@ -257,3 +257,43 @@ fn corrupted_and_truncated_objects_never_crash_the_loader() {
         assert!(rejected >= good.len(), "{name}: {rejected} rejected, {loaded} loaded");
     }
 }
+
+/// A module with `call_indirect` has a function table: read-only data with relocations, in the one
+/// writable-flagged section the loader accepts (`.data.rel.ro`); any other writable section is rejected.
+#[test]
+fn the_function_table_loads_and_other_writable_sections_do_not() {
+    let text = "
+type (i64) -> i64
+table 2
+elem [0, 0]
+function %double(i64) -> i64 {
+block0(v0: i64):
+    gas.cost 1
+    v1 = add v0, v0
+    return v1
+}
+function %main() -> i64 {
+block0:
+    gas.cost 1
+    v0 = iconst.i64 0
+    v1 = iconst.i64 21
+    v2 = call_indirect 0 0 v0(v1)
+    return v2
+}
+entry fn1
+";
+    let module = zvm_ir::text::parse(text).unwrap_or_else(|e| panic!("{e}"));
+    zvm_ir::verify::verify_module(&module).unwrap_or_else(|e| panic!("{e}"));
+    let object = emit_object(&module, Target::host().unwrap(), &JitOptions::default()).unwrap();
+    let section = zvm_cache::RELRO_SECTION.as_bytes();
+    assert!(object.windows(section.len()).any(|w| w == section), "the object has a function table");
+    load(&object).unwrap_or_else(|e| panic!("{e}"));
+    let mut renamed = object.clone();
+    let at = renamed.windows(section.len()).position(|w| w == section).unwrap();
+    renamed[at + section.len() - 2..at + section.len()].copy_from_slice(b"rw");
+    assert!(
+        matches!(load(&renamed), Err(LoadError::UnsupportedSection { ref name, .. }) if name == ".data.rel.rw"),
+        "{:?}",
+        load(&renamed).err()
+    );
+}

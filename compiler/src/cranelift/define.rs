@@ -5,7 +5,7 @@ use super::native::{self, Dispatch, StackBound};
 use super::{translate, CompileError};
 use cranelift_codegen::Context;
 use cranelift_frontend::FunctionBuilderContext;
-use cranelift_module::{FuncId, Linkage, Module, ModuleError};
+use cranelift_module::{DataDescription, FuncId, Linkage, Module, ModuleError};
 
 /// What defining a module produced.
 pub struct Defined {
@@ -22,8 +22,8 @@ pub struct Defined {
 /// Declares and defines every function of `module` in `target` (function `i` of the IR module is
 /// Cranelift function `i`, which the translation's external names rely on), then the entry trampoline
 /// under `entry_name` with `entry_linkage`, then the `call_indirect` dispatchers (local `zvm_dispatch<k>`,
-/// Cranelift function `functions + 1 + k`) and their slow paths (local `zvm_dispatch<k>_slow`, see
-/// [`translate::Dispatchers::func_index`]).
+/// Cranelift function `functions + 1 + k`) and, for a module with `call_indirect`, its function table
+/// (local read-only data `zvm_funcs`, the only data: [`translate::FUNC_TABLE`]).
 pub fn define_module<M: Module>(
     target: &mut M,
     module: &zvm_ir::Module,
@@ -45,12 +45,10 @@ pub fn define_module<M: Module>(
         .map_err(|e| CompileError::Codegen(e.to_string()))?;
     ids.push(entry);
     let dispatchers = translate::Dispatchers::of(module);
-    for j in 0..dispatchers.function_count() {
-        let k = j % dispatchers.len();
+    for k in 0..dispatchers.len() {
         let ty = &module.types[dispatchers.type_of(k) as usize];
-        let name = if j < dispatchers.len() { format!("zvm_dispatch{k}") } else { format!("zvm_dispatch{k}_slow") };
         let id = target
-            .declare_function(&name, Linkage::Local, &translate::dispatcher_signature(ty))
+            .declare_function(&format!("zvm_dispatch{k}"), Linkage::Local, &translate::dispatcher_signature(ty))
             .map_err(|e| CompileError::Codegen(e.to_string()))?;
         ids.push(id);
     }
@@ -69,14 +67,14 @@ pub fn define_module<M: Module>(
             }
             std::cmp::Ordering::Equal => translate::entry_trampoline(module, target.isa(), &mut fctx)?,
             std::cmp::Ordering::Greater => {
-                translate::dispatcher_function(module, &dispatchers, i - n - 1, target.isa(), &mut fctx)?
+                translate::dispatcher(module, &dispatchers, i - n - 1, target.isa(), &mut fctx)?
             }
         };
         target.define_function(id, &mut ctx).map_err(|e| {
             let name = match module.functions.get(i) {
                 Some(f) => f.name.clone(),
                 None if i == n => "entry trampoline".to_string(),
-                None => format!("call_indirect dispatcher function {}", i - n - 1),
+                None => format!("call_indirect dispatcher {}", i - n - 1),
             };
             module_error(e, &ctx).context(&name)
         })?;
@@ -85,7 +83,40 @@ pub fn define_module<M: Module>(
         frames.push(native::frame_bytes(compiled));
         target.clear_context(&mut ctx);
     }
+    if !dispatchers.is_empty() {
+        define_func_table(target, module, &dispatchers, &ids[..n])?;
+    }
     Ok(Defined { entry, dispatch: Dispatch::of(module), code_size, stack: StackBound::from_frames(module, &frames) })
+}
+
+/// Declares and defines the function table of `module` ([`translate::FUNC_TABLE`]): per function, its
+/// address (`funcs`) and its signature class.
+fn define_func_table<M: Module>(
+    target: &mut M,
+    module: &zvm_ir::Module,
+    dispatchers: &translate::Dispatchers,
+    funcs: &[FuncId],
+) -> Result<(), CompileError> {
+    let codegen = |e: ModuleError| CompileError::Codegen(e.to_string());
+    let id = target.declare_data("zvm_funcs", Linkage::Local, false, false).map_err(codegen)?;
+    if id.as_u32() != translate::FUNC_TABLE {
+        return Err(CompileError::Codegen("unexpected data numbering in the Cranelift module".into()));
+    }
+    let entry = translate::FUNC_TABLE_ENTRY as usize;
+    let mut bytes = vec![0u8; funcs.len() * entry];
+    for (f, chunk) in bytes.chunks_exact_mut(entry).enumerate() {
+        chunk[8..].copy_from_slice(&dispatchers.class_of(f as u32).to_le_bytes());
+    }
+    let mut desc = DataDescription::new();
+    desc.define(bytes.into_boxed_slice());
+    desc.set_align(8);
+    for (f, &func) in funcs.iter().enumerate() {
+        let fref = target.declare_func_in_data(func, &mut desc);
+        desc.write_function_addr((f * entry) as u32, fref);
+    }
+    target.define_data(id, &desc).map_err(codegen)?;
+    debug_assert_eq!(module.functions.len(), funcs.len());
+    Ok(())
 }
 
 fn module_error(e: ModuleError, ctx: &Context) -> CompileError {

@@ -195,13 +195,13 @@ pub fn translate_module(
 ) -> Result<Vec<cranelift_codegen::ir::Function>, CompileError> {
     let mut fctx = cranelift_frontend::FunctionBuilderContext::new();
     let dispatchers = translate::Dispatchers::of(module);
-    let mut out = Vec::with_capacity(module.functions.len() + 1 + dispatchers.function_count());
+    let mut out = Vec::with_capacity(module.functions.len() + 1 + dispatchers.len());
     for i in 0..module.functions.len() {
         out.push(translate::translate_function(module, &dispatchers, i, isa, &mut fctx)?);
     }
     out.push(translate::entry_trampoline(module, isa, &mut fctx)?);
-    for j in 0..dispatchers.function_count() {
-        out.push(translate::dispatcher_function(module, &dispatchers, j, isa, &mut fctx)?);
+    for k in 0..dispatchers.len() {
+        out.push(translate::dispatcher(module, &dispatchers, k, isa, &mut fctx)?);
     }
     Ok(out)
 }

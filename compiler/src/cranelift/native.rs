@@ -134,37 +134,36 @@ impl StackBound {
     }
 
     /// The bound from the call graph: `frames[i]` is the frame of function `i`, `frames[n]` the
-    /// trampoline's, `frames[n + 1 + j]` that of `call_indirect` dispatcher function `j` (see
-    /// [`frame_bytes`] and [`Dispatchers::func_index`]). The roots are the functions the trampoline calls
-    /// (every [`Dispatch::is_invocable`] one), so the bound holds whichever function a run starts in. A
-    /// `call_indirect` is an edge to the dispatcher of its signature, and a dispatcher has an edge to every
-    /// function of its signature and to its slow path, so recursion through tables is recursion here too.
-    /// (A dispatcher tail-calls, so its frame is gone while its callee runs: counting both is an upper
-    /// bound.)
+    /// trampoline's, `frames[n + 1 + k]` that of `call_indirect` dispatcher `k` (see [`frame_bytes`] and
+    /// [`Dispatchers`]). The roots are the functions the trampoline calls (every [`Dispatch::is_invocable`]
+    /// one), so the bound holds whichever function a run starts in. A `call_indirect` is an edge to every
+    /// function of its signature (called through the function table) and to the dispatcher of its
+    /// signature (which calls no function of the module), so recursion through tables is recursion here
+    /// too. A level of recursion is counted as a function's frame plus a dispatcher's: an upper bound.
     pub fn from_frames(module: &zvm_ir::Module, frames: &[u64]) -> StackBound {
         let n = module.functions.len();
         let dispatchers = Dispatchers::of(module);
         // Nodes: functions `0..n`, the trampoline `n` (no edges), dispatchers `n + 1 + k`.
-        let nodes = n + 1 + dispatchers.function_count();
+        let nodes = n + 1 + dispatchers.len();
         let frame = |node: usize| frames.get(node).copied().unwrap_or(UNKNOWN_FRAME);
         let mut callees: Vec<Vec<usize>> = vec![Vec::new(); nodes];
         for (f, func) in module.functions.iter().enumerate() {
-            let mut c: Vec<usize> = func
-                .insts
-                .iter()
-                .filter_map(|i| match &i.op {
-                    Op::Call { func, .. } if func.index() < n => Some(func.index()),
-                    Op::CallIndirect { ty, .. } => dispatchers.of_type(*ty).map(|k| n + 1 + k as usize),
-                    _ => None,
-                })
-                .collect();
+            let mut c = Vec::new();
+            for i in &func.insts {
+                match &i.op {
+                    Op::Call { func, .. } if func.index() < n => c.push(func.index()),
+                    Op::CallIndirect { ty, .. } => {
+                        if let Some(k) = dispatchers.of_type(*ty) {
+                            c.push(n + 1 + k as usize);
+                            c.extend(dispatchers.targets(k as usize).iter().map(|&t| t as usize));
+                        }
+                    }
+                    _ => {}
+                }
+            }
             c.sort_unstable();
             c.dedup();
             callees[f] = c;
-        }
-        for k in 0..dispatchers.len() {
-            let slow = n + 1 + dispatchers.len() + k;
-            callees[n + 1 + k] = dispatchers.targets(k).iter().map(|&f| f as usize).chain([slow]).collect();
         }
         let dispatch = Dispatch::of(module);
         let roots: Vec<usize> = (0..n).filter(|&f| dispatch.is_invocable(f as u32)).collect();
@@ -279,36 +278,35 @@ block0(v0: i64):
     }
 
     #[test]
-    fn an_indirect_call_reaches_the_functions_of_its_signature_through_a_dispatcher() {
+    fn an_indirect_call_reaches_the_functions_of_its_signature_and_a_dispatcher() {
         let i64_to_i64 = zvm_ir::Signature { params: vec![Type::I64], results: vec![Type::I64] };
         let w256_to_i64 = zvm_ir::Signature { params: vec![Type::W256], results: vec![Type::I64] };
-        // frames: fn0..fn4, the trampoline, then dispatcher 0 and its slow path.
-        let frames = [10, 20, 30, 5000, 400, 7, 50, 60];
+        // frames: fn0..fn4, the trampoline, then dispatcher 0.
+        let frames = [10, 20, 30, 5000, 400, 7, 50];
 
         // fn0 calls through type 0 = (w256) -> i64: only fn3 has that signature, and fn3 calls fn4 (a
-        // chain fn0, dispatcher, fn3, fn4). Types 1 and 2 are unused.
+        // chain fn0, fn3, fn4, heavier than fn0 and the dispatcher). Types 1 and 2 are unused.
         let mut m = five(false);
         m.types = vec![w256_to_i64.clone(), i64_to_i64.clone(), w256_to_i64.clone()];
         m.functions[0].insts[0].op = Op::CallIndirect { ty: 0, table: 0, args: vec![] };
         let d = Dispatchers::of(&m);
         assert_eq!((d.len(), d.of_type(0), d.of_type(1), d.of_type(2)), (1, Some(0), None, Some(0)));
         assert_eq!(d.targets(0), [3]);
-        assert_eq!(StackBound::from_frames(&m, &frames), StackBound::Chain(7 + 10 + 50 + 5000 + 400));
+        assert_eq!(StackBound::from_frames(&m, &frames), StackBound::Chain(7 + 10 + 5000 + 400));
 
         // fn4 calls through (i64) -> i64, which fn1, fn2 and fn4 itself have: recursion through the
-        // dispatcher. One level is the heaviest reachable function plus the heavier of the dispatcher and
-        // its slow path.
+        // function table. One level is the heaviest reachable function plus the dispatcher.
         let mut m = five(false);
         m.types = vec![i64_to_i64];
         m.functions[4].insts[0].op = Op::CallIndirect { ty: 0, table: 0, args: vec![] };
         assert_eq!(Dispatchers::of(&m).targets(0), [1, 2, 4]);
-        assert_eq!(StackBound::from_frames(&m, &frames), StackBound::PerCall { base: 7, frame: 400 + 60 });
+        assert_eq!(StackBound::from_frames(&m, &frames), StackBound::PerCall { base: 7, frame: 400 + 50 });
 
-        // A type no function has: the dispatcher calls nothing but its slow path.
+        // A type no function has: only the dispatcher, which calls nothing.
         let mut m = five(false);
         m.types = vec![zvm_ir::Signature { params: vec![Type::F32], results: vec![] }];
         m.functions[4].insts[0].op = Op::CallIndirect { ty: 0, table: 0, args: vec![] };
         assert!(Dispatchers::of(&m).targets(0).is_empty());
-        assert_eq!(StackBound::from_frames(&m, &frames), StackBound::Chain(7 + 400 + 50 + 60));
+        assert_eq!(StackBound::from_frames(&m, &frames), StackBound::Chain(7 + 400 + 50));
     }
 }

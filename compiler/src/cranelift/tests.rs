@@ -106,7 +106,7 @@ fn compiles_for_every_target(module: &Module) {
         for triple in TRIPLES {
             let isa = isa_for_triple(triple, &JitOptions { opt_level: level, verify: true }).unwrap();
             let funcs = translate_module(module, &*isa).unwrap();
-            let dispatchers = super::translate::Dispatchers::of(module).function_count();
+            let dispatchers = super::translate::Dispatchers::of(module).len();
             assert_eq!(funcs.len(), module.functions.len() + 1 + dispatchers);
             for f in funcs {
                 let text = f.display().to_string();

@@ -36,28 +36,27 @@
 //! Table operations are helper calls (the tables live in the runtime's frame). `call_indirect TY T i`
 //! finds its callee inline through the table views the runtime publishes in `ctx.tables` (bounds and
 //! null checks, and a reference of this instance decoded to a function index), or through the
-//! `call_indirect_target` helper for a reference of another instance; then it calls the dispatcher of
-//! `TY`'s signature with the callee's index: one dispatcher per distinct signature some `call_indirect`
-//! uses, `fn(vmctx, gas, depth_left, func: i32, params...) -> (status, gas, results...)`. A dispatcher
-//! switches on `func` to a tail call (`return_call`) of each function with that signature, after
-//! checking the call depth exactly as a direct `call` does, so the callee returns straight to the call
-//! site; any other index goes on, by a tail call too, to the dispatcher's slow path, which calls a
-//! reference of another instance through the `call_foreign` helper or returns the `indirect_call_type`
-//! trap status. The slow path is a function of its own so that the dispatcher needs no stack frame
-//! worth saving. Call sites stay small, the dispatchers together hold one case per function, and the
-//! call graph stays explicit for the native stack bound ([`super::StackBound::from_frames`]).
+//! `call_indirect_target` helper for a reference of another instance. A function of this module is then
+//! called through the module's function table ([`FUNC_TABLE`], read-only data in the code image): one
+//! entry per function, its code address and its signature class (functions with equal signatures share
+//! one), which the call site compares with `TY`'s before checking the depth and calling the address, as
+//! wasmtime calls through its `VMFuncRef`s. A reference of another instance ([`abi::FOREIGN_FUNC`]) goes
+//! to the dispatcher of `TY`'s signature, one per distinct signature some `call_indirect` uses,
+//! `fn(vmctx, gas, depth_left, func: i32, params...) -> (status, gas, results...)`, which calls it through
+//! the `call_foreign` helper. The call graph stays explicit for the native stack bound
+//! ([`super::StackBound::from_frames`]): a `call_indirect` may call every function of its signature.
 
 use super::native::Dispatch;
 use super::word::{self, Limbs, Shift};
 use super::CompileError;
 use crate::abi::{self, ctx_offsets as ctx, helper_offsets as helper};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
+use cranelift_codegen::ir::immediates::{Ieee32, Ieee64, Imm64};
 use cranelift_codegen::ir::types::{F32, F64, I32, I64};
 use cranelift_codegen::ir::{
-    self, AbiParam, AliasRegionData, BlockArg, Endianness, ExtFuncData, ExternalName, FuncRef, InstBuilder,
-    InstructionData, MemFlagsData, Opcode, SigRef, StackSlot, StackSlotData, StackSlotKind, UserExternalName,
-    UserFuncName, Value, ValueDef,
+    self, AbiParam, AliasRegionData, BlockArg, Endianness, ExtFuncData, ExternalName, FuncRef, GlobalValue,
+    GlobalValueData, InstBuilder, InstructionData, MemFlagsData, Opcode, SigRef, StackSlot, StackSlotData,
+    StackSlotKind, UserExternalName, UserFuncName, Value, ValueDef,
 };
 use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch, Variable};
@@ -253,16 +252,16 @@ impl Dispatchers {
         &self.targets[k]
     }
 
-    /// How many Cranelift functions the dispatchers take: each dispatcher and its slow path.
-    pub fn function_count(&self) -> usize {
-        2 * self.len()
+    /// The Cranelift function index (and external name index) of dispatcher `k` in a module of
+    /// `functions` functions: after the functions and the trampoline.
+    pub fn func_index(functions: usize, k: usize) -> u32 {
+        (functions + 1 + k) as u32
     }
 
-    /// The Cranelift function index (and external name index) of dispatcher function `j` in a module of
-    /// `functions` functions: after the functions and the trampoline come dispatchers `0..len()`, then
-    /// their slow paths (dispatcher `k`'s at `j = len() + k`).
-    pub fn func_index(functions: usize, j: usize) -> u32 {
-        (functions + 1 + j) as u32
+    /// The signature class of function `f` in the [function table](FUNC_TABLE): the dispatcher of its
+    /// signature, or [`NO_CLASS`] if no `call_indirect` of the module uses its signature.
+    pub fn class_of(&self, f: u32) -> u64 {
+        self.targets.iter().position(|t| t.binary_search(&f).is_ok()).map_or(NO_CLASS, |k| k as u64)
     }
 }
 
@@ -469,26 +468,37 @@ pub fn entry_trampoline(
     Ok(clif)
 }
 
-/// Builds Cranelift function `j` of the dispatchers (see [`Dispatchers::function_index`]): dispatcher `j`,
-/// or for `j >= dispatchers.len()` the slow path of dispatcher `j - dispatchers.len()`.
-pub fn dispatcher_function(
+/// The function table of a module with `call_indirect`: a read-only data object (user external name
+/// `(namespace 1, index FUNC_TABLE)`, the module's only data) of one 16-byte entry per function: its
+/// code address, then its signature class ([`Dispatchers::class_of`]) as a `u64`.
+pub const FUNC_TABLE: u32 = 0;
+/// Bytes of one [`FUNC_TABLE`] entry.
+pub const FUNC_TABLE_ENTRY: u32 = 16;
+/// The class of a function whose signature no `call_indirect` of the module uses.
+pub const NO_CLASS: u64 = u64::MAX;
+
+/// Builds dispatcher `k` of `module` (see the module docs): a reference to another instance's function
+/// ([`abi::FOREIGN_FUNC`], WebAssembly signatures only: no `w256`) is called through the `call_foreign`
+/// helper, which checks its signature, after the depth check; any other `func` (none that a
+/// `call_indirect` site sends here is a function of the module) stops with the `indirect_call_type` trap.
+pub fn dispatcher(
     module: &Module,
     dispatchers: &Dispatchers,
-    j: usize,
+    k: usize,
     isa: &dyn TargetIsa,
     fctx: &mut FunctionBuilderContext,
 ) -> Result<ir::Function, CompileError> {
     check_isa(isa)?;
-    let k = j % dispatchers.len().max(1);
-    if j >= dispatchers.function_count() {
-        return Err(CompileError::InvalidIr(format!("no dispatcher function {j}")));
+    if k >= dispatchers.len() {
+        return Err(CompileError::InvalidIr(format!("no dispatcher {k}")));
     }
+    let ty = dispatchers.type_of(k);
     let sig = module
         .types
-        .get(dispatchers.type_of(k) as usize)
-        .ok_or_else(|| CompileError::InvalidIr(format!("dispatcher {k}: no type {}", dispatchers.type_of(k))))?;
+        .get(ty as usize)
+        .ok_or_else(|| CompileError::InvalidIr(format!("dispatcher {k}: no type {ty}")))?;
     let mut clif = ir::Function::with_name_signature(
-        UserFuncName::user(0, Dispatchers::func_index(module.functions.len(), j)),
+        UserFuncName::user(0, Dispatchers::func_index(module.functions.len(), k)),
         dispatcher_signature(sig),
     );
     {
@@ -497,12 +507,7 @@ pub fn dispatcher_function(
         b.append_block_params_for_function_params(block);
         b.switch_to_block(block);
         let params = b.block_params(block).to_vec();
-        let call = DispatcherCall { sig, params: &params };
-        if j < dispatchers.len() {
-            dispatch_fast(&mut b, module, dispatchers, k, call);
-        } else {
-            dispatch_slow(&mut b, dispatchers.type_of(k), call, isa.default_call_conv());
-        }
+        dispatch_foreign(&mut b, ty, DispatcherCall { sig, params: &params }, isa.default_call_conv());
         b.seal_all_blocks();
         b.finalize(isa.frontend_config());
     }
@@ -556,43 +561,8 @@ impl DispatcherCall<'_> {
     }
 }
 
-/// Dispatcher `k`: switches on `func` to a tail call of each function with the dispatcher's signature,
-/// once the depth limit allows it (exactly as a direct call checks it), so the callee returns straight
-/// to the `call_indirect` site. Any other `func` goes on (by a tail call too) to the slow path. The
-/// dispatcher keeps no frame of its own while its callee runs.
-fn dispatch_fast(
-    b: &mut FunctionBuilder<'_>,
-    module: &Module,
-    dispatchers: &Dispatchers,
-    k: usize,
-    call: DispatcherCall<'_>,
-) {
-    let other = b.create_block();
-    b.set_cold_block(other);
-    let cases: Vec<(u32, ir::Block)> = dispatchers.targets(k).iter().map(|&f| (f, b.create_block())).collect();
-    let mut sw = Switch::new();
-    for &(f, blk) in &cases {
-        sw.set_entry(u128::from(f), blk);
-    }
-    sw.emit(b, call.func(), other);
-    for &(f, blk) in &cases {
-        b.switch_to_block(blk);
-        let deeper = call.enter(b);
-        let fref = import_callee(b, module, FuncId(f));
-        let mut cargs = vec![call.vmctx(), call.gas(), deeper];
-        cargs.extend_from_slice(call.args());
-        b.ins().return_call(fref, &cargs);
-    }
-    b.switch_to_block(other);
-    let slow = import_dispatcher_function(b, module, dispatchers, dispatchers.len() + k);
-    b.ins().return_call(slow, call.params);
-}
-
-/// The slow path of the dispatcher of type `ty`: a reference to another instance's function
-/// ([`abi::FOREIGN_FUNC`], WebAssembly signatures only: no `w256`) is called through the `call_foreign`
-/// helper, which checks its signature, after the depth check; any other `func` has another signature
-/// and stops with the `indirect_call_type` trap.
-fn dispatch_slow(b: &mut FunctionBuilder<'_>, ty: u32, call: DispatcherCall<'_>, call_conv: CallConv) {
+/// The body of the dispatcher of type `ty` (see [`dispatcher`]).
+fn dispatch_foreign(b: &mut FunctionBuilder<'_>, ty: u32, call: DispatcherCall<'_>, call_conv: CallConv) {
     let sig = call.sig;
     let bad = b.create_block();
     if sig.params.contains(&Type::W256) || sig.results.contains(&Type::W256) {
@@ -689,17 +659,11 @@ fn zero_values(b: &mut FunctionBuilder<'_>, types: &[Type]) -> Vec<Value> {
     out
 }
 
-/// Imports dispatcher function `j` (see [`Dispatchers::func_index`]).
-fn import_dispatcher_function(
-    b: &mut FunctionBuilder<'_>,
-    module: &Module,
-    dispatchers: &Dispatchers,
-    j: usize,
-) -> FuncRef {
-    let k = j % dispatchers.len();
+/// Imports dispatcher `k` (see [`Dispatchers::func_index`]).
+fn import_dispatcher(b: &mut FunctionBuilder<'_>, module: &Module, dispatchers: &Dispatchers, k: usize) -> FuncRef {
     let sig = dispatcher_signature(&module.types[dispatchers.type_of(k) as usize]);
     let sigref = b.import_signature(sig);
-    let index = Dispatchers::func_index(module.functions.len(), j);
+    let index = Dispatchers::func_index(module.functions.len(), k);
     let name = b.func.declare_imported_user_function(UserExternalName { namespace: 0, index });
     b.import_function(ExtFuncData {
         name: ExternalName::user(name),
@@ -811,6 +775,10 @@ struct Translator<'m, 'b> {
     callees: HashMap<FuncId, FuncRef>,
     /// Dispatchers imported so far, by number.
     dispatcher_refs: HashMap<u32, FuncRef>,
+    /// Signatures of functions called through the function table, by dispatcher number.
+    indirect_sigs: HashMap<u32, SigRef>,
+    /// The module's function table, once referenced.
+    func_table: Option<GlobalValue>,
     flags: Flags,
     /// Context fields kept in registers between calls (`None` in functions too large for it).
     cached: Option<CachedCtx>,
@@ -906,6 +874,8 @@ impl<'m, 'b> Translator<'m, 'b> {
             sigs: HashMap::new(),
             callees: HashMap::new(),
             dispatcher_refs: HashMap::new(),
+            indirect_sigs: HashMap::new(),
+            func_table: None,
             flags,
             cached,
             uncanonical: HashMap::new(),
@@ -2678,8 +2648,10 @@ impl<'m, 'b> Translator<'m, 'b> {
         func
     }
 
-    /// `call_indirect TY TABLE index(args...)`: the callee ([`Self::indirect_callee`]), then the dispatcher
-    /// of the type's signature (which checks the signature and the depth and calls the callee directly).
+    /// `call_indirect TY TABLE index(args...)`: the callee ([`Self::indirect_callee`]); a function of this
+    /// module is called through the [function table](FUNC_TABLE) after its signature class and the
+    /// depth limit are checked (in that order, as the interpreter does), anything else through the
+    /// dispatcher of `TY`'s signature.
     fn call_indirect(&mut self, inst: Inst, ty: u32, table: u32, args: &[zvm_ir::Value]) -> Result<(), CompileError> {
         let module = self.module;
         let sig = module.types.get(ty as usize).ok_or_else(|| CompileError::InvalidIr(format!("no type {ty}")))?;
@@ -2691,21 +2663,83 @@ impl<'m, 'b> Translator<'m, 'b> {
             args.split_first().ok_or_else(|| CompileError::InvalidIr("call_indirect needs the table index".into()))?;
         let index = self.i64_arg(index)?;
         let func = self.indirect_callee(ty, table, index);
+        let mut cargs = Vec::new();
+        for &a in rest {
+            cargs.extend(self.val(a)?.lanes());
+        }
+        let gas = self.gas();
+
+        let (own, other, join) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(other);
+        self.b.append_block_param(join, I32);
+        self.b.append_block_param(join, I64);
+        for &t in &sig.results {
+            for &l in lanes(t) {
+                self.b.append_block_param(join, l);
+            }
+        }
+        let outside = self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, func, module.functions.len() as i64);
+        self.b.ins().brif(outside, other, &[], own, &[]);
+
+        self.b.switch_to_block(own);
+        let table = self.func_table();
+        let f = self.b.ins().uextend(I64, func);
+        let offset = self.b.ins().imul_imm_s(f, i64::from(FUNC_TABLE_ENTRY));
+        let entry = self.b.ins().iadd(table, offset);
+        let class = self.b.ins().load(I64, self.flags.fixed, entry, 8);
+        let mismatch = self.b.ins().icmp_imm_u(IntCC::NotEqual, class, i64::from(k));
+        self.exit_if(mismatch, trap_status(TrapCode::IndirectCallTypeMismatch));
+        let exhausted = self.b.ins().icmp_imm_u(IntCC::Equal, self.depth_left, 0);
+        self.exit_if(exhausted, trap_status(TrapCode::CallStackExhausted));
+        let code = self.b.ins().load(I64, self.flags.fixed, entry, 0);
+        let deeper = self.b.ins().iadd_imm_s(self.depth_left, -1);
+        let sigref = match self.indirect_sigs.get(&k) {
+            Some(&s) => s,
+            None => {
+                let s = self.b.import_signature(function_signature(sig));
+                self.indirect_sigs.insert(k, s);
+                s
+            }
+        };
+        let call = self.b.ins().call_indirect(sigref, code, &[&[self.vmctx, gas, deeper], &cargs[..]].concat());
+        let rets: Vec<BlockArg> = self.b.inst_results(call).iter().map(|&v| BlockArg::Value(v)).collect();
+        self.b.ins().jump(join, &rets);
+
+        self.b.switch_to_block(other);
         let fref = match self.dispatcher_refs.get(&k) {
             Some(&f) => f,
             None => {
-                let f = import_dispatcher_function(&mut self.b, module, self.dispatchers, k as usize);
+                let f = import_dispatcher(&mut self.b, module, self.dispatchers, k as usize);
                 self.dispatcher_refs.insert(k, f);
                 f
             }
         };
-        let gas = self.gas();
-        let mut cargs = vec![self.vmctx, gas, self.depth_left, func];
-        for &a in rest {
-            cargs.extend(self.val(a)?.lanes());
-        }
-        let call = self.b.ins().call(fref, &cargs);
-        let rets = self.b.inst_results(call).to_vec();
+        let call = self.b.ins().call(fref, &[&[self.vmctx, gas, self.depth_left, func], &cargs[..]].concat());
+        let rets: Vec<BlockArg> = self.b.inst_results(call).iter().map(|&v| BlockArg::Value(v)).collect();
+        self.b.ins().jump(join, &rets);
+
+        self.b.switch_to_block(join);
+        let rets = self.b.block_params(join).to_vec();
         self.returned(inst, &sig.results, &rets)
+    }
+
+    /// The address of the module's [function table](FUNC_TABLE).
+    fn func_table(&mut self) -> Value {
+        let gv = match self.func_table {
+            Some(gv) => gv,
+            None => {
+                let name =
+                    self.b.func.declare_imported_user_function(UserExternalName { namespace: 1, index: FUNC_TABLE });
+                let gv = self.b.create_global_value(GlobalValueData::Symbol {
+                    name: ExternalName::user(name),
+                    offset: Imm64::new(0),
+                    colocated: true,
+                    tls: false,
+                });
+                self.func_table = Some(gv);
+                gv
+            }
+        };
+        self.b.ins().symbol_value(I64, gv)
     }
 }

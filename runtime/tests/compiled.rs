@@ -324,6 +324,50 @@ fn constant_operands_fold_to_the_semantics() {
 }
 
 #[test]
+fn one_constant_operand_matches_the_semantics() {
+    // One operand constant, the other from the input: the peepholes (a power-of-two multiplier, a
+    // multiplier that fits in 64 bits) and the run-time checks of the other operand.
+    let edges = edge_words();
+    let picks = [edges[0], edges[1], edges[13], edges[19], edges[25], edges[27], edges[28], edges[29]];
+    let inputs = word_pairs(0xc0de, 40);
+    for op in BinOp::ALL {
+        let module = single(|b| {
+            let x = input_word(b, 0);
+            let mut results = Vec::new();
+            for &k in &picks {
+                let c = b.wconst(k);
+                results.push(b.binary(op, c, x));
+                results.push(b.binary(op, x, c));
+            }
+            let size = results.len() as u64 * 32;
+            expand(b, 0, size);
+            for (i, &r) in results.iter().enumerate() {
+                let w = match b.func().value_type(r) {
+                    Type::W256 => r,
+                    _ => b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::W256, arg: r }),
+                };
+                let addr = i64c(b, i as u64 * 32);
+                b.ins(Op::Store { access: BE32, addr, value: w });
+            }
+            let (z, l) = (i64c(b, 0), i64c(b, size));
+            b.halt(HaltKind::Return, z, l);
+        });
+        for level in LEVELS {
+            let code = jit(&module, level);
+            for &(a, _) in &inputs {
+                let r = run(&code, &Env { input: input_of(&[a]), ..Env::default() });
+                assert_eq!(r.exit, Some(Exit::Halt(HaltKind::Return)));
+                for (j, &k) in picks.iter().enumerate() {
+                    let at = |i: usize| U256::from_be_slice(&r.output[i * 32..i * 32 + 32]);
+                    assert_eq!(at(2 * j), semantics::word_binary(op, k, a), "{op:?}({k:#x}, {a:#x}) at {level:?}");
+                    assert_eq!(at(2 * j + 1), semantics::word_binary(op, a, k), "{op:?}({a:#x}, {k:#x}) at {level:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn word_unary_ops_match_the_semantics() {
     let mut values = edge_words();
     let mut rng = Rng(77);

@@ -157,6 +157,33 @@ pub fn mul(b: &mut FunctionBuilder<'_>, a: Limbs, c: Limbs) -> Limbs {
     r
 }
 
+/// `a * c` (mod 2^256) for a `c` that fits in 64 bits: four multiplies where [`mul`] takes ten.
+pub fn mul_u64(b: &mut FunctionBuilder<'_>, a: Limbs, c: Value) -> Limbs {
+    let mut r = a;
+    let mut carry: Option<Value> = None;
+    for (i, &ai) in a.iter().enumerate() {
+        let lo = b.ins().imul(ai, c);
+        if i == 3 {
+            r[3] = match carry {
+                Some(cy) => b.ins().iadd(lo, cy),
+                None => lo,
+            };
+            break;
+        }
+        let hi = b.ins().umulhi(ai, c);
+        let mut t = b.ins().iconcat(lo, hi);
+        // (2^64-1)^2 + (2^64-1) < 2^128: the 128-bit sum cannot overflow.
+        if let Some(cy) = carry {
+            let x = b.ins().uextend(I128, cy);
+            t = b.ins().iadd(t, x);
+        }
+        let (l, h) = b.ins().isplit(t);
+        r[i] = l;
+        carry = Some(h);
+    }
+    r
+}
+
 /// `a == c` as an `i8` flag.
 pub fn eq(b: &mut FunctionBuilder<'_>, a: Limbs, c: Limbs) -> Value {
     let x = bitwise(b, a, c, |b, x, y| b.ins().bxor(x, y));

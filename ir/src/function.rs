@@ -157,7 +157,7 @@ impl Function {
             Op::Load { ty, .. } => vec![*ty],
             Op::MemSize | Op::DataSize { .. } | Op::GasLeft => vec![Type::I64],
             Op::Hash { .. } | Op::DataLoad { .. } | Op::StackGet { .. } => vec![Type::W256],
-            Op::HostCall { func, .. } => func.signature().1,
+            Op::HostCall { func, .. } => func.signature().1.to_vec(),
             Op::Call { func, .. } => callees(*func)?,
             Op::Store { .. }
             | Op::MemExpand { .. }

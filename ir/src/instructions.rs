@@ -653,31 +653,12 @@ impl HostFn {
             .chain(EnvField::ALL.into_iter().map(HostFn::Env))
     }
 
-    /// How many parameters the function takes: the length of [`HostFn::signature`]'s first list, without
-    /// building it (the runtime checks it on every host call).
-    pub const fn param_count(self) -> usize {
-        match self {
-            HostFn::Env(_) => 0,
-            HostFn::SLoad
-            | HostFn::TLoad
-            | HostFn::Balance
-            | HostFn::BlockHash
-            | HostFn::ExtCodeSize
-            | HostFn::ExtCodeHash
-            | HostFn::BlobHash
-            | HostFn::SelfDestruct => 1,
-            HostFn::Keccak256Pair | HostFn::SStore | HostFn::TStore => 2,
-            HostFn::Create => 3,
-            HostFn::Create2 | HostFn::ExtCodeCopy => 4,
-            HostFn::DelegateCall | HostFn::StaticCall => 6,
-            HostFn::Call | HostFn::CallCode => 7,
-            HostFn::Log(n) => 2 + n as usize,
-        }
-    }
-
-    /// Parameter and result types.
-    pub fn signature(self) -> (Vec<Type>, Vec<Type>) {
+    /// Parameter and result types. Static, so the runtime may check a call's argument count on every
+    /// storage access without building them. `log` with more than [`MAX_LOG_TOPICS`] topics (which the
+    /// verifier and every decoder reject) gets `log4`'s parameters, so no call of it matches.
+    pub fn signature(self) -> (&'static [Type], &'static [Type]) {
         use Type::{I64, W256};
+        const LOG: [Type; 2 + MAX_LOG_TOPICS as usize] = [I64, I64, W256, W256, W256, W256];
         match self {
             HostFn::SLoad
             | HostFn::TLoad
@@ -685,21 +666,17 @@ impl HostFn {
             | HostFn::BlockHash
             | HostFn::ExtCodeSize
             | HostFn::ExtCodeHash
-            | HostFn::BlobHash => (vec![W256], vec![W256]),
-            HostFn::Call | HostFn::CallCode => (vec![W256, W256, W256, I64, I64, I64, I64], vec![W256]),
-            HostFn::DelegateCall | HostFn::StaticCall => (vec![W256, W256, I64, I64, I64, I64], vec![W256]),
-            HostFn::Create => (vec![W256, I64, I64], vec![W256]),
-            HostFn::Create2 => (vec![W256, I64, I64, W256], vec![W256]),
-            HostFn::SelfDestruct => (vec![W256], vec![]),
-            HostFn::Keccak256Pair => (vec![W256, W256], vec![W256]),
-            HostFn::ExtCodeCopy => (vec![W256, I64, W256, I64], vec![]),
-            HostFn::SStore | HostFn::TStore => (vec![W256, W256], vec![]),
-            HostFn::Log(n) => {
-                let mut params = vec![I64, I64];
-                params.extend(std::iter::repeat_n(W256, usize::from(n)));
-                (params, vec![])
-            }
-            HostFn::Env(_) => (vec![], vec![W256]),
+            | HostFn::BlobHash => (&[W256], &[W256]),
+            HostFn::Call | HostFn::CallCode => (&[W256, W256, W256, I64, I64, I64, I64], &[W256]),
+            HostFn::DelegateCall | HostFn::StaticCall => (&[W256, W256, I64, I64, I64, I64], &[W256]),
+            HostFn::Create => (&[W256, I64, I64], &[W256]),
+            HostFn::Create2 => (&[W256, I64, I64, W256], &[W256]),
+            HostFn::SelfDestruct => (&[W256], &[]),
+            HostFn::Keccak256Pair => (&[W256, W256], &[W256]),
+            HostFn::ExtCodeCopy => (&[W256, I64, W256, I64], &[]),
+            HostFn::SStore | HostFn::TStore => (&[W256, W256], &[]),
+            HostFn::Log(n) => (LOG.get(..2 + usize::from(n)).unwrap_or(&LOG), &[]),
+            HostFn::Env(_) => (&[], &[W256]),
         }
     }
 
@@ -1207,11 +1184,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn param_count_is_the_length_of_the_signature() {
-        let logs = (0..=MAX_LOG_TOPICS).map(HostFn::Log);
-        let envs = EnvField::ALL.iter().copied().map(HostFn::Env);
-        for f in HostFn::FIXED.into_iter().chain(logs).chain(envs) {
-            assert_eq!(f.param_count(), f.signature().0.len(), "{}", f.name());
+    fn log_takes_offset_length_and_its_topics() {
+        for n in 0..=MAX_LOG_TOPICS {
+            let mut want = vec![Type::I64, Type::I64];
+            want.extend(std::iter::repeat_n(Type::W256, usize::from(n)));
+            assert_eq!(HostFn::Log(n).signature(), (&want[..], &[][..]), "log{n}");
         }
     }
 }

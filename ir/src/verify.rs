@@ -743,7 +743,7 @@ impl<'a> FuncVerifier<'a> {
                     }
                 }
                 let (params, _) = func.signature();
-                self.check_args(b, inst, args, &params, Callee::Host(*func));
+                self.check_args(b, inst, args, params, Callee::Host(*func));
             }
             Op::Call { func, args } => match self.module.functions.get(func.index()) {
                 None => self.report(Some(b), Some(inst), format!("call to {func}, which does not exist")),

@@ -376,7 +376,7 @@ unsafe extern "C" fn host_call(ctx: *mut VmCtx, func: u32, args: *const Word, na
     guarded(|| {
         let Some(func) = abi::host_fn_from_code(func) else { return HOST_ERROR };
         let n = nargs as usize;
-        if n > MAX_HOST_ARGS || n != func.param_count() {
+        if n > MAX_HOST_ARGS || n != func.signature().0.len() {
             return HOST_ERROR;
         }
         let mut words = [U256::ZERO; MAX_HOST_ARGS];

@@ -282,11 +282,32 @@ fn shifts_by_constant_counts_match_the_semantics() {
     }
 }
 
+/// A few edge words, as constant operands.
+fn operand_picks() -> [U256; 8] {
+    let edges = edge_words();
+    [edges[0], edges[1], edges[13], edges[19], edges[25], edges[27], edges[28], edges[29]]
+}
+
+/// Returns `results`, each zero-extended to a word, as consecutive 32-byte big-endian output words.
+fn return_words(b: &mut FunctionBuilder<'_>, results: &[Value]) {
+    let size = results.len() as u64 * 32;
+    expand(b, 0, size);
+    for (i, &r) in results.iter().enumerate() {
+        let w = match b.func().value_type(r) {
+            Type::W256 => r,
+            _ => b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::W256, arg: r }),
+        };
+        let addr = i64c(b, i as u64 * 32);
+        b.ins(Op::Store { access: BE32, addr, value: w });
+    }
+    let (z, l) = (i64c(b, 0), i64c(b, size));
+    b.halt(HaltKind::Return, z, l);
+}
+
 #[test]
 fn constant_operands_fold_to_the_semantics() {
     // Both operands constant: exercises Cranelift's constant folding of the inline sequences.
-    let edges = edge_words();
-    let picks = [edges[0], edges[1], edges[13], edges[19], edges[25], edges[27], edges[28], edges[29]];
+    let picks = operand_picks();
     for op in BinOp::ALL {
         let module = single(|b| {
             let mut results = Vec::new();
@@ -296,18 +317,7 @@ fn constant_operands_fold_to_the_semantics() {
                     results.push(b.binary(op, vx, vy));
                 }
             }
-            let size = results.len() as u64 * 32;
-            expand(b, 0, size);
-            for (i, &r) in results.iter().enumerate() {
-                let w = match b.func().value_type(r) {
-                    Type::W256 => r,
-                    _ => b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::W256, arg: r }),
-                };
-                let addr = i64c(b, i as u64 * 32);
-                b.ins(Op::Store { access: BE32, addr, value: w });
-            }
-            let (z, l) = (i64c(b, 0), i64c(b, size));
-            b.halt(HaltKind::Return, z, l);
+            return_words(b, &results);
         });
         for r in run_both(&module, &Env::default()) {
             assert_eq!(r.exit, Some(Exit::Halt(HaltKind::Return)));
@@ -327,8 +337,7 @@ fn constant_operands_fold_to_the_semantics() {
 fn one_constant_operand_matches_the_semantics() {
     // One operand constant, the other from the input: the peepholes (a power-of-two multiplier, a
     // multiplier that fits in 64 bits) and the run-time checks of the other operand.
-    let edges = edge_words();
-    let picks = [edges[0], edges[1], edges[13], edges[19], edges[25], edges[27], edges[28], edges[29]];
+    let picks = operand_picks();
     let inputs = word_pairs(0xc0de, 40);
     for op in BinOp::ALL {
         let module = single(|b| {
@@ -339,18 +348,7 @@ fn one_constant_operand_matches_the_semantics() {
                 results.push(b.binary(op, c, x));
                 results.push(b.binary(op, x, c));
             }
-            let size = results.len() as u64 * 32;
-            expand(b, 0, size);
-            for (i, &r) in results.iter().enumerate() {
-                let w = match b.func().value_type(r) {
-                    Type::W256 => r,
-                    _ => b.ins1(Op::Convert { op: ConvOp::Zext, to: Type::W256, arg: r }),
-                };
-                let addr = i64c(b, i as u64 * 32);
-                b.ins(Op::Store { access: BE32, addr, value: w });
-            }
-            let (z, l) = (i64c(b, 0), i64c(b, size));
-            b.halt(HaltKind::Return, z, l);
+            return_words(b, &results);
         });
         for level in LEVELS {
             let code = jit(&module, level);

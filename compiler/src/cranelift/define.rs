@@ -84,16 +84,15 @@ pub fn define_module<M: Module>(
         target.clear_context(&mut ctx);
     }
     if !dispatchers.is_empty() {
-        define_func_table(target, module, &dispatchers, &ids[..n])?;
+        define_func_table(target, &dispatchers, &ids[..n])?;
     }
     Ok(Defined { entry, dispatch: Dispatch::of(module), code_size, stack: StackBound::from_frames(module, &frames) })
 }
 
-/// Declares and defines the function table of `module` ([`translate::FUNC_TABLE`]): per function, its
-/// address (`funcs`) and its signature class.
+/// Declares and defines the function table ([`translate::FUNC_TABLE`]): per function of the module (`funcs`,
+/// all of them in order), its address and its signature class.
 fn define_func_table<M: Module>(
     target: &mut M,
-    module: &zvm_ir::Module,
     dispatchers: &translate::Dispatchers,
     funcs: &[FuncId],
 ) -> Result<(), CompileError> {
@@ -115,7 +114,6 @@ fn define_func_table<M: Module>(
         desc.write_function_addr((f * entry) as u32, fref);
     }
     target.define_data(id, &desc).map_err(codegen)?;
-    debug_assert_eq!(module.functions.len(), funcs.len());
     Ok(())
 }
 

@@ -1178,13 +1178,9 @@ impl<'m, 'b> Translator<'m, 'b> {
         self.b.ins().load(I64, flags, self.vmctx, offset)
     }
 
+    /// Writes a context field other than the gas counter (which [`Self::set_gas`] sets).
     fn ctx_store(&mut self, offset: i32, v: Value) {
-        match (offset, self.cached) {
-            (ctx::GAS_LEFT, Some(c)) => self.b.def_var(c.gas, v),
-            _ => {
-                self.b.ins().store(self.flags.ctx, v, self.vmctx, offset);
-            }
-        }
+        self.b.ins().store(self.flags.ctx, v, self.vmctx, offset);
     }
 
     /// Writes the cached gas counter back to the context, for a helper call (which reads and charges it).
@@ -1225,7 +1221,8 @@ impl<'m, 'b> Translator<'m, 'b> {
         self.ctx_load(ctx::GAS_LEFT)
     }
 
-    /// Sets the gas left, at the entry (a parameter) and after a call that returned normally (a result).
+    /// Sets the gas left: at the entry (a parameter), after a charge, and after a call that returned
+    /// normally (a result).
     fn set_gas(&mut self, gas: Value) {
         match self.cached {
             Some(c) => self.b.def_var(c.gas, gas),
@@ -2552,7 +2549,7 @@ impl<'m, 'b> Translator<'m, 'b> {
             self.exit_if(short, abi::STATUS_OUT_OF_GAS);
             left
         };
-        self.ctx_store(ctx::GAS_LEFT, left);
+        self.set_gas(left);
     }
 
     // ---- host and calls ------------------------------------------------------------------------------
@@ -2592,10 +2589,7 @@ impl<'m, 'b> Translator<'m, 'b> {
                 f
             }
         };
-        // Depth limit: trap before entering the callee.
-        let exhausted = self.b.ins().icmp_imm_u(IntCC::Equal, self.depth_left, 0);
-        self.exit_if(exhausted, trap_status(TrapCode::CallStackExhausted));
-        let deeper = self.b.ins().iadd_imm_s(self.depth_left, -1);
+        let deeper = self.enter_call();
         let gas = self.gas();
         let mut cargs = vec![self.vmctx, gas, deeper];
         for &a in args {
@@ -2604,6 +2598,14 @@ impl<'m, 'b> Translator<'m, 'b> {
         let call = self.b.ins().call(fref, &cargs);
         let rets = self.b.inst_results(call).to_vec();
         self.returned(inst, &target.sig.results, &rets)
+    }
+
+    /// The depth limit of a call into this module: stops with `call_stack_exhausted` unless another
+    /// nested call is allowed; returns the `depth_left` to pass to the callee.
+    fn enter_call(&mut self) -> Value {
+        let exhausted = self.b.ins().icmp_imm_u(IntCC::Equal, self.depth_left, 0);
+        self.exit_if(exhausted, trap_status(TrapCode::CallStackExhausted));
+        self.b.ins().iadd_imm_s(self.depth_left, -1)
     }
 
     /// After a call to a function or a dispatcher that returned `rets`: stops unless the status is OK, takes
@@ -2727,10 +2729,8 @@ impl<'m, 'b> Translator<'m, 'b> {
         let class = self.b.ins().load(I64, self.flags.fixed, entry, 8);
         let mismatch = self.b.ins().icmp_imm_u(IntCC::NotEqual, class, i64::from(k));
         self.exit_if(mismatch, trap_status(TrapCode::IndirectCallTypeMismatch));
-        let exhausted = self.b.ins().icmp_imm_u(IntCC::Equal, self.depth_left, 0);
-        self.exit_if(exhausted, trap_status(TrapCode::CallStackExhausted));
+        let deeper = self.enter_call();
         let code = self.b.ins().load(I64, self.flags.fixed, entry, 0);
-        let deeper = self.b.ins().iadd_imm_s(self.depth_left, -1);
         let sigref = match self.indirect_sigs.get(&k) {
             Some(&s) => s,
             None => {

@@ -619,6 +619,10 @@ impl EnvField {
 /// Bytes in a WebAssembly memory page (the unit of [`Op::MemGrow`]).
 pub const WASM_PAGE: u64 = 65536;
 
+/// Capacity of a frame's operand stack, in items (the EVM's and ZVM's limit): [`Op::StackCheck`] traps
+/// `stack_overflow` past it.
+pub const STACK_LIMIT: usize = 1024;
+
 /// Maximum number of topics of a log.
 pub const MAX_LOG_TOPICS: u8 = 4;
 
@@ -924,7 +928,7 @@ pub enum Op {
 
     // ---- operand stack ---------------------------------------------------------------------------------
     /// Checks the stack of the frame once for a whole block: traps `stack_underflow` if fewer than `min`
-    /// items are on it, `stack_overflow` if `growth` more items would exceed the limit.
+    /// items are on it, `stack_overflow` if `growth` more items would exceed [`STACK_LIMIT`].
     StackCheck {
         min: u32,
         growth: u32,

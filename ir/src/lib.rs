@@ -40,7 +40,7 @@ pub use function::{
 };
 pub use instructions::{
     BinOp, BlockCall, ConvOp, DataSrc, EnvField, FBinOp, FUnOp, HaltKind, HashAlg, HostFn, MemAccess, Op, TernOp,
-    TrapCode, UnOp, WASM_PAGE,
+    TrapCode, UnOp, STACK_LIMIT, WASM_PAGE,
 };
 pub use ruint::aliases::U256;
 pub use types::Type;

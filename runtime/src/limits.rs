@@ -1,7 +1,7 @@
 //! Explicit resource limits: every allocation and depth an untrusted program can cause is bounded here.
 
 /// Operand stack capacity of the EVM and ZVM, in words.
-pub const STACK_LIMIT: usize = 1024;
+pub use zvm_ir::STACK_LIMIT;
 
 /// Resource limits of one execution.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1198,21 +1198,26 @@ fn stack_operations() {
         assert_eq!(r.stack_len, 2);
     }
 
-    let overflow = |pushed: i32, growth: u32| {
+    let check = |pushed: i32, min: u32, growth: u32| {
         single(move |b| {
             b.ins(Op::StackAdjust { delta: pushed });
-            b.ins(Op::StackCheck { min: 1, growth });
+            b.ins(Op::StackCheck { min, growth });
             b.ins(Op::Return { args: vec![] });
         })
     };
-    for r in run_both(&overflow(1000, 24), &Env::default()) {
-        assert_eq!(r.exit, None);
-    }
-    for r in run_both(&overflow(1000, 25), &Env::default()) {
-        assert_eq!(r.exit, Some(Exit::Trap(TrapCode::StackOverflow)));
-    }
-    for r in run_both(&overflow(1, 1024), &Env::default()) {
-        assert_eq!(r.exit, Some(Exit::Trap(TrapCode::StackOverflow)));
+    let cases = [
+        ((1000, 1, 24), None),
+        ((1000, 1, 25), Some(TrapCode::StackOverflow)),
+        ((1000, 1001, 0), Some(TrapCode::StackUnderflow)),
+        ((1024, 1024, 0), None),
+        // `min + growth` past the limit fails whatever the height: underflow first, as the check reads.
+        ((1, 1, 1024), Some(TrapCode::StackOverflow)),
+        ((1, 2, 1024), Some(TrapCode::StackUnderflow)),
+    ];
+    for ((pushed, min, growth), trap) in cases {
+        for r in run_both(&check(pushed, min, growth), &Env::default()) {
+            assert_eq!(r.exit, trap.map(Exit::Trap), "{pushed} items, stack.check {min}, {growth}");
+        }
     }
 
     // Without a check, accesses stay inside the buffer (masked): reading below the bottom wraps around.

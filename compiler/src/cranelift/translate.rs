@@ -62,6 +62,7 @@ use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch, Variable};
 use std::collections::{HashMap, HashSet};
 use zvm_ir::semantics::{CANONICAL_NAN_F32, CANONICAL_NAN_F64};
+use zvm_ir::STACK_LIMIT;
 use zvm_ir::{
     BinOp, Block, BlockCall, ConvOp, DataSrc, FBinOp, FUnOp, FuncId, HaltKind, HostFn, Inst, MemAccess, Module, Op,
     TernOp, TrapCode, Type, UnOp, U256,
@@ -2519,18 +2520,26 @@ impl<'m, 'b> Translator<'m, 'b> {
         self.b.ins().iadd(base, off)
     }
 
+    /// `stack.check min, growth`: one unsigned compare on the way through, `len - min > STACK_LIMIT - min -
+    /// growth` (below `min`, the difference wraps past any bound); a cold block tells which trap it is.
     fn stack_check(&mut self, min: u32, growth: u32) {
         let len = self.ctx_load(ctx::STACK_LEN);
-        if min > 0 {
-            let under = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, len, i64::from(min));
-            self.exit_if(under, trap_status(TrapCode::StackUnderflow));
-        }
-        let cap = self.ctx_load(ctx::STACK_CAP);
-        let g = self.b.ins().iconst(I64, i64::from(growth));
-        let (after, overflow) = self.b.ins().uadd_overflow(len, g);
-        let past = self.b.ins().icmp(IntCC::UnsignedGreaterThan, after, cap);
-        let over = self.b.ins().bor(overflow, past);
-        self.exit_if(over, trap_status(TrapCode::StackOverflow));
+        let (min, growth) = (u64::from(min), u64::from(growth));
+        let bad = match (STACK_LIMIT as u64).checked_sub(min + growth) {
+            Some(room) => {
+                let above = self.b.ins().iadd_imm_s(len, -(min as i64));
+                self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, above, room as i64)
+            }
+            None => self.b.ins().iconst(I32, 1),
+        };
+        let (fail, cont) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(fail);
+        self.b.ins().brif(bad, fail, &[], cont, &[]);
+        self.b.switch_to_block(fail);
+        let under = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, len, min as i64);
+        self.exit_if(under, trap_status(TrapCode::StackUnderflow));
+        self.exit_with(trap_status(TrapCode::StackOverflow));
+        self.b.switch_to_block(cont);
     }
 
     /// Charges `amount` (an `i64`, unsigned): out of gas, with the counter untouched, if less is left.
@@ -2624,18 +2633,18 @@ impl<'m, 'b> Translator<'m, 'b> {
         Ok(())
     }
 
-    /// The function `call_indirect TY TABLE index` calls, as an `i32` for the dispatcher. Inline when the
-    /// runtime exposes the tables (`ctx.tables`): the bounds check (`undefined_element`), the null check
-    /// (`uninitialized_element`) and the decoding of a reference of this instance (tag 0 or
-    /// `ctx.instance_tag`); the dispatcher checks the signature. Anything else (no table views, a reference
+    /// Ends the block by finding the function `call_indirect TY TABLE index` calls (an `i32`) and jumping
+    /// to `own(func)` for a function of this module, else to `other(func)` (the dispatcher's way). Inline
+    /// when the runtime exposes the tables (`ctx.tables`): the bounds check (`undefined_element`), the null
+    /// check (`uninitialized_element`) and the decoding of a reference of this instance (tag 0 or
+    /// `ctx.instance_tag`, low 32 bits the function plus one). Anything else (no table views, a reference
     /// of another instance) asks the `call_indirect_target` helper, which may answer
-    /// [`abi::FOREIGN_FUNC`].
-    fn indirect_callee(&mut self, ty: u32, table: u32, index: Value) -> Value {
+    /// [`abi::FOREIGN_FUNC`]. `own` is only ever given an index below the module's function count.
+    fn indirect_callee(&mut self, ty: u32, table: u32, index: Value, own: ir::Block, other: ir::Block) {
+        let funcs = self.module.functions.len() as i64;
         let views = self.ctx_load(ctx::TABLES);
         let slow = self.b.create_block();
         self.b.set_cold_block(slow);
-        let join = self.b.create_block();
-        let func = self.b.append_block_param(join, I32);
         let has_views = self.b.create_block();
         self.b.ins().brif(views, has_views, &[], slow, &[]);
 
@@ -2650,29 +2659,28 @@ impl<'m, 'b> Translator<'m, 'b> {
         let r = self.b.ins().load(I64, self.flags.ctx, at, 0);
         let null = self.b.ins().icmp_imm_u(IntCC::Equal, r, 0);
         self.exit_if(null, trap_status(TrapCode::UninitializedElement));
-        // A reference of this instance: its tag, with a function (low 32 bits, not 0), or no tag (then the
-        // low bits are not 0, the reference being neither null nor tagged).
         let tag = self.b.ins().ushr_imm_u(r, 32);
-        let low = self.b.ins().ireduce(I32, r);
         // Loaded where it is used rather than hoisted out of a loop, where it would take a register that
         // a value live across the call needs more.
         let instance = self.b.ins().load(I64, self.flags.ctx, self.vmctx, ctx::INSTANCE_TAG);
-        // The likelier way is each branch's else (Cranelift lays it out next, so it falls through), and each
-        // decoding block has one predecessor (no critical edge to split with an extra jump).
-        let (mine, other) = (self.b.create_block(), self.b.create_block());
+        // The likelier way is each branch's else, laid out next, so that a reference of this instance falls
+        // through to the call. Untagged references are rare: tables hold this module's functions tagged
+        // (with tag 0 in an unlinked instance, whose tag is 0).
+        let (decode, untagged) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(untagged);
         let not_mine = self.b.ins().icmp(IntCC::NotEqual, tag, instance);
-        self.b.ins().brif(not_mine, other, &[], mine, &[]);
-        for (from, bad) in [(mine, IntCC::Equal), (other, IntCC::NotEqual)] {
-            self.b.switch_to_block(from);
-            let decode = self.b.create_block();
-            // Mine: a function is there (low bits not 0). Other: untagged.
-            let x = if from == mine { low } else { tag };
-            let foreign = self.b.ins().icmp_imm_u(bad, x, 0);
-            self.b.ins().brif(foreign, slow, &[], decode, &[]);
-            self.b.switch_to_block(decode);
-            let f = self.b.ins().iadd_imm_s(low, -1);
-            self.b.ins().jump(join, &[BlockArg::Value(f)]);
-        }
+        self.b.ins().brif(not_mine, untagged, &[], decode, &[]);
+
+        // The function is the low 32 bits minus one: one unsigned compare rejects both no function (low
+        // bits 0, which wrap) and one past the module's (which no reference of this instance holds).
+        self.b.switch_to_block(decode);
+        let low = self.b.ins().ireduce(I32, r);
+        let f = self.b.ins().iadd_imm_s(low, -1);
+        let past = self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, f, funcs);
+        self.b.ins().brif(past, slow, &[], own, &[BlockArg::Value(f)]);
+
+        self.b.switch_to_block(untagged);
+        self.b.ins().brif(tag, slow, &[], decode, &[]);
 
         self.b.switch_to_block(slow);
         let (tyc, t) = (self.u32_const(ty), self.u32_const(table));
@@ -2682,10 +2690,13 @@ impl<'m, 'b> Translator<'m, 'b> {
             &[self.vmctx, tyc, t, index],
             I32,
         );
-        self.b.ins().jump(join, &[BlockArg::Value(f)]);
-
-        self.b.switch_to_block(join);
-        func
+        // The helper call's continuation is as cold as the helper's block: laid out with it, away from the
+        // fall-through to `own`.
+        if let Some(after) = self.b.current_block() {
+            self.b.set_cold_block(after);
+        }
+        let past = self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, f, funcs);
+        self.b.ins().brif(past, other, &[BlockArg::Value(f)], own, &[BlockArg::Value(f)]);
     }
 
     /// `call_indirect TY TABLE index(args...)`: the callee ([`Self::indirect_callee`]); a function of this
@@ -2702,15 +2713,16 @@ impl<'m, 'b> Translator<'m, 'b> {
         let (&index, rest) =
             args.split_first().ok_or_else(|| CompileError::InvalidIr("call_indirect needs the table index".into()))?;
         let index = self.i64_arg(index)?;
-        let func = self.indirect_callee(ty, table, index);
         let mut cargs = Vec::new();
         for &a in rest {
             cargs.extend(self.val(a)?.lanes());
         }
-        let gas = self.gas();
 
         let (own, other, join) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
         self.b.set_cold_block(other);
+        for block in [own, other] {
+            self.b.append_block_param(block, I32);
+        }
         self.b.append_block_param(join, I32);
         self.b.append_block_param(join, I64);
         for &t in &sig.results {
@@ -2718,10 +2730,10 @@ impl<'m, 'b> Translator<'m, 'b> {
                 self.b.append_block_param(join, l);
             }
         }
-        let outside = self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, func, module.functions.len() as i64);
-        self.b.ins().brif(outside, other, &[], own, &[]);
+        self.indirect_callee(ty, table, index, own, other);
 
         self.b.switch_to_block(own);
+        let func = self.b.block_params(own)[0];
         let table = self.func_table();
         let f = self.b.ins().uextend(I64, func);
         let offset = self.b.ins().imul_imm_s(f, i64::from(FUNC_TABLE_ENTRY));
@@ -2739,11 +2751,13 @@ impl<'m, 'b> Translator<'m, 'b> {
                 s
             }
         };
+        let gas = self.gas();
         let call = self.b.ins().call_indirect(sigref, code, &[&[self.vmctx, gas, deeper], &cargs[..]].concat());
         let rets: Vec<BlockArg> = self.b.inst_results(call).iter().map(|&v| BlockArg::Value(v)).collect();
         self.b.ins().jump(join, &rets);
 
         self.b.switch_to_block(other);
+        let func = self.b.block_params(other)[0];
         let fref = match self.dispatcher_refs.get(&k) {
             Some(&f) => f,
             None => {
@@ -2752,6 +2766,7 @@ impl<'m, 'b> Translator<'m, 'b> {
                 f
             }
         };
+        let gas = self.gas();
         let call = self.b.ins().call(fref, &[&[self.vmctx, gas, self.depth_left, func], &cargs[..]].concat());
         let rets: Vec<BlockArg> = self.b.inst_results(call).iter().map(|&v| BlockArg::Value(v)).collect();
         self.b.ins().jump(join, &rets);

@@ -21,6 +21,11 @@
 //! Jumps to a constant target go straight to its block; other jumps go through one shared dispatch block
 //! with a `switch` over every `JUMPDEST`, whose default traps `invalid_jump`.
 //!
+//! A block whose entry height is the same on every way in (see [`entry_heights`]: every block of code
+//! without dynamic jumps, and the blocks such code reaches only by constant jumps and falls) has its
+//! `stack.check` decided here: a check that cannot fail is left out, so a loop that keeps its items in
+//! registers tests nothing but its gas and its condition.
+//!
 //! Gas: every instruction is preceded by `gas.cost` with its static gas from its table; the dynamic costs
 //! the bytecode can see (memory expansion, per-word copy and hash costs, log bytes, `EXP` bytes) are
 //! explicit in the IR, and state-dependent costs are charged by the host functions.
@@ -29,7 +34,7 @@ use super::{OpInfo, Sem};
 use std::collections::{BTreeMap, HashMap};
 use zvm_ir::{
     BinOp, Block, BlockCall, ConvOp, FunctionBuilder, HaltKind, HashAlg, HostFn, MemAccess, Module, Op, Signature,
-    TrapCode, Type, UnOp, Value, U256,
+    TrapCode, Type, UnOp, Value, STACK_LIMIT, U256,
 };
 
 /// Gas per 32-byte word copied into memory (`*COPY`, `MCOPY`).
@@ -162,6 +167,93 @@ fn stack_needs(instrs: &[Instr]) -> (u32, u32) {
     ((-low) as u32, high as u32)
 }
 
+/// A basic block of the instructions: `instrs[start..end]`.
+#[derive(Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+    reachable: bool,
+}
+
+/// The stack height at the entry of each block where it is the same on every way in, `None` elsewhere.
+///
+/// A forward pass from the entry (height 0) over the edges the lowering makes: falls into the next block,
+/// and jumps whose target is the constant pushed just before them. When the code has any other jump
+/// (`dynamic`), every `JUMPDEST` may be entered through the dispatch with any height, so those blocks
+/// (and what only they reach) are unknown. A block whose own stack check fails passes no height on: its
+/// successors are not entered through it.
+fn entry_heights(instrs: &[Instr], spans: &[Span], dynamic: bool) -> Vec<Option<u32>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Height {
+        Unseen,
+        Known(u32),
+        Varies,
+    }
+    let block_at: HashMap<usize, usize> = spans
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| instrs[s.start].info.sem == Sem::JumpDest)
+        .map(|(n, s)| (instrs[s.start].offset, n))
+        .collect();
+    let successors: Vec<Vec<usize>> = spans
+        .iter()
+        .enumerate()
+        .map(|(n, span)| {
+            let body = &instrs[span.start..span.end];
+            let mut next = Vec::with_capacity(2);
+            if let [.., push, jump] = body {
+                if matches!(jump.info.sem, Sem::Jump | Sem::JumpI) && push.info.sem == Sem::Push {
+                    next.extend(usize::try_from(push.imm).ok().and_then(|pc| block_at.get(&pc)).copied());
+                }
+            }
+            if body.last().is_some_and(|i| !i.info.sem.ends_flow()) && n + 1 < spans.len() {
+                next.push(n + 1);
+            }
+            next
+        })
+        .collect();
+
+    let mut heights = vec![Height::Unseen; spans.len()];
+    let mut work = Vec::new();
+    for (n, span) in spans.iter().enumerate() {
+        if dynamic && instrs[span.start].info.sem == Sem::JumpDest {
+            heights[n] = Height::Varies;
+            work.push(n);
+        }
+    }
+    if let Some(h @ Height::Unseen) = heights.first_mut() {
+        *h = Height::Known(0);
+        work.push(0);
+    }
+    while let Some(n) = work.pop() {
+        let out = match heights[n] {
+            Height::Known(h) => {
+                let span = spans[n];
+                let body = &instrs[span.start..span.end];
+                let (min, growth) = stack_needs(body);
+                if !span.reachable || min > h || h as usize + growth as usize > STACK_LIMIT {
+                    continue;
+                }
+                let net: i64 = body.iter().map(|i| i64::from(i.info.pushes) - i64::from(i.info.pops)).sum();
+                Height::Known((i64::from(h) + net) as u32)
+            }
+            other => other,
+        };
+        for &m in &successors[n] {
+            let merged = match (heights[m], out) {
+                (Height::Unseen, out) => out,
+                (known, out) if known == out => continue,
+                _ => Height::Varies,
+            };
+            if merged != heights[m] {
+                heights[m] = merged;
+                work.push(m);
+            }
+        }
+    }
+    heights.into_iter().map(|h| if let Height::Known(h) = h { Some(h) } else { None }).collect()
+}
+
 struct Lowerer<'f> {
     b: FunctionBuilder<'f>,
     code_len: usize,
@@ -216,15 +308,24 @@ impl Lowerer<'_> {
             }
             blocks.push(block);
         }
-        for (n, &(k, reachable)) in starts.iter().enumerate() {
-            let end = starts.get(n + 1).map_or(instrs.len(), |s| s.0);
+        let spans: Vec<Span> = starts
+            .iter()
+            .enumerate()
+            .map(|(n, &(start, reachable))| Span {
+                start,
+                end: starts.get(n + 1).map_or(instrs.len(), |s| s.0),
+                reachable,
+            })
+            .collect();
+        let heights = entry_heights(instrs, &spans, dynamic_jumps);
+        for (n, span) in spans.iter().enumerate() {
             self.b.switch_to_block(blocks[n]);
-            if !reachable {
+            if !span.reachable {
                 // Never entered: nothing branches here. Keep the IR well formed.
                 self.b.trap(TrapCode::Unreachable);
                 continue;
             }
-            self.lower_block(&instrs[k..end], blocks.get(n + 1).copied());
+            self.lower_block(&instrs[span.start..span.end], heights[n], blocks.get(n + 1).copied());
         }
         if let Some(dispatch) = self.dispatch {
             self.b.switch_to_block(dispatch);
@@ -297,9 +398,11 @@ impl Lowerer<'_> {
         self.b.halt(HaltKind::Return, zero, zero);
     }
 
-    fn lower_block(&mut self, instrs: &[Instr], next: Option<Block>) {
+    /// Lowers one block, entered with `height` items on the stack if that is known.
+    fn lower_block(&mut self, instrs: &[Instr], height: Option<u32>, next: Option<Block>) {
         let (min, growth) = stack_needs(instrs);
-        if min > 0 || growth > 0 {
+        let passes = height.is_some_and(|h| min <= h && h as usize + growth as usize <= STACK_LIMIT);
+        if (min > 0 || growth > 0) && !passes {
             self.b.ins(Op::StackCheck { min, growth });
         }
         let current = self.b.current_block().expect("inside a block");
@@ -574,5 +677,47 @@ impl Lowerer<'_> {
                 self.halt_stop();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::frontend::evm;
+    use zvm_ir::Op;
+
+    /// The `stack.check`s of EVM code `hex`, as `(min, growth)`, in block order.
+    fn checks(hex: &str) -> Vec<(u32, u32)> {
+        let code = hex::decode(hex).expect("test code is hex");
+        let module = evm::load(&code, code.len()).expect("test code loads");
+        let func = &module.functions[0];
+        func.blocks
+            .iter()
+            .flat_map(|b| &b.insts)
+            .filter_map(|&i| match func.inst(i).op {
+                Op::StackCheck { min, growth } => Some((min, growth)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn code_with_only_constant_jumps_checks_nothing_that_cannot_fail() {
+        // n! by a loop: every block's height is known and enough.
+        assert_eq!(checks("5f355f60015b8215601b57906001018091029160019003916005565b9150505f5260205ff3"), []);
+        // PUSH1 1 ADD STOP: the entry's height (0) is known too short for ADD; the check stays and traps.
+        assert_eq!(checks("60010100"), [(1, 1)]);
+    }
+
+    #[test]
+    fn heights_that_differ_or_come_through_the_dispatch_keep_the_check() {
+        // JUMPDEST PUSH1 1 PUSH1 0 JUMP: each lap leaves one more item, so the loop's height varies and
+        // its check (against overflow) stays.
+        assert_eq!(checks("5b6001600056"), [(0, 2)]);
+        // PUSH1 0 CALLDATALOAD PUSH1 11 JUMPI (height 0 at 11) | PUSH1 7 PUSH1 11 JUMP (height 1 at 11) |
+        // 11: JUMPDEST PUSH1 1 POP STOP: entered with two heights, so only its check stays.
+        assert_eq!(checks("600035600b576007600b565b60015000"), [(0, 1)]);
+        // PUSH1 5 DUP1 JUMP | STOP | 5: JUMPDEST POP STOP: the jump goes through the dispatch, which may
+        // enter any JUMPDEST with any height; the entry's height (0) is still known.
+        assert_eq!(checks("60058056005b5000"), [(1, 0)]);
     }
 }

@@ -22,7 +22,7 @@ pub const ABI_VERSION: u32 = 6;
 /// [`ABI_VERSION`] stays the same. Forgetting it makes zvm run stale code from caches written before the
 /// change. (Releases also change the key through the crate version, so this matters most between
 /// releases, during development.)
-pub const CODEGEN_VERSION: u32 = 13;
+pub const CODEGEN_VERSION: u32 = 14;
 
 /// A 256-bit word as four little-endian 64-bit limbs (limb 0 is the least significant).
 pub type Word = [u64; 4];

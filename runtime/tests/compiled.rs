@@ -416,6 +416,42 @@ fn word_ternary_ops_match_the_semantics() {
 }
 
 #[test]
+fn ternary_ops_by_a_constant_modulus_match_the_semantics() {
+    // Powers of two (masked inline, 2^0 through 2^255) and others (the helper), on operands from the input.
+    let mut moduli: Vec<U256> = [0usize, 1, 63, 64, 65, 128, 200, 255].iter().map(|&k| U256::from(1u8) << k).collect();
+    moduli.extend([U256::ZERO, U256::from(3u8), U256::MAX, (U256::from(1u8) << 64) - U256::from(1u8)]);
+    let pairs = word_pairs(0xadd, 60);
+    for op in TernOp::ALL {
+        let module = single(|b| {
+            let (x, y) = (input_word(b, 0), input_word(b, 32));
+            let results: Vec<Value> = moduli
+                .iter()
+                .map(|&n| {
+                    let n = b.wconst(n);
+                    b.ins1(Op::Ternary { op, args: [x, y, n] })
+                })
+                .collect();
+            return_words(b, &results);
+        });
+        for level in LEVELS {
+            let code = jit(&module, level);
+            for &(a, c) in &pairs {
+                let r = run(&code, &Env { input: input_of(&[a, c]), ..Env::default() });
+                assert_eq!(r.exit, Some(Exit::Halt(HaltKind::Return)));
+                for (j, &n) in moduli.iter().enumerate() {
+                    let got = U256::from_be_slice(&r.output[j * 32..j * 32 + 32]);
+                    assert_eq!(
+                        got,
+                        semantics::word_ternary(op, a, c, n),
+                        "{op:?}({a:#x}, {c:#x}, {n:#x}) at {level:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn conversions_and_select_on_words() {
     let mut values = edge_words();
     let mut rng = Rng(5);

@@ -1984,8 +1984,20 @@ impl<'m, 'b> Translator<'m, 'b> {
         }
     }
 
+    /// `ADDMOD`/`MULMOD`: by a constant power of two (code doing 64-bit arithmetic in 256-bit words reduces
+    /// by 2^64), the wrapping sum or product masked, since the bits a 256-bit result drops lie above the
+    /// modulus; anything else through the helper.
     fn ternary(&mut self, op: TernOp, args: [zvm_ir::Value; 3]) -> Result<Val, CompileError> {
         let w = [self.word(args[0])?, self.word(args[1])?, self.word(args[2])?];
+        if let Some(n) = self.consts[args[2].index()].filter(|n| n.is_power_of_two()) {
+            let b = &mut self.b;
+            let r = match op {
+                TernOp::AddMod => word::add(b, w[0], w[1]),
+                TernOp::MulMod => word::mul(b, w[0], w[1]),
+            };
+            let mask = word::konst(b, n - U256::from(1u8));
+            return Ok(Val::Word(word::bitwise(b, r, mask, |b, x, m| b.ins().band(x, m))));
+        }
         let p = [self.spill(0, w[0]), self.spill(1, w[1]), self.spill(2, w[2])];
         let out = self.scratch_addr(3);
         let code = self.b.ins().iconst(I32, i64::from(abi::ternop_code(op)));

@@ -98,6 +98,7 @@ fn main() {
     let ratios = [
         ("zvm metered / wasmtime", ZvmJitMetered, Wasmtime),
         ("zvm unmetered / wasmtime", ZvmJitUnmetered, Wasmtime),
+        ("zvm unmetered / wasmtime checked", ZvmJitUnmetered, WasmtimeChecked),
         ("metered / unmetered (gas)", ZvmJitMetered, ZvmJitUnmetered),
         ("zvm metered / wasmi", ZvmJitMetered, Wasmi),
         ("zvm interp / wasmi", ZvmInterp, Wasmi),

@@ -9,7 +9,8 @@
 //!
 //! The runners ([`Engine`]): zvm's compiled tier metered (the default [`WasmConfig`], 1 gas per operator)
 //! and unmetered (`gas: None`), zvm's interpreter (metered), wasmtime (its default configuration, no fuel:
-//! unmetered), wasmi (unmetered) and native Rust. [`Runner::new`] runs the workload once and checks that
+//! unmetered; and with explicit bounds checks instead of guard pages, as zvm checks), wasmi (unmetered) and
+//! native Rust. [`Runner::new`] runs the workload once and checks that
 //! the result is native Rust's before anything is measured; an engine that rejects a module as unsupported
 //! (zvm before tables, for `call_indirect`) is skipped with a note rather than measured.
 
@@ -84,8 +85,11 @@ pub enum Engine {
     ZvmJitUnmetered,
     /// zvm's interpreter, metered.
     ZvmInterp,
-    /// wasmtime with its default configuration (Cranelift, no fuel).
+    /// wasmtime with its default configuration (Cranelift, no fuel; guard pages instead of bounds checks).
     Wasmtime,
+    /// wasmtime with explicit bounds checks as zvm makes them: no virtual memory reserved beyond the
+    /// memory, no guard pages.
+    WasmtimeChecked,
     /// wasmi, unmetered.
     Wasmi,
     /// The algorithm in native Rust.
@@ -93,11 +97,12 @@ pub enum Engine {
 }
 
 impl Engine {
-    pub const ALL: [Engine; 6] = [
+    pub const ALL: [Engine; 7] = [
         Engine::ZvmJitMetered,
         Engine::ZvmJitUnmetered,
         Engine::ZvmInterp,
         Engine::Wasmtime,
+        Engine::WasmtimeChecked,
         Engine::Wasmi,
         Engine::Native,
     ];
@@ -109,6 +114,7 @@ impl Engine {
             Engine::ZvmJitUnmetered => "zvm_jit_unmetered",
             Engine::ZvmInterp => "zvm_interp_metered",
             Engine::Wasmtime => "wasmtime",
+            Engine::WasmtimeChecked => "wasmtime_checked",
             Engine::Wasmi => "wasmi",
             Engine::Native => "native",
         }
@@ -154,8 +160,12 @@ impl Runner {
             Engine::ZvmJitMetered => zvm(&wasm, workload, Tier::Jit, true)?,
             Engine::ZvmJitUnmetered => zvm(&wasm, workload, Tier::Jit, false)?,
             Engine::ZvmInterp => zvm(&wasm, workload, Tier::Interp, true)?,
-            Engine::Wasmtime => {
-                let engine = wasmtime::Engine::default();
+            Engine::Wasmtime | Engine::WasmtimeChecked => {
+                let mut config = wasmtime::Config::new();
+                if engine == Engine::WasmtimeChecked {
+                    config.memory_reservation(0).memory_guard_size(0).memory_reservation_for_growth(0);
+                }
+                let engine = wasmtime::Engine::new(&config).expect("wasmtime takes the configuration");
                 let module = wasmtime::Module::new(&engine, &wasm).expect("wasmtime compiles the workload");
                 let mut store = wasmtime::Store::new(&engine, ());
                 let instance =

@@ -11,15 +11,17 @@ use std::time::{Duration, Instant, SystemTime};
 use zvm_cache::store::DEFAULT_MAX_BYTES;
 use zvm_cache::{Cache, CacheError};
 use zvm_compiler::cranelift::Target;
-use zvm_runtime::executor::{self, CacheOutcome};
+use zvm_compiler::frontend::wasm::WasmError;
+use zvm_runtime::executor::{self, CacheOutcome, LoadError};
 use zvm_runtime::Limits;
 
 /// File extensions `compile` picks up in a directory.
-const CONTRACT_EXTS: [&str; 5] = ["zasm", "zvm", "evm", "bin", "hex"];
+const CONTRACT_EXTS: [&str; 7] = ["zasm", "zvm", "evm", "bin", "hex", "wasm", "wat"];
 
 #[derive(clap::Args)]
 pub struct CompileArgs {
-    /// Contract files, or directories: every `.zasm`, `.zvm`, `.evm`, `.bin` and `.hex` file directly inside.
+    /// Contract files, or directories: every `.zasm`, `.zvm`, `.evm`, `.bin`, `.hex`, `.wasm` and `.wat` file
+    /// directly inside (WebAssembly modules there that are not contracts are listed as skipped).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// The architecture to compile for (default: the host's).
@@ -34,8 +36,9 @@ pub struct CompileArgs {
     /// Do not use the cache: only write the objects to `-o`.
     #[arg(long, requires = "output")]
     no_cache: bool,
-    /// Bytecode format of files that do not say (default: `evm` for `.evm` files, else `zvm`).
-    #[arg(long, value_parser = ["evm", "zvm"])]
+    /// Bytecode format of files that do not say (default: `evm` for `.evm` files, else `zvm`; WebAssembly
+    /// modules always say).
+    #[arg(long, value_parser = ["evm", "zvm", "wasm"])]
     format: Option<String>,
 }
 
@@ -81,8 +84,9 @@ fn parse_target(name: Option<&str>) -> Result<Target, String> {
     }
 }
 
-/// The files `inputs` name: files as given, directories expanded (sorted) to their contract files.
-fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+/// The files `inputs` name: files as given, directories expanded (sorted) to their contract files; each
+/// with whether it was found in a directory (rather than named).
+fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, String> {
     let mut files = Vec::new();
     for input in inputs {
         if input.is_dir() {
@@ -94,19 +98,21 @@ fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
                 }
             }
             if found.is_empty() {
-                return Err(format!(
-                    "{}: no contract files (.zasm, .zvm, .bin, .hex) in this directory",
-                    input.display()
-                ));
+                let exts: Vec<String> = CONTRACT_EXTS.iter().map(|e| format!(".{e}")).collect();
+                return Err(format!("{}: no contract files ({}) in this directory", input.display(), exts.join(", ")));
             }
             found.sort();
-            files.extend(found);
+            files.extend(found.into_iter().map(|f| (f, true)));
         } else {
-            files.push(input.clone());
+            files.push((input.clone(), false));
         }
     }
     Ok(files)
 }
+
+/// The outcome column of an object taken from the cache, and of a directory's module that is not a contract.
+const CACHED: &str = "cached";
+const SKIPPED: &str = "skipped: not a contract";
 
 struct Compiled {
     name: String,
@@ -123,7 +129,7 @@ pub fn compile(args: CompileArgs) -> Result<(), String> {
         std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     }
     let mut names = HashSet::new();
-    for f in &files {
+    for (f, _) in &files {
         let object = object_name(f);
         if args.output.is_some() && !names.insert(object.clone()) {
             return Err(format!("two inputs would both be written as `{object}`"));
@@ -139,29 +145,35 @@ pub fn compile(args: CompileArgs) -> Result<(), String> {
     };
     let started = Instant::now();
     let mut done = Vec::with_capacity(files.len());
-    for file in &files {
+    for (file, in_directory) in &files {
         let name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
         bar.set_message(name.clone());
         let start = Instant::now();
         let fail = |e: String| format!("{}: {e}", file.display());
         let bytes = read_code(file)?;
         let format = crate::code_format(file, &bytes, args.format.as_deref())?;
-        let (object, outcome) = match &cache {
+        let compiled = match &cache {
             Some(cache) => {
-                let (_, object, outcome) = executor::compile_cached(format, &bytes, target, &limits, cache)
-                    .map_err(|e| fail(e.to_string()))?;
-                let outcome = match outcome {
-                    CacheOutcome::Hit => "cached".to_string(),
-                    CacheOutcome::Miss => "compiled".to_string(),
-                    rejected => rejected.to_string(),
-                };
-                (object, outcome)
+                executor::compile_cached(format, &bytes, target, &limits, cache).map(|(_, object, outcome)| {
+                    let outcome = match outcome {
+                        CacheOutcome::Hit => CACHED.to_string(),
+                        CacheOutcome::Miss => "compiled".to_string(),
+                        rejected => rejected.to_string(),
+                    };
+                    (object, outcome)
+                })
             }
-            None => {
-                let object =
-                    executor::compile_object(format, &bytes, target, &limits).map_err(|e| fail(e.to_string()))?;
-                (object, "compiled".to_string())
+            None => executor::compile_object(format, &bytes, target, &limits).map(|o| (o, "compiled".to_string())),
+        };
+        let (object, outcome) = match compiled {
+            Ok(done) => done,
+            // A directory may hold plain WebAssembly modules besides contracts.
+            Err(LoadError::Wasm(WasmError::NotAContract(_))) if *in_directory => {
+                done.push(Compiled { name, outcome: SKIPPED.into(), bytes: 0, time: start.elapsed() });
+                bar.inc(1);
+                continue;
             }
+            Err(e) => return Err(fail(e.to_string())),
         };
         if let Some(out) = &args.output {
             let path = out.join(object_name(file));
@@ -174,18 +186,23 @@ pub fn compile(args: CompileArgs) -> Result<(), String> {
     let total = started.elapsed();
 
     let width = done.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let owidth = done.iter().filter(|c| c.outcome != SKIPPED).map(|c| c.outcome.len()).max().unwrap_or(0);
     for c in &done {
-        println!("{:width$}  {:8}  {:>8} bytes  {:>8.2} ms", c.name, c.outcome, c.bytes, ms(c.time));
+        if c.outcome == SKIPPED {
+            println!("{:width$}  {SKIPPED}", c.name);
+        } else {
+            println!("{:width$}  {:owidth$}  {:>8} bytes  {:>8.2} ms", c.name, c.outcome, c.bytes, ms(c.time));
+        }
     }
     let bytes: usize = done.iter().map(|c| c.bytes).sum();
-    let n = done.len();
-    let cached = done.iter().filter(|c| c.outcome == "cached").count();
+    let n = done.iter().filter(|c| c.outcome != SKIPPED).count();
+    let cached = done.iter().filter(|c| c.outcome == CACHED).count();
     println!(
         "{n} contract{} for {} ({} compiled, {cached} from the cache): {bytes} bytes of objects, {:.2} ms per contract",
         if n == 1 { "" } else { "s" },
         target.triple(),
         n - cached,
-        ms(total) / n as f64,
+        ms(total) / n.max(1) as f64,
     );
     match (&cache, &args.output) {
         (Some(c), Some(o)) => println!("cache: {}; objects: {}", c.dir().display(), o.display()),

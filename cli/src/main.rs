@@ -15,8 +15,9 @@ mod wast_cmd;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use zvm_compiler::frontend::wasm::WasmError;
 use zvm_compiler::frontend::zvm::{asm, lower};
-use zvm_runtime::executor::{CacheOutcome, CodeFormat, Contract, Tier};
+use zvm_runtime::executor::{CacheOutcome, CodeFormat, Contract, LoadError, Tier};
 use zvm_runtime::{Address, ExecResult, InMemoryHost, Limits, Message};
 
 /// zvm: a toolchain that compiles contract bytecode to native code.
@@ -198,12 +199,16 @@ fn run_program(args: RunArgs) -> Result<(), String> {
     if let Some(db) = &args.db {
         return node_cmd::run(db, &args, tier, bytes, format, input);
     }
+    let loading = |e: LoadError| match e {
+        LoadError::Wasm(WasmError::NotAContract(_)) => format!("{e} (a plain module runs with --invoke NAME ARG...)"),
+        e => e.to_string(),
+    };
     let (contract, cache) = if tier == Tier::Aot {
         let cache = cache_cmd::open_cache(args.cache_dir)?;
-        let (contract, outcome) = Contract::load_cached(format, &bytes, &limits, &cache).map_err(|e| e.to_string())?;
+        let (contract, outcome) = Contract::load_cached(format, &bytes, &limits, &cache).map_err(loading)?;
         (contract, Some(outcome))
     } else {
-        (Contract::load_as(format, &bytes, tier, &limits).map_err(|e| e.to_string())?, None)
+        (Contract::load_as(format, &bytes, tier, &limits).map_err(loading)?, None)
     };
     let msg = Message { caller: CALLER, address: CONTRACT, input, gas_limit: args.gas, ..Message::default() };
     let mut host = InMemoryHost::new();

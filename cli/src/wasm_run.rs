@@ -15,7 +15,7 @@ use zvm_runtime::Limits;
 pub fn lower(bytes: &[u8]) -> Result<zvm_ir::Module, String> {
     match wasm::translate_contract(bytes, &WasmConfig::default()) {
         Ok(module) => Ok(module),
-        Err(WasmError::Link(_)) => {
+        Err(WasmError::Link(_) | WasmError::NotAContract(_)) => {
             wasm::translate(bytes, &WasmConfig::default(), &NoImports).map(|m| m.ir).map_err(|e| e.to_string())
         }
         Err(e) => Err(e.to_string()),

@@ -43,27 +43,36 @@ fn compile_then_list_verify_run_and_clear() {
     let ex = examples();
     let ex = ex.to_str().unwrap();
 
+    // Six EVM and ZVM contracts and three WebAssembly ones; `fib.wat`, a plain module, is listed as skipped.
     let out = ok(&["compile", ex, "--cache-dir", d]);
-    assert!(out.contains("6 contracts for"), "{out}");
-    assert!(out.contains("(6 compiled, 0 from the cache)"), "{out}");
+    assert!(out.contains("9 contracts for"), "{out}");
+    assert!(out.contains("(9 compiled, 0 from the cache)"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("fib.wat ") && l.ends_with("skipped: not a contract")), "{out}");
     let out = ok(&["compile", ex, "--cache-dir", d]);
-    assert!(out.contains("(0 compiled, 6 from the cache)"), "{out}");
+    assert!(out.contains("(0 compiled, 9 from the cache)"), "{out}");
 
     let ls = ok(&["cache", "ls", "--cache-dir", d]);
     let lines: Vec<&str> = ls.lines().collect();
-    assert_eq!(lines.len(), 6, "{ls}");
+    assert_eq!(lines.len(), 9, "{ls}");
     for line in &lines {
         let key = line.split_whitespace().next().unwrap();
         assert!(key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()), "{line}");
         assert!(line.ends_with(" UTC"), "{line}");
     }
-    assert!(ok(&["cache", "stats", "--cache-dir", d]).contains("entries:   6"));
-    assert!(ok(&["cache", "verify", "--cache-dir", d]).contains("6 entries ok, 0 damaged and removed"));
+    assert!(ok(&["cache", "stats", "--cache-dir", d]).contains("entries:   9"));
+    assert!(ok(&["cache", "verify", "--cache-dir", d]).contains("9 entries ok, 0 damaged and removed"));
 
     // `run --tier aot` uses the same entries.
     let run = ok(&["run", &format!("{ex}/fib.zasm"), "--tier", "aot", "--cache-dir", d, "--input", FIB_10]);
     assert!(run.contains("cache:    hit"), "{run}");
     assert!(run.contains("output:   0x0000000000000000000000000000000000000000000000000000000000000037"), "{run}");
+
+    // So does a WebAssembly contract; a plain module named on its own is an error, not a skip.
+    let run = ok(&["run", &format!("{ex}/counter.wat"), "--tier", "aot", "--cache-dir", d]);
+    assert!(run.contains("cache:    hit"), "{run}");
+    let plain = zvm(&["compile", &format!("{ex}/fib.wat"), "--cache-dir", d], |_| {});
+    let err = String::from_utf8_lossy(&plain.stderr);
+    assert!(!plain.status.success() && err.contains("not a contract"), "{err}");
 
     // Damage every entry: verify removes them all; then run compiles fib again, and hits after that.
     for path in entry_files(&dir) {
@@ -73,8 +82,8 @@ fn compile_then_list_verify_run_and_clear() {
         fs::write(&path, bytes).unwrap();
     }
     let verify = ok(&["cache", "verify", "--cache-dir", d]);
-    assert!(verify.contains("0 entries ok, 6 damaged and removed"), "{verify}");
-    assert_eq!(verify.matches("checksum mismatch").count(), 6, "{verify}");
+    assert!(verify.contains("0 entries ok, 9 damaged and removed"), "{verify}");
+    assert_eq!(verify.matches("checksum mismatch").count(), 9, "{verify}");
     let fib = format!("{ex}/fib.zasm");
     let aot = ["run", fib.as_str(), "--tier", "aot", "--cache-dir", d, "--input", FIB_10];
     assert!(ok(&aot).contains("cache:    miss"));
@@ -87,17 +96,30 @@ fn compile_then_list_verify_run_and_clear() {
     let mut written: Vec<String> =
         fs::read_dir(&objs).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     written.sort();
-    assert_eq!(written, ["counter.evm.o", "counter.zasm.o", "fib.evm.o", "fib.zasm.o", "sort.zasm.o", "token.zasm.o"]);
+    assert_eq!(
+        written,
+        [
+            "counter.evm.o",
+            "counter.wat.o",
+            "counter.zasm.o",
+            "evm_caller.wat.o",
+            "fib.evm.o",
+            "fib.zasm.o",
+            "sort.zasm.o",
+            "token.wat.o",
+            "token.zasm.o"
+        ]
+    );
     assert!(fs::read(objs.join("fib.zasm.o")).unwrap().starts_with(b"\x7fELF"));
     ok(&["compile", &fib, "--target", "aarch64", "--cache-dir", d]);
-    assert_eq!(entry_files(&dir).len(), 7);
+    assert_eq!(entry_files(&dir).len(), 10);
     let only = tmp.path().join("only");
     ok(&["compile", &fib, "--no-cache", "-o", only.to_str().unwrap(), "--cache-dir", d]);
     assert!(only.join("fib.zasm.o").exists());
-    assert_eq!(entry_files(&dir).len(), 7);
+    assert_eq!(entry_files(&dir).len(), 10);
 
     let clear = ok(&["cache", "clear", "--cache-dir", d]);
-    assert!(clear.starts_with("removed 7 entries"), "{clear}");
+    assert!(clear.starts_with("removed 10 entries"), "{clear}");
     assert_eq!(ok(&["cache", "ls", "--cache-dir", d]), "");
 }
 

@@ -60,6 +60,9 @@ pub enum WasmError {
     /// The module exceeds a limit of [`WasmConfig`].
     #[error("limit: {0}")]
     Limit(String),
+    /// A valid module that is not a contract (see [`translate_contract`]).
+    #[error("not a contract: {0}")]
+    NotAContract(String),
 }
 
 /// Gas costs of WebAssembly code. Its [`GasTable::id`] is part of what compiled code is keyed on.
@@ -776,11 +779,13 @@ impl Imports for ContractImports {
 pub fn translate_contract(bytes: &[u8], config: &WasmConfig) -> Result<Module, WasmError> {
     let lowered = translate(bytes, config, &ContractImports)?;
     let Some(Export::Func(call)) = lowered.export("call") else {
-        return Err(WasmError::Link("a contract exports a function `call`".into()));
+        return Err(WasmError::NotAContract("a contract exports a function `call`".into()));
     };
     let mut ir = lowered.ir;
     if !ir.function(call).sig.params.is_empty() || !ir.function(call).sig.results.is_empty() {
-        return Err(WasmError::Link("the contract's `call` export takes no parameters and returns nothing".into()));
+        return Err(WasmError::NotAContract(
+            "a contract's `call` export takes no parameters and returns nothing".into(),
+        ));
     }
     let instantiate = ir.entry;
     let mut entry = Function::new("contract", Signature::default());

@@ -156,15 +156,32 @@ impl VStack {
     }
 }
 
-/// Stack needs of a run of instructions: items that must be present, and the most it grows.
-fn stack_needs(instrs: &[Instr]) -> (u32, u32) {
-    let (mut h, mut low, mut high) = (0i64, 0i64, 0i64);
-    for i in instrs {
-        low = low.min(h - i64::from(i.info.pops));
-        h += i64::from(i.info.pushes) - i64::from(i.info.pops);
-        high = high.max(h);
+/// Stack needs of a run of instructions.
+#[derive(Clone, Copy)]
+struct StackNeeds {
+    /// Items that must be present.
+    min: u32,
+    /// The most it grows.
+    growth: u32,
+    /// Its net change of the height.
+    net: i64,
+}
+
+impl StackNeeds {
+    fn of(instrs: &[Instr]) -> StackNeeds {
+        let (mut h, mut low, mut high) = (0i64, 0i64, 0i64);
+        for i in instrs {
+            low = low.min(h - i64::from(i.info.pops));
+            h += i64::from(i.info.pushes) - i64::from(i.info.pops);
+            high = high.max(h);
+        }
+        StackNeeds { min: (-low) as u32, growth: high as u32, net: h }
     }
-    ((-low) as u32, high as u32)
+
+    /// Whether the run's `stack.check` passes on a stack of `height` items.
+    fn fit(self, height: u32) -> bool {
+        self.min <= height && height as usize + self.growth as usize <= STACK_LIMIT
+    }
 }
 
 /// A basic block of the instructions: `instrs[start..end]`.
@@ -173,6 +190,7 @@ struct Span {
     start: usize,
     end: usize,
     reachable: bool,
+    needs: StackNeeds,
 }
 
 /// The stack height at the entry of each block where it is the same on every way in, `None` elsewhere.
@@ -229,13 +247,10 @@ fn entry_heights(instrs: &[Instr], spans: &[Span], dynamic: bool) -> Vec<Option<
         let out = match heights[n] {
             Height::Known(h) => {
                 let span = spans[n];
-                let body = &instrs[span.start..span.end];
-                let (min, growth) = stack_needs(body);
-                if !span.reachable || min > h || h as usize + growth as usize > STACK_LIMIT {
+                if !span.reachable || !span.needs.fit(h) {
                     continue;
                 }
-                let net: i64 = body.iter().map(|i| i64::from(i.info.pushes) - i64::from(i.info.pops)).sum();
-                Height::Known((i64::from(h) + net) as u32)
+                Height::Known((i64::from(h) + span.needs.net) as u32)
             }
             other => other,
         };
@@ -284,22 +299,30 @@ impl Lowerer<'_> {
             }
         }
         starts.dedup_by_key(|s| s.0);
+        let spans: Vec<Span> = starts
+            .iter()
+            .enumerate()
+            .map(|(n, &(start, reachable))| {
+                let end = starts.get(n + 1).map_or(instrs.len(), |s| s.0);
+                Span { start, end, reachable, needs: StackNeeds::of(&instrs[start..end]) }
+            })
+            .collect();
         // Jumps whose target is not the constant pushed just before them go through the dispatch; their
         // possible targets (every `JUMPDEST`) then take no parameters, since most of their entries would
         // come through it, having written the stack back (Solidity's internal calls and returns).
         let dynamic_jumps = instrs.iter().enumerate().any(|(k, ins)| {
             matches!(ins.info.sem, Sem::Jump | Sem::JumpI) && (k == 0 || instrs[k - 1].info.sem != Sem::Push)
         });
-        let mut blocks: Vec<Block> = Vec::with_capacity(starts.len());
-        for (n, &(k, _)) in starts.iter().enumerate() {
+        let mut blocks: Vec<Block> = Vec::with_capacity(spans.len());
+        for (n, span) in spans.iter().enumerate() {
             let block = if n == 0 { zvm_ir::Function::ENTRY } else { self.b.create_block() };
-            if instrs[k].info.sem == Sem::JumpDest {
-                self.jumpdests.insert(instrs[k].offset, block);
+            let first = instrs[span.start];
+            if first.info.sem == Sem::JumpDest {
+                self.jumpdests.insert(first.offset, block);
             }
             // The entry block is the function's, whose parameters are none.
-            let end = starts.get(n + 1).map_or(instrs.len(), |s| s.0);
-            let dynamic_target = dynamic_jumps && instrs[k].info.sem == Sem::JumpDest;
-            let passed = if n == 0 || dynamic_target { 0 } else { stack_needs(&instrs[k..end]).0.min(MAX_PASSED) };
+            let dynamic_target = dynamic_jumps && first.info.sem == Sem::JumpDest;
+            let passed = if n == 0 || dynamic_target { 0 } else { span.needs.min.min(MAX_PASSED) };
             if passed > 0 {
                 for _ in 0..passed {
                     self.b.block_param(block, Type::W256);
@@ -308,15 +331,6 @@ impl Lowerer<'_> {
             }
             blocks.push(block);
         }
-        let spans: Vec<Span> = starts
-            .iter()
-            .enumerate()
-            .map(|(n, &(start, reachable))| Span {
-                start,
-                end: starts.get(n + 1).map_or(instrs.len(), |s| s.0),
-                reachable,
-            })
-            .collect();
         let heights = entry_heights(instrs, &spans, dynamic_jumps);
         for (n, span) in spans.iter().enumerate() {
             self.b.switch_to_block(blocks[n]);
@@ -325,7 +339,10 @@ impl Lowerer<'_> {
                 self.b.trap(TrapCode::Unreachable);
                 continue;
             }
-            self.lower_block(&instrs[span.start..span.end], heights[n], blocks.get(n + 1).copied());
+            let StackNeeds { min, growth, .. } = span.needs;
+            let decided = heights[n].is_some_and(|h| span.needs.fit(h));
+            let check = ((min > 0 || growth > 0) && !decided).then_some((min, growth));
+            self.lower_block(&instrs[span.start..span.end], check, blocks.get(n + 1).copied());
         }
         if let Some(dispatch) = self.dispatch {
             self.b.switch_to_block(dispatch);
@@ -398,11 +415,9 @@ impl Lowerer<'_> {
         self.b.halt(HaltKind::Return, zero, zero);
     }
 
-    /// Lowers one block, entered with `height` items on the stack if that is known.
-    fn lower_block(&mut self, instrs: &[Instr], height: Option<u32>, next: Option<Block>) {
-        let (min, growth) = stack_needs(instrs);
-        let passes = height.is_some_and(|h| min <= h && h as usize + growth as usize <= STACK_LIMIT);
-        if (min > 0 || growth > 0) && !passes {
+    /// Lowers one block, starting with `stack.check min, growth` if `check` is that pair.
+    fn lower_block(&mut self, instrs: &[Instr], check: Option<(u32, u32)>, next: Option<Block>) {
+        if let Some((min, growth)) = check {
             self.b.ins(Op::StackCheck { min, growth });
         }
         let current = self.b.current_block().expect("inside a block");

@@ -1834,11 +1834,6 @@ impl<'m, 'b> Translator<'m, 'b> {
         }
     }
 
-    /// `w256` DIV, MOD, SDIV and SMOD. When both operands fit in 64 bits (as signed values for the signed
-    /// operations, with the dividend other than -2^63, whose quotient by -1 does not) and the divisor is not
-    /// zero, one machine division gives the result; anything else goes to the helper. Contracts divide small
-    /// numbers nearly always (fixed-point arithmetic, array indexes): in snailtracer the helper's 256-bit
-    /// division and the call around it were a fifth of the run.
     /// `a * c` with a fast path for an operand that fits in 64 bits (a counter, an index, a scale), checked
     /// at run time for each operand that is not a constant: four multiplies instead of ten.
     fn word_mul(&mut self, a: Limbs, c: Limbs, known: (Option<U256>, Option<U256>)) -> Limbs {
@@ -1869,6 +1864,11 @@ impl<'m, 'b> Translator<'m, 'b> {
         [p[0], p[1], p[2], p[3]]
     }
 
+    /// `w256` DIV, MOD, SDIV and SMOD. When both operands fit in 64 bits (as signed values for the signed
+    /// operations, with the dividend other than -2^63, whose quotient by -1 does not) and the divisor is not
+    /// zero, one machine division gives the result; anything else goes to the helper. Contracts divide small
+    /// numbers nearly always (fixed-point arithmetic, array indexes): in snailtracer the helper's 256-bit
+    /// division and the call around it were a fifth of the run.
     fn word_division(&mut self, op: BinOp, a: Limbs, c: Limbs) -> Limbs {
         let signed = matches!(op, BinOp::DivS | BinOp::RemS);
         let b = &mut self.b;

@@ -110,10 +110,6 @@ fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, String> {
     Ok(files)
 }
 
-/// The outcome column of an object taken from the cache, and of a directory's module that is not a contract.
-const CACHED: &str = "cached";
-const SKIPPED: &str = "skipped: not a contract";
-
 struct Compiled {
     name: String,
     outcome: String,
@@ -145,6 +141,8 @@ pub fn compile(args: CompileArgs) -> Result<(), String> {
     };
     let started = Instant::now();
     let mut done = Vec::with_capacity(files.len());
+    // Plain WebAssembly modules found in a directory, by name.
+    let mut skipped = Vec::new();
     for (file, in_directory) in &files {
         let name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
         bar.set_message(name.clone());
@@ -156,7 +154,7 @@ pub fn compile(args: CompileArgs) -> Result<(), String> {
             Some(cache) => {
                 executor::compile_cached(format, &bytes, target, &limits, cache).map(|(_, object, outcome)| {
                     let outcome = match outcome {
-                        CacheOutcome::Hit => CACHED.to_string(),
+                        CacheOutcome::Hit => "cached".to_string(),
                         CacheOutcome::Miss => "compiled".to_string(),
                         rejected => rejected.to_string(),
                     };
@@ -169,7 +167,7 @@ pub fn compile(args: CompileArgs) -> Result<(), String> {
             Ok(done) => done,
             // A directory may hold plain WebAssembly modules besides contracts.
             Err(LoadError::Wasm(WasmError::NotAContract(_))) if *in_directory => {
-                done.push(Compiled { name, outcome: SKIPPED.into(), bytes: 0, time: start.elapsed() });
+                skipped.push(name);
                 bar.inc(1);
                 continue;
             }
@@ -185,18 +183,16 @@ pub fn compile(args: CompileArgs) -> Result<(), String> {
     bar.finish_and_clear();
     let total = started.elapsed();
 
-    let width = done.iter().map(|c| c.name.len()).max().unwrap_or(0);
-    let owidth = done.iter().filter(|c| c.outcome != SKIPPED).map(|c| c.outcome.len()).max().unwrap_or(0);
+    let width = done.iter().map(|c| c.name.len()).chain(skipped.iter().map(String::len)).max().unwrap_or(0);
     for c in &done {
-        if c.outcome == SKIPPED {
-            println!("{:width$}  {SKIPPED}", c.name);
-        } else {
-            println!("{:width$}  {:owidth$}  {:>8} bytes  {:>8.2} ms", c.name, c.outcome, c.bytes, ms(c.time));
-        }
+        println!("{:width$}  {:8}  {:>8} bytes  {:>8.2} ms", c.name, c.outcome, c.bytes, ms(c.time));
+    }
+    for name in &skipped {
+        println!("{name:width$}  skipped: not a contract");
     }
     let bytes: usize = done.iter().map(|c| c.bytes).sum();
-    let n = done.iter().filter(|c| c.outcome != SKIPPED).count();
-    let cached = done.iter().filter(|c| c.outcome == CACHED).count();
+    let n = done.len();
+    let cached = done.iter().filter(|c| c.outcome == "cached").count();
     println!(
         "{n} contract{} for {} ({} compiled, {cached} from the cache): {bytes} bytes of objects, {:.2} ms per contract",
         if n == 1 { "" } else { "s" },

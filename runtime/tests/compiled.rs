@@ -125,6 +125,11 @@ fn word_out(r: &Run) -> U256 {
     U256::from_be_slice(&r.output)
 }
 
+/// Output word `i` of a run that returned several ([`return_words`]).
+fn output_word(r: &Run, i: usize) -> U256 {
+    U256::from_be_slice(&r.output[i * 32..i * 32 + 32])
+}
+
 fn input_of(words: &[U256]) -> Vec<u8> {
     words.iter().flat_map(|w| w.to_be_bytes::<32>()).collect()
 }
@@ -324,7 +329,7 @@ fn constant_operands_fold_to_the_semantics() {
             let mut i = 0;
             for &x in &picks {
                 for &y in &picks {
-                    let got = U256::from_be_slice(&r.output[i * 32..i * 32 + 32]);
+                    let got = output_word(&r, i);
                     assert_eq!(got, semantics::word_binary(op, x, y), "{op:?}({x:#x}, {y:#x})");
                     i += 1;
                 }
@@ -356,9 +361,9 @@ fn one_constant_operand_matches_the_semantics() {
                 let r = run(&code, &Env { input: input_of(&[a]), ..Env::default() });
                 assert_eq!(r.exit, Some(Exit::Halt(HaltKind::Return)));
                 for (j, &k) in picks.iter().enumerate() {
-                    let at = |i: usize| U256::from_be_slice(&r.output[i * 32..i * 32 + 32]);
-                    assert_eq!(at(2 * j), semantics::word_binary(op, k, a), "{op:?}({k:#x}, {a:#x}) at {level:?}");
-                    assert_eq!(at(2 * j + 1), semantics::word_binary(op, a, k), "{op:?}({a:#x}, {k:#x}) at {level:?}");
+                    let (ka, ak) = (output_word(&r, 2 * j), output_word(&r, 2 * j + 1));
+                    assert_eq!(ka, semantics::word_binary(op, k, a), "{op:?}({k:#x}, {a:#x}) at {level:?}");
+                    assert_eq!(ak, semantics::word_binary(op, a, k), "{op:?}({a:#x}, {k:#x}) at {level:?}");
                 }
             }
         }
@@ -439,7 +444,7 @@ fn ternary_ops_by_a_constant_modulus_match_the_semantics() {
                 let r = run(&code, &Env { input: input_of(&[a, c]), ..Env::default() });
                 assert_eq!(r.exit, Some(Exit::Halt(HaltKind::Return)));
                 for (j, &n) in moduli.iter().enumerate() {
-                    let got = U256::from_be_slice(&r.output[j * 32..j * 32 + 32]);
+                    let got = output_word(&r, j);
                     assert_eq!(
                         got,
                         semantics::word_ternary(op, a, c, n),

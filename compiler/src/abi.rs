@@ -22,7 +22,17 @@ pub const ABI_VERSION: u32 = 6;
 /// [`ABI_VERSION`] stays the same. Forgetting it makes zvm run stale code from caches written before the
 /// change. (Releases also change the key through the crate version, so this matters most between
 /// releases, during development.)
-pub const CODEGEN_VERSION: u32 = 14;
+pub const CODEGEN_VERSION: u32 = 15;
+
+/// Most bytes a guarded memory ([`zvm_ir::MemoryPlan::guarded`]) holds: 2^16 WebAssembly pages, what a
+/// 32-bit index can address.
+pub const HEAP_MAX_BYTES: u64 = 1 << 32;
+
+/// Bytes of address space the runtime reserves for a guarded memory, from its base. Compiled code forms
+/// addresses as base + zero-extended 32-bit index + 32-bit offset and accesses at most 32 bytes there, all
+/// below 2^33 + 32; the reservation covers that and more, so an access past the memory's size faults
+/// inside it instead of touching anything else.
+pub const HEAP_RESERVATION: u64 = (1 << 33) + (1 << 16);
 
 /// A 256-bit word as four little-endian 64-bit limbs (limb 0 is the least significant).
 pub type Word = [u64; 4];

@@ -196,6 +196,12 @@ pub struct MemoryPlan {
     pub min_pages: u64,
     /// Most pages `mem.grow` may reach (`None`: only the runtime's memory limit applies).
     pub max_pages: Option<u64>,
+    /// The runtime backs the memory with a reservation of address space that covers every address a
+    /// 32-bit index and offset can form, inaccessible past the memory's size: compiled code accesses it
+    /// at zero-extended 32-bit addresses without a bounds check, and an access past the end faults in
+    /// the reservation and becomes a `heap_oob` trap. (WebAssembly memories; see the runtime's `memory`
+    /// module.)
+    pub guarded: bool,
 }
 
 /// The size limits of a table (WebAssembly's table type). Elements are references (`i64`, 0 = null); a

@@ -348,7 +348,7 @@ fn every_variant_module() -> Module {
     let mut module = Module::new(vec![callee, main], FuncId(1));
     module.globals = globals.to_vec();
     module.data = vec![vec![], vec![0, 0xff, 0x10]];
-    module.memory = zvm_ir::MemoryPlan { min_pages: 1, max_pages: Some(65536) };
+    module.memory = zvm_ir::MemoryPlan { min_pages: 1, max_pages: Some(65536), guarded: true };
     module.tables = vec![TablePlan { min: 0, max: None }, TablePlan { min: 10, max: Some(20) }];
     module.elems = vec![vec![1, 0, u64::MAX], vec![]];
     module.types = types.to_vec();

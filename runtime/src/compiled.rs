@@ -15,6 +15,7 @@
 //! other memory.
 
 use crate::frame::{Exit, Frame};
+use crate::memory::heap_faults;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use zvm_compiler::abi::{self, Helpers, VmCtx, Word};
 use zvm_compiler::cranelift::{EntryFn, NativeCode};
@@ -56,6 +57,7 @@ const HELPER_STACK_BYTES: u64 = 2 << 20;
 const MAX_STACK_BYTES: u64 = 4 << 30;
 
 const HOST_ERROR: u32 = abi::STATUS_TRAP_BASE + TrapCode::HostError.code();
+const HEAP_OUT_OF_BOUNDS: u32 = abi::STATUS_TRAP_BASE + TrapCode::MemoryOutOfBounds.code();
 
 /// Runs compiled code on `frame`; same contract as the interpreter's `run`: `None` means the entry function
 /// returned normally, otherwise how execution stopped.
@@ -84,15 +86,20 @@ fn call(code: &dyn NativeCode, frame: &mut Frame<'_>, func: u32, values: *mut u6
     // A frame linked into a deeper call (`Frame::link`) has only the rest of the depth left to use.
     let need = code.native_stack_bytes(frame.ctx.max_call_depth.saturating_sub(frame.ctx.call_depth));
     let entry = code.entry();
+    let guarded = match frame.guarded_memory() {
+        Ok(guarded) => guarded,
+        Err(exit) => return Some(exit),
+    };
     let ctx: *mut VmCtx = &mut frame.ctx;
+    let job = Job { ctx, func, values, guarded };
     let status = if need <= INLINE_STACK_BYTES {
         // SAFETY: `ctx` is the context of a live frame, initialized by `Frame::new` (memory and stack
         // pointers valid for their lengths, `helpers` a `'static` table), and exclusively borrowed for the
         // call; `values` is as `EntryFn` requires for `func` (the callers' contract); the native stack needed
         // is small (see the module docs).
-        unsafe { entry(ctx, func, values) }
+        unsafe { job.run(entry) }
     } else {
-        run_on_dedicated_stack(entry, Job { ctx, func, values }, need)
+        run_on_dedicated_stack(entry, job, need)
     };
     match status {
         abi::STATUS_OK => None,
@@ -105,6 +112,8 @@ struct Job {
     ctx: *mut VmCtx,
     func: u32,
     values: *mut u64,
+    /// The base of the frame's guarded memory, whose out-of-bounds faults the call turns into traps.
+    guarded: Option<*const u8>,
 }
 
 // SAFETY: the frame and the values behind the pointers are used by exactly one thread at a time: the
@@ -120,7 +129,11 @@ impl Job {
     /// As calling an [`EntryFn`]: see [`call`].
     unsafe fn run(self, entry: EntryFn) -> u32 {
         // SAFETY: guaranteed by the caller.
-        unsafe { entry(self.ctx, self.func, self.values) }
+        let run = || unsafe { entry(self.ctx, self.func, self.values) };
+        match self.guarded {
+            Some(base) => heap_faults::catch(base, HEAP_OUT_OF_BOUNDS, run),
+            None => run(),
+        }
     }
 }
 

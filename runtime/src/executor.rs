@@ -469,8 +469,8 @@ impl Contract {
     /// Runs function `func` of this program on `instance` (memory, globals and dropped segments that
     /// persist between invocations) with `values` as arguments in and results out (see
     /// [`interpreter::invoke`]). Returns the instance, how execution stopped (`None`: the function
-    /// returned) and the gas left. With `linkage`, the instance is one of a linking store's (see
-    /// [`crate::frame::Linker`]).
+    /// returned) and the gas left (none after a trap). With `linkage`, the instance is one of a linking
+    /// store's (see [`crate::frame::Linker`]).
     pub fn invoke(
         &self,
         vm: &Vm,
@@ -490,7 +490,10 @@ impl Contract {
             Prepared::Jit(c) => compiled::invoke(c, &mut frame, func, values),
             Prepared::Aot(c) => compiled::invoke(c, &mut frame, func, values),
         };
-        let gas_left = frame.gas_left();
+        // A trap consumes all gas, as it does in a contract call. Compiled code's out-of-bounds accesses to
+        // a guarded memory are hardware faults (see `crate::memory`), which stop it with its gas counter
+        // still in a register; the interpreter follows the same rule.
+        let gas_left = if matches!(exit, Some(Exit::Trap(_))) { 0 } else { frame.gas_left() };
         (frame.detach(), exit, gas_left)
     }
 }

@@ -11,6 +11,7 @@
 
 use crate::host::{Address, Host};
 use crate::limits::{Limits, STACK_LIMIT};
+use crate::memory::LinearMemory;
 use crate::result::{ExecResult, Log, Status};
 use crate::schedule::{calls, HostCosts};
 use crate::vm::{CallInputs, CreateInputs, FrameOutcome, Vm};
@@ -82,10 +83,10 @@ pub fn memory_cost(words: u64) -> u64 {
 /// data segments were dropped. A contract call starts from a fresh one ([`Instance::new`]); a WebAssembly
 /// module instantiated by a script or an embedder keeps one across invocations
 /// (`crate::executor::Contract::invoke`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Instance {
     /// Linear memory.
-    pub memory: Vec<u8>,
+    pub memory: LinearMemory,
     /// One slot per module global (`i32`/`f32` in the low 32 bits).
     pub globals: Vec<u64>,
     /// `dropped[i]`: data segment `i` was dropped (reads as empty).
@@ -153,11 +154,17 @@ pub struct Linkage<'a> {
 }
 
 impl Instance {
-    /// The zeroed initial memory of `plan`; traps `memory_limit` if it is larger than `limits` allow.
-    pub fn fresh_memory(plan: &MemoryPlan, limits: &Limits) -> Result<Vec<u8>, TrapCode> {
+    /// The zeroed initial memory of `plan` (a guarded reservation if the plan is guarded); traps
+    /// `memory_limit` if it is larger than `limits` allow, or if the system gives no address space for
+    /// the reservation.
+    pub fn fresh_memory(plan: &MemoryPlan, limits: &Limits) -> Result<LinearMemory, TrapCode> {
         let bytes = plan.min_pages.checked_mul(WASM_PAGE).filter(|&b| b <= limits.max_memory);
         let bytes = usize::try_from(bytes.ok_or(TrapCode::MemoryLimit)?).map_err(|_| TrapCode::MemoryLimit)?;
-        Ok(vec![0; bytes])
+        if plan.guarded {
+            LinearMemory::reserved(bytes).map_err(|_| TrapCode::MemoryLimit)
+        } else {
+            Ok(vec![0; bytes].into())
+        }
     }
 
     /// Traps `memory_limit` if new tables of `sizes` elements hold more than `limits` allow.
@@ -201,7 +208,7 @@ impl SignatureIds {
 pub struct Frame<'a> {
     /// The part of the frame native code reads and writes directly.
     pub ctx: VmCtx,
-    memory: Vec<u8>,
+    memory: LinearMemory,
     globals: Vec<u64>,
     /// The module whose instance is attached (data and element segments, memory and table limits,
     /// signatures for `call_indirect`).
@@ -279,7 +286,7 @@ impl<'a> Frame<'a> {
         };
         Self {
             ctx,
-            memory: Vec::new(),
+            memory: LinearMemory::default(),
             globals: Vec::new(),
             module: None,
             signatures: None,
@@ -403,6 +410,17 @@ impl<'a> Frame<'a> {
         &mut self.memory
     }
 
+    /// The base of the memory's guarded reservation, for compiled code that accesses it without bounds
+    /// checks (`None`: the memory is a vector). A `host_error` trap if the attached module's memory plan is
+    /// guarded and the memory is not: its compiled code must not run on it.
+    pub fn guarded_memory(&self) -> FrameResult<Option<*const u8>> {
+        match (self.memory.is_reserved(), self.module.is_some_and(|m| m.memory.guarded)) {
+            (true, _) => Ok(Some(self.memory.as_ptr())),
+            (false, false) => Ok(None),
+            (false, true) => Err(Exit::Trap(TrapCode::HostError)),
+        }
+    }
+
     fn sync_memory(&mut self) {
         self.ctx.mem_base = self.memory.as_mut_ptr();
         self.ctx.mem_len = self.memory.len() as u64;
@@ -438,7 +456,9 @@ impl<'a> Frame<'a> {
         if self.memory.capacity() < new_len as usize {
             self.memory.reserve((new_len as usize).max(MIN_MEMORY_CAPACITY) - self.memory.len());
         }
-        self.memory.resize(new_len as usize, 0);
+        if !self.memory.grow_to(new_len as usize) {
+            return Err(Exit::Trap(TrapCode::MemoryLimit));
+        }
         // The new length from the register, not read back from the vector that was just written: that
         // load (merged with the pointer's) waited on the store and was half the cost of a growth.
         self.ctx.mem_base = self.memory.as_mut_ptr();
@@ -463,8 +483,7 @@ impl<'a> Frame<'a> {
         let max_pages = self.module.and_then(|m| m.memory.max_pages);
         let within_max = max_pages.is_none_or(|max| new <= max);
         match bytes.and_then(|b| usize::try_from(b).ok()) {
-            Some(bytes) if within_max => {
-                self.memory.resize(bytes, 0);
+            Some(bytes) if within_max && self.memory.grow_to(bytes) => {
                 self.sync_memory();
                 old
             }

@@ -4,6 +4,8 @@
 //! Layout, following the path of an execution:
 //! - [`host`]: the [`Host`] trait (state and environment) and [`InMemoryHost`].
 //! - [`frame`]: one execution frame — memory, stack, gas and every non-trivial operation, used by both tiers.
+//! - [`memory`]: linear memory, and the guarded reservations compiled WebAssembly runs on without bounds
+//!   checks.
 //! - [`schedule`]: gas of host operations per bytecode format.
 //! - [`interpreter`]: the reference tier, which runs IR directly.
 //! - [`compiled`]: runs Cranelift-compiled code against a frame through the helper table.
@@ -19,6 +21,7 @@ pub mod frame;
 pub mod host;
 pub mod interpreter;
 pub mod limits;
+pub mod memory;
 pub mod precompiles;
 pub mod result;
 pub mod schedule;

@@ -50,7 +50,7 @@ struct Outcome {
 }
 
 /// What a script did on one tier.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 struct Run {
     outcomes: Vec<Outcome>,
     instance: Instance,

@@ -84,7 +84,7 @@ impl Imports for SpecTestImports {
 
     fn memory(&self, module: &str, name: &str, _: u64, _: Option<u64>) -> Result<MemoryPlan, String> {
         match (module, name) {
-            ("spectest", "memory") => Ok(MemoryPlan { min_pages: 1, max_pages: Some(2) }),
+            ("spectest", "memory") => Ok(MemoryPlan { min_pages: 1, max_pages: Some(2), guarded: true }),
             _ => Err(format!("memory {module}.{name}")),
         }
     }

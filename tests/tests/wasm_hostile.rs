@@ -133,3 +133,97 @@ fn every_truncation_and_corruption_of_a_module_is_a_clean_error() {
         }
     }
 }
+
+/// What an invocation gave: its results, or how it stopped.
+type Outcome = Result<Vec<u64>, InvokeError>;
+
+/// Runs `calls` in order on one instance of `src` on every tier; all tiers must agree on every result and
+/// on the gas each call used. Returns the outcomes.
+fn session(src: &str, calls: &[(&str, &[u64])]) -> Vec<Outcome> {
+    let mut per_tier = Vec::new();
+    for tier in [Tier::Interp, Tier::Jit, Tier::Aot] {
+        let program = load(src, tier).unwrap_or_else(|e| panic!("{tier}: {e}"));
+        let mut instance = program.instantiate(&Limits::default(), GAS).expect("instantiates");
+        let outcomes: Vec<_> = calls
+            .iter()
+            .map(|(name, args)| {
+                let r = instance.invoke(name, args, GAS);
+                (r, instance.gas_used())
+            })
+            .collect();
+        per_tier.push(outcomes);
+    }
+    for (i, call) in calls.iter().enumerate() {
+        assert_eq!(per_tier[0][i], per_tier[1][i], "interp and jit disagree on {call:?}");
+        assert_eq!(per_tier[0][i], per_tier[2][i], "interp and aot disagree on {call:?}");
+        if per_tier[0][i].0.is_err() {
+            assert_eq!(per_tier[0][i].1, GAS, "a trap consumes all gas: {call:?}");
+        }
+    }
+    per_tier.swap_remove(0).into_iter().map(|(r, _)| r).collect()
+}
+
+/// Compiled code accesses WebAssembly memory without bounds checks: an access past the end faults in the
+/// memory's guard region and becomes `heap_oob`. Every width, at the last byte it fits and the first it
+/// does not, with the largest offsets and addresses a 32-bit memory can form, for an access whose value is
+/// unused, after growth, and deep in a recursion (which compiled code runs on a thread of its own). The
+/// instance stays usable after each trap.
+#[test]
+fn out_of_bounds_accesses_trap_at_the_exact_byte_on_every_tier() {
+    let src = r#"(module (memory 1 3)
+      (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+      (func (export "load8") (param i32) (result i32) (i32.load8_u (local.get 0)))
+      (func (export "load16") (param i32) (result i32) (i32.load16_s (local.get 0)))
+      (func (export "load32") (param i32) (result i32) (i32.load (local.get 0)))
+      (func (export "load64") (param i32) (result i64) (i64.load (local.get 0)))
+      (func (export "loadf64") (param i32) (result f64) (f64.load offset=8 (local.get 0)))
+      (func (export "store32") (param i32 i32) (i32.store (local.get 0) (local.get 1)))
+      (func (export "store64_far") (param i32) (i64.store offset=0xffffffff (local.get 0) (i64.const 1)))
+      (func (export "load8_far") (param i32) (result i32) (i32.load8_u offset=0xfffffff0 (local.get 0)))
+      (func (export "unused") (param i32) (drop (i32.load16_u (local.get 0))))
+      (func $deep (export "deep") (param $n i32) (param $addr i32) (result i32)
+        (if (result i32) (local.get $n)
+          (then (i32.add (i32.const 1) (call $deep (i32.sub (local.get $n) (i32.const 1)) (local.get $addr))))
+          (else (i32.load (local.get $addr))))))"#;
+    let oob = || Err(InvokeError::Trap(TrapCode::MemoryOutOfBounds));
+    let page = 65536u64;
+    let cases: &[(&str, &[u64], Outcome)] = &[
+        ("store32", &[page - 4, 0x0102_0304], Ok(vec![])),
+        ("load8", &[page - 1], Ok(vec![0x01])),
+        ("load8", &[page], oob()),
+        ("load16", &[page - 2], Ok(vec![0x0102])),
+        ("load16", &[page - 1], oob()),
+        ("load32", &[page - 4], Ok(vec![0x0102_0304])),
+        ("load32", &[page - 3], oob()),
+        ("load64", &[page - 8], Ok(vec![0x0102_0304_0000_0000])),
+        ("load64", &[page - 7], oob()),
+        ("load64", &[u64::from(u32::MAX)], oob()),
+        ("loadf64", &[page - 16], Ok(vec![0x0102_0304_0000_0000])),
+        ("loadf64", &[page - 15], oob()),
+        ("store32", &[page - 3, 5], oob()),
+        ("store64_far", &[0], oob()),
+        ("store64_far", &[u64::from(u32::MAX)], oob()),
+        ("load8_far", &[0x10], oob()),
+        ("load8_far", &[u64::from(u32::MAX)], oob()),
+        ("unused", &[page - 2], Ok(vec![])),
+        ("unused", &[page - 1], oob()),
+        // The failed store wrote nothing; the instance goes on.
+        ("load32", &[page - 4], Ok(vec![0x0102_0304])),
+        ("deep", &[1000, page - 4], Ok(vec![1000 + 0x0102_0304])),
+        ("deep", &[1000, page], oob()),
+        ("grow", &[2], Ok(vec![1])),
+        ("load8", &[page], Ok(vec![0])),
+        ("load8", &[3 * page - 1], Ok(vec![0])),
+        ("load8", &[3 * page], oob()),
+        ("load32", &[3 * page - 3], oob()),
+        ("deep", &[100, 3 * page - 4], Ok(vec![100])),
+        ("deep", &[100, 3 * page - 2], oob()),
+        ("grow", &[1], Ok(vec![u64::from(u32::MAX)])),
+        ("load8", &[3 * page], oob()),
+    ];
+    let calls: Vec<(&str, &[u64])> = cases.iter().map(|(n, a, _)| (*n, *a)).collect();
+    let outcomes = session(src, &calls);
+    for ((name, args, expected), got) in cases.iter().zip(outcomes) {
+        assert_eq!(&got, expected, "{name}{args:?}");
+    }
+}

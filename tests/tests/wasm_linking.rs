@@ -180,3 +180,57 @@ fn function_imports_match_webassembly_types_not_just_ir_types() {
         assert!(matches!(err, WasmLoadError::Frontend(WasmError::Link(_))), "{param}: {err}");
     }
 }
+
+/// Out-of-bounds accesses to a memory shared between instances, by the instance that owns it (called
+/// through an import, so its compiled code runs inside the importer's) and by the importer itself,
+/// before and after the importer grows it: `heap_oob` on every tier (compiled code faults in the memory's
+/// guard region), all gas consumed, and the instances go on working.
+#[test]
+fn out_of_bounds_accesses_across_instances_trap_on_every_tier() {
+    const OWNER: &str = r#"(module (memory (export "memory") 1 4)
+      (func (export "peek") (param i32) (result i32) (i32.load8_u (local.get 0))))"#;
+    const USER: &str = r#"(module
+      (import "owner" "peek" (func $peek (param i32) (result i32)))
+      (import "owner" "memory" (memory 1 4))
+      (func (export "via_owner") (param i32) (result i32) (i32.add (i32.const 1) (call $peek (local.get 0))))
+      (func (export "own") (param i32) (result i32) (i32.load8_u (local.get 0)))
+      (func (export "grow") (result i32) (memory.grow (i32.const 1))))"#;
+    let page = zvm_ir::WASM_PAGE;
+    let oob = || Err(InvokeError::Trap(TrapCode::MemoryOutOfBounds));
+    type Outcome = Result<Vec<u64>, InvokeError>;
+    let cases: &[(&str, &str, &[u64], Outcome)] = &[
+        ("user", "via_owner", &[page - 1], Ok(vec![1])),
+        ("user", "via_owner", &[page], oob()),
+        ("user", "own", &[page], oob()),
+        ("owner", "peek", &[page], oob()),
+        ("user", "grow", &[], Ok(vec![1])),
+        ("user", "own", &[page], Ok(vec![0])),
+        ("user", "via_owner", &[2 * page - 1], Ok(vec![1])),
+        ("user", "via_owner", &[2 * page], oob()),
+        ("owner", "peek", &[2 * page - 1], Ok(vec![0])),
+        ("user", "own", &[u64::from(u32::MAX)], oob()),
+    ];
+    let mut runs = Vec::new();
+    for tier in TIERS {
+        let store = Rc::new(Store::new(Limits::default()));
+        let mut owner = add(&store, tier, "owner", OWNER);
+        let mut user = add(&store, tier, "user", USER);
+        let outcomes: Vec<_> = cases
+            .iter()
+            .map(|&(who, name, args, _)| {
+                let instance = if who == "owner" { &mut owner } else { &mut user };
+                (instance.invoke(name, args, GAS), instance.gas_used())
+            })
+            .collect();
+        runs.push(outcomes);
+    }
+    for (tier, r) in TIERS.iter().zip(&runs).skip(1) {
+        assert_eq!(r, &runs[0], "{tier} differs from the interpreter");
+    }
+    for ((who, name, args, expected), (got, gas)) in cases.iter().zip(&runs[0]) {
+        assert_eq!(got, expected, "{who}.{name}{args:?}");
+        if got.is_err() {
+            assert_eq!(*gas, GAS, "a trap consumes all gas: {who}.{name}{args:?}");
+        }
+    }
+}

@@ -743,6 +743,9 @@ struct Flags {
     fixed: MemFlagsData,
     /// Linear memory (bounds-checked by the code before the access).
     heap: MemFlagsData,
+    /// Guarded linear memory, accessed without a check: the access itself may fault (`heap_oob`), so it
+    /// is neither removed when unused nor moved.
+    heap_guarded: MemFlagsData,
     /// The operand stack buffer (index masked into bounds).
     stack: MemFlagsData,
     /// The scratch area in the native frame.
@@ -833,6 +836,10 @@ impl<'m, 'b> Translator<'m, 'b> {
             ctx: MemFlagsData::trusted().with_alias_region(r_ctx),
             fixed: MemFlagsData::trusted().with_readonly().with_can_move(),
             heap: MemFlagsData::new().with_notrap().with_endianness(Endianness::Little).with_alias_region(r_heap),
+            heap_guarded: MemFlagsData::new()
+                .with_trap_code(Some(ir::TrapCode::HEAP_OUT_OF_BOUNDS))
+                .with_endianness(Endianness::Little)
+                .with_alias_region(r_heap),
             stack: MemFlagsData::trusted().with_alias_region(r_stack),
             scratch: MemFlagsData::trusted(),
             globals: MemFlagsData::trusted().with_alias_region(r_globals),
@@ -2314,10 +2321,20 @@ impl<'m, 'b> Translator<'m, 'b> {
 
     // ---- memory --------------------------------------------------------------------------------------
 
-    /// Bounds-checks `[addr + offset, addr + offset + width)` against the current memory size (stopping with
-    /// `heap_oob` outside it) and returns the native address of its first byte. `known` is the address if
-    /// it is a compile-time constant, which folds the end of the range.
-    fn heap_addr(&mut self, addr: Value, known: Option<u64>, offset: u32, width: u32) -> Value {
+    /// The native address of the first byte of `[addr + offset, addr + offset + width)` and the flags to
+    /// access it with. `known` is the address if it is a compile-time constant.
+    ///
+    /// In a guarded memory ([`zvm_ir::MemoryPlan::guarded`]) a 32-bit address is not checked: the range
+    /// lies inside the memory's reservation, and an access past the memory's size faults there, which the
+    /// runtime turns into `heap_oob` (the gas counter, in a register, is lost with the code's state: a
+    /// trap consumes all gas). Otherwise the range is checked against the current memory size, stopping
+    /// with `heap_oob` outside it.
+    fn heap_addr(&mut self, addr: Value, known: Option<u64>, offset: u32, width: u32) -> (Value, MemFlagsData) {
+        let guarded =
+            self.module.memory.guarded && (self.is_u32(addr) || known.is_some_and(|a| a <= u64::from(u32::MAX)));
+        if guarded {
+            return (self.heap_pointer(addr, offset), self.flags.heap_guarded);
+        }
         let extent = u64::from(offset) + u64::from(width);
         let len = self.ctx_load(ctx::MEM_LEN);
         let bad = match known.and_then(|a| a.checked_add(extent)) {
@@ -2335,6 +2352,11 @@ impl<'m, 'b> Translator<'m, 'b> {
             }
         };
         self.exit_if(bad, trap_status(TrapCode::MemoryOutOfBounds));
+        (self.heap_pointer(addr, offset), self.flags.heap)
+    }
+
+    /// `mem_base + addr + offset`.
+    fn heap_pointer(&mut self, addr: Value, offset: u32) -> Value {
         let base = self.ctx_load(ctx::MEM_BASE);
         let p = self.b.ins().iadd(base, addr);
         if offset == 0 {
@@ -2361,7 +2383,8 @@ impl<'m, 'b> Translator<'m, 'b> {
         self.consts.get(v.index()).copied().flatten().and_then(|c| u64::try_from(c).ok())
     }
 
-    /// A load; with `used` false only its bounds check (the trap is observable, the value is not).
+    /// A load; with `used` false only its bounds check (the trap is observable, the value is not), which in
+    /// a guarded memory is the load itself.
     fn load(&mut self, ty: Type, access: MemAccess, addr: zvm_ir::Value, used: bool) -> Result<Val, CompileError> {
         let width = u32::from(access.width);
         if !matches!(width, 1 | 2 | 4 | 8 | 32) || width > ty.bytes() || (width == 32 && ty != Type::W256) {
@@ -2369,9 +2392,8 @@ impl<'m, 'b> Translator<'m, 'b> {
         }
         let known = self.known_u64(addr);
         let addr = self.i64_arg(addr)?;
-        let p = self.heap_addr(addr, known, access.offset, width);
-        let heap = self.flags.heap;
-        if !used {
+        let (p, heap) = self.heap_addr(addr, known, access.offset, width);
+        if !used && heap.notrap() {
             // Any value of the right shape: nothing reads it.
             return Ok(match ty {
                 Type::W256 => Val::Word([p; 4]),
@@ -2436,8 +2458,7 @@ impl<'m, 'b> Translator<'m, 'b> {
         let v = self.val(value)?;
         let known = self.known_u64(addr);
         let addr = self.i64_arg(addr)?;
-        let p = self.heap_addr(addr, known, access.offset, width);
-        let heap = self.flags.heap;
+        let (p, heap) = self.heap_addr(addr, known, access.offset, width);
         let low = match v {
             Val::Word(w) if width == 32 => {
                 for (i, &l) in w.iter().enumerate() {

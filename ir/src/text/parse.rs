@@ -51,8 +51,9 @@ pub fn parse(src: &str) -> Result<Module> {
                 }
                 let min_pages = p.u64("minimum pages")?;
                 let max_pages = if p.eat(&Tok::Comma) { Some(p.u64("maximum pages")?) } else { None };
+                let guarded = p.eat(&Tok::Word("guarded".into()));
                 p.end_of_line()?;
-                memory = Some(MemoryPlan { min_pages, max_pages });
+                memory = Some(MemoryPlan { min_pages, max_pages, guarded });
             }
             Tok::Word(w) if w == "nans" => {
                 let (mode, pos) = p.word("`canonical` or `native`")?;

@@ -25,6 +25,9 @@ pub fn print(module: &Module) -> String {
         if let Some(max) = module.memory.max_pages {
             let _ = write!(out, ", {max}");
         }
+        if module.memory.guarded {
+            out.push_str(" guarded");
+        }
         out.push('\n');
         header = true;
     }

@@ -584,7 +584,7 @@ fn same_state(a: &WasmInstance, b: &WasmInstance) -> Result<(), String> {
     if a.memory.len() != b.memory.len() {
         return Err(format!("memory size ({} and {} bytes)", a.memory.len(), b.memory.len()));
     }
-    if let Some(at) = a.memory.iter().zip(&b.memory).position(|(x, y)| x != y) {
+    if let Some(at) = a.memory.iter().zip(b.memory.iter()).position(|(x, y)| x != y) {
         let end = (at + 16).min(a.memory.len());
         return Err(format!(
             "memory from byte {at:#x} ({} and {})",

@@ -28,6 +28,7 @@ use crate::executor::Invocation;
 use crate::frame::{Exit, ForeignCall, FrameResult, Instance, Linkage, Linker, Message};
 use crate::host::{Host, InMemoryHost};
 use crate::limits::Limits;
+use crate::memory::LinearMemory;
 use crate::vm::{Vm, STACK_RED_ZONE, STACK_SEGMENT};
 use std::cell::RefCell;
 use std::mem::take;
@@ -51,7 +52,7 @@ pub struct Store {
 
 #[derive(Default)]
 struct Objects {
-    memories: Vec<Vec<u8>>,
+    memories: Vec<LinearMemory>,
     tables: Vec<Vec<u64>>,
     globals: Vec<u64>,
     instances: Vec<Slot>,
@@ -243,7 +244,14 @@ impl Store {
     pub(super) fn snapshot(&self, index: usize) -> Instance {
         let mut objects = self.objects.borrow_mut();
         let state = objects.take_state(index);
-        let copy = state.clone();
+        // A copy to look at, not to run: its memory is a plain vector.
+        let copy = Instance {
+            memory: state.memory.to_vec().into(),
+            globals: state.globals.clone(),
+            dropped: state.dropped.clone(),
+            tables: state.tables.clone(),
+            dropped_elems: state.dropped_elems.clone(),
+        };
         objects.put_state(index, state);
         copy
     }
@@ -403,6 +411,7 @@ impl Imports for StoreImports<'_> {
             Export::Memory => Ok(MemoryPlan {
                 min_pages: objects.memories[slot.memory].len() as u64 / WASM_PAGE,
                 max_pages: slot.program.contract.module().memory.max_pages,
+                guarded: true,
             }),
             _ => Err(incompatible(module, name)),
         }

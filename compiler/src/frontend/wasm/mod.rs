@@ -504,7 +504,7 @@ pub fn translate(bytes: &[u8], config: &WasmConfig, imports: &dyn Imports) -> Re
                     let m = m.map_err(invalid)?;
                     // 32-bit memories: at most 2^16 pages whatever the declared maximum.
                     let max = m.maximum.unwrap_or(65536).min(65536);
-                    memory = Some(MemoryPlan { min_pages: m.initial, max_pages: Some(max) });
+                    memory = Some(MemoryPlan { min_pages: m.initial, max_pages: Some(max), guarded: true });
                 }
             }
             Payload::GlobalSection(reader) => {
@@ -707,7 +707,7 @@ pub fn translate(bytes: &[u8], config: &WasmConfig, imports: &dyn Imports) -> Re
     let mut ir = Module::new(functions, FuncId(init_index as u32));
     ir.globals = global_types;
     ir.data = data;
-    ir.memory = memory.unwrap_or(MemoryPlan { min_pages: 0, max_pages: Some(0) });
+    ir.memory = memory.unwrap_or(MemoryPlan { min_pages: 0, max_pages: Some(0), guarded: false });
     ir.tables = tables;
     ir.elems = elems;
     ir.types = ir_types;

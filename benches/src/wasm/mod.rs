@@ -9,8 +9,8 @@
 //!
 //! The runners ([`Engine`]): zvm's compiled tier metered (the default [`WasmConfig`], 1 gas per operator)
 //! and unmetered (`gas: None`), zvm's interpreter (metered), wasmtime (its default configuration, no fuel:
-//! unmetered; and with explicit bounds checks instead of guard pages, as zvm checks), wasmi (unmetered) and
-//! native Rust. [`Runner::new`] runs the workload once and checks that
+//! unmetered; and with explicit bounds checks instead of guard pages, the cost of checking each access),
+//! wasmi (unmetered) and native Rust. [`Runner::new`] runs the workload once and checks that
 //! the result is native Rust's before anything is measured; an engine that rejects a module as unsupported
 //! (zvm before tables, for `call_indirect`) is skipped with a note rather than measured.
 
@@ -87,8 +87,8 @@ pub enum Engine {
     ZvmInterp,
     /// wasmtime with its default configuration (Cranelift, no fuel; guard pages instead of bounds checks).
     Wasmtime,
-    /// wasmtime with explicit bounds checks as zvm makes them: no virtual memory reserved beyond the
-    /// memory, no guard pages.
+    /// wasmtime with explicit bounds checks: no virtual memory reserved beyond the memory, no guard pages
+    /// (what guard pages save; zvm's compiled code uses them, as wasmtime's default does).
     WasmtimeChecked,
     /// wasmi, unmetered.
     Wasmi,

@@ -16,11 +16,12 @@
 //! `w256` parameters, see [`native::Dispatch`]; a plain run passes the module's entry and no `values`),
 //! with parameters and results in `values`, and returns [`crate::abi::STATUS_OK`] when the function
 //! returned normally, else the status that stopped execution. Compiled code only touches the context,
-//! linear memory inside `[mem_base, mem_base + mem_len)` (every access is bounds-checked first), the
-//! module's globals (`ctx.globals`, one 8-byte slot each), the operand stack buffer (indices masked by
-//! `stack_cap - 1`), `values` and its own native stack frame; everything else goes through the helper
-//! table. It never relies on hardware traps or signals: every trap is an explicit branch that returns a
-//! status.
+//! linear memory inside `[mem_base, mem_base + mem_len)`, the module's globals (`ctx.globals`, one 8-byte
+//! slot each), the operand stack buffer (indices masked by `stack_cap - 1`), `values` and its own native
+//! stack frame; everything else goes through the helper table. Every trap is an explicit branch that
+//! returns a status, with one exception: an access to a guarded memory ([`zvm_ir::MemoryPlan::guarded`])
+//! at a 32-bit address is not checked, and past `mem_len` it faults inside the memory's reservation, where
+//! the runtime's signal handler turns the fault into `heap_oob` (the code stops without returning).
 //!
 //! # Values
 //! `i32`/`i64` are Cranelift `i32`/`i64`; a `w256` is four `i64` limbs, least significant first (block
@@ -53,9 +54,10 @@
 //! than a few thousand blocks use the context directly (see `translate::CachedCtx`). A charge is one
 //! subtraction with borrow and a branch. The stack length is read from and written to the context at each
 //! use (Cranelift's alias analysis removes the redundant loads between helper calls, which clobber them).
-//! Loads and stores check `addr + offset + width <= mem_len` without overflow (one add and one compare
-//! for a zero-extended 32-bit WebAssembly address), folded when the address is a constant; `mem.expand` checks inline whether the range already fits and calls the helper only to grow.
-//! Unused `stack.get`s are dropped, unused loads keep only their bounds check. `mem.grow`, `mem.fill`,
+//! Loads and stores of an unguarded memory check `addr + offset + width <= mem_len` without overflow,
+//! folded when the address is a constant; `mem.expand` checks inline whether the range already fits and
+//! calls the helper only to grow. Unused `stack.get`s are dropped, unused loads keep only their bounds
+//! check (in a guarded memory, the load itself). `mem.grow`, `mem.fill`,
 //! `mem.init` and `data.drop` are helper calls; memory base and size being re-read after every call, a
 //! memory that moved while growing is seen at once. Globals are 8-byte slots of the table `ctx.globals`
 //! points to (`i32`/`f32` in the low 4 bytes: little-endian targets only), loaded and stored inline.

@@ -411,7 +411,7 @@ impl Imports for StoreImports<'_> {
             Export::Memory => Ok(MemoryPlan {
                 min_pages: objects.memories[slot.memory].len() as u64 / WASM_PAGE,
                 max_pages: slot.program.contract.module().memory.max_pages,
-                guarded: true,
+                guarded: objects.memories[slot.memory].is_reserved(),
             }),
             _ => Err(incompatible(module, name)),
         }
